@@ -1,0 +1,280 @@
+"""The `syncd` command line (CONTRACT §2): exit 0 success, 1 runtime failure, 2 configuration or usage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from syncd.config import load_config, resolve_config_path
+from syncd.errors import ConfigError, StorageError
+from syncd.model import Config
+
+__all__ = ["main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+log = logging.getLogger("syncd")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn syncd's errors into the contract's exit codes and one-line messages, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(EXIT_CONFIG)
+        except StorageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_RUNTIME)
+
+    return wrapper
+
+
+def _load(config_path: str | None) -> Config:
+    from syncd.redaction import install_log_redaction
+
+    config = load_config(resolve_config_path(config_path))
+    install_log_redaction(config)
+    return config
+
+
+def _run(coro: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coro)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    default=None,
+    help="Configuration file (default: $SYNCD_CONFIG, else config/syncd.yaml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", "-v", is_flag=True, help="Log debug messages.")
+@click.version_option(package_name="syncd")
+def main(verbose: bool) -> None:
+    """syncd: owned KPIs with goals, paced and exposed to Prometheus."""
+    _configure_logging(verbose)
+
+
+@main.command()
+@config_option
+@handles_errors
+def run(config_path: str | None) -> None:
+    """Run the daemon: schedule every source, store snapshots, serve HTTP."""
+    from syncd.daemon import Daemon
+    from syncd.store import create_engine_for, upgrade
+    from syncd.web_config import load_web_config
+
+    config = _load(config_path)
+    web_config = load_web_config(config.web_config_file) if config.web_config_file else None
+    engine = create_engine_for(config.database_url)
+    upgrade(engine)
+    daemon = Daemon(config, engine, web_config=web_config, extra_routes=_push_routes)
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await daemon.run(stop)
+
+    _run(main_loop())
+    log.info("stopped")
+
+
+def _push_routes(daemon: Any) -> list[Any]:
+    return []
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Sync once and exit (the only mode).")
+@click.option("--source", "source_name", metavar="NAME", help="Sync only this source.")
+@config_option
+@handles_errors
+def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
+    """Sync every source (or one) once, store the counts, print a summary."""
+    from syncd.clock import SystemClock
+    from syncd.source_stats import SourceStats
+    from syncd.store import create_engine_for, upgrade
+    from syncd.sync import sync_source
+
+    config = _load(config_path)
+    sources = _select_sources(config, source_name)
+    engine = create_engine_for(config.database_url)
+    upgrade(engine)
+    clock = SystemClock()
+
+    async def sync_all() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                sync_source(config, s, engine, clock, SourceStats(s.name, s.connector, s.interval_seconds))
+                for s in sources
+            )
+        )
+
+    outcomes = _run(sync_all())
+    failed = 0
+    for outcome in outcomes:
+        if outcome.ok:
+            window = outcome.window
+            span = f"{window.first_day}..{window.last_day}" if window else ""
+            click.echo(
+                f"{outcome.source}: ok, {outcome.counts} daily counts for {span}, "
+                f"{outcome.changed} changed, {outcome.duration:.1f}s"
+            )
+        else:
+            failed += 1
+            click.echo(f"{outcome.source}: FAILED ({outcome.reason}): {outcome.error}", err=True)
+        for note in outcome.notes:
+            click.echo(f"  note: {note}")
+    sys.exit(EXIT_RUNTIME if failed else EXIT_OK)
+
+
+def _select_sources(config: Config, name: str | None) -> list[Any]:
+    if name is None:
+        return list(config.sources.values())
+    if name not in config.sources:
+        known = ", ".join(config.sources) or "none"
+        click.echo(f"error: unknown source {name!r} (configured: {known})", err=True)
+        sys.exit(EXIT_CONFIG)
+    return [config.sources[name]]
+
+
+@main.command()
+@click.option("--offline", is_flag=True, help="Only validate the file; make no calls to vendors.")
+@config_option
+@handles_errors
+def check(offline: bool, config_path: str | None) -> None:
+    """Validate the configuration; without --offline, make one cheap authenticated call per source."""
+    config = _load(config_path)
+    click.echo(
+        f"{config.file}: ok ({len(config.sources)} sources, {len(config.kpis)} KPIs, "
+        f"{len(config.goals)} goals, {len(config.funnels)} funnels)"
+    )
+    if offline:
+        return
+    from syncd.checks import check_sources
+
+    results = _run(check_sources(config))
+    failed = [r for r in results if not r.ok]
+    for result in results:
+        click.echo(f"{result.source}: {'ok' if result.ok else 'FAILED'}: {result.message}")
+    sys.exit(EXIT_RUNTIME if failed else EXIT_OK)
+
+
+@main.command()
+@click.option("--as-of", "as_of", metavar="ISO-8601", help="Compute pace as of this instant (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+@handles_errors
+def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
+    """Print every goal's pace, computed from stored data as of an instant."""
+    from syncd.status_report import compute_status, render_table
+
+    config = _load(config_path)
+    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    goals = compute_status(config, instant)
+    if fmt == "json":
+        click.echo(json.dumps([goal.as_json() for goal in goals], indent=2))
+    else:
+        render_table(goals, instant, config)
+
+
+def _parse_instant(text: str, config: Config) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO-8601 instant (e.g. 2026-11-23T12:00:00+00:00)", param_hint="--as-of"
+        ) from None
+    if instant.tzinfo is None:
+        # A bare local time means the configured zone, where the day buckets live.
+        instant = instant.replace(tzinfo=config.timezone)
+    return instant
+
+
+@main.command()
+@click.option("--since", required=True, metavar="YYYY-MM-DD", help="First day to fetch.")
+@click.option("--source", "source_name", metavar="NAME", help="Backfill only this source.")
+@config_option
+@handles_errors
+def backfill(since: str, source_name: str | None, config_path: str | None) -> None:
+    """Fetch history from a day on into storage, with a progress bar."""
+    from syncd.backfill import run_backfill
+
+    try:
+        first_day = date.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since") from None
+    config = _load(config_path)
+    sources = _select_sources(config, source_name)
+    ok = run_backfill(config, sources, first_day)
+    sys.exit(EXIT_OK if ok else EXIT_RUNTIME)
+
+
+@main.command()
+@click.option("--seed", default=42, show_default=True, help="Seed of the demo team's activity.")
+@config_option
+@handles_errors
+def demo(seed: int, config_path: str | None) -> None:
+    """Start the sandbox (fake SaaS APIs) and the daemon against it, on SQLite."""
+    from syncd.demo import run_demo
+
+    run_demo(resolve_config_path(config_path), seed=seed)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@config_option
+@handles_errors
+def upgrade(config_path: str | None) -> None:
+    """Apply schema migrations."""
+    from syncd.store import create_engine_for
+    from syncd.store import upgrade as apply_migrations
+
+    config = _load(config_path)
+    apply_migrations(create_engine_for(config.database_url))
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def connectors(fmt: str) -> None:
+    """List connector types, their settings and the metrics they emit."""
+    from syncd.connector_catalog import describe_connectors, render_catalog
+
+    catalog = describe_connectors()
+    if fmt == "json":
+        click.echo(json.dumps(catalog, indent=2))
+    else:
+        render_catalog(catalog)

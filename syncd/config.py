@@ -1,0 +1,460 @@
+"""Load, interpolate and validate a configuration file into a frozen `Config` (step two of two).
+
+Every problem is reported at once, one line each naming the file, the key path and what is
+wrong; the CLI turns the `ConfigError` into exit code 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from syncd.config_schema import MONTHS, WEEKDAYS, RawConfig, RawCustomPeriod, RawGoal, RawWeights
+from syncd.errors import ConfigError, ConfigProblem
+from syncd.model import (
+    Config,
+    CustomWeightsSpec,
+    FixedPeriodSpec,
+    Funnel,
+    Goal,
+    Kpi,
+    PacingSpec,
+    PeriodSpec,
+    Person,
+    RecurringPeriodSpec,
+    Source,
+    Team,
+)
+from syncd.pace import stretched_target
+from syncd.registry import ConnectorRegistry, load_registry
+
+__all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
+
+DEFAULT_CONFIG_PATH = "config/syncd.yaml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_KEYS = ("api_key", "token", "password", "secret")
+
+
+def resolve_config_path(option: str | None) -> str:
+    """Return the configuration path: the option, else $SYNCD_CONFIG, else config/syncd.yaml."""
+    return option or os.environ.get("SYNCD_CONFIG") or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` and return the validated configuration, or raise ConfigError listing every problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(file, "", "file not found")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file, "", f"cannot read the file: {exc.strerror}")]) from None
+    return parse_config(text, file=file, environ=environ)
+
+
+def parse_config(
+    text: str,
+    *,
+    file: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    registry: ConnectorRegistry | None = None,
+) -> Config:
+    """Validate YAML text into a Config; `file` only names the source in messages."""
+    env = os.environ if environ is None else environ
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(file, "", _yaml_message(exc))]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError([ConfigProblem(file, "", "the top level must be a mapping of keys")])
+
+    problems: list[ConfigProblem] = []
+    interpolated = _interpolate(document, env, "", file, problems)
+    try:
+        raw = _build_raw(interpolated, env)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, file, ""))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    builder = _Builder(raw, file, registry or load_registry())
+    config = builder.build()
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return config
+
+
+def _build_raw(data: dict[str, Any], env: Mapping[str, str]) -> RawConfig:
+    # pydantic-settings reads os.environ; a test may pass its own mapping instead.
+    if env is os.environ:
+        return RawConfig(**data)
+    saved = dict(os.environ)
+    try:
+        for key in [k for k in os.environ if k.startswith("SYNCD_")]:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in env.items() if k.startswith("SYNCD_")})
+        return RawConfig(**data)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that rejects a key written twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_unique_mapping,
+)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"invalid YAML: {problem}"
+
+
+def _interpolate(
+    value: Any, env: Mapping[str, str], path: str, file: str, problems: list[ConfigProblem]
+) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string with the environment's value."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, _join(path, str(k)), file, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{path}[{i}]", file, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(ConfigProblem(file, path, f"environment variable {name} is not set"))
+        return ""
+
+    return _VAR.sub(replace, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _format_loc(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = _join(out, part)
+    return out
+
+
+# pydantic names union branches in the error location; users never wrote those names.
+_BRANCH = re.compile(r"^(literal\[.*\]|Raw[A-Za-z]+|function-.*|str|int|float|list\[.*\]|tuple\[.*\])$")
+
+
+def _pydantic_problems(exc: ValidationError, file: str, prefix: str) -> list[ConfigProblem]:
+    by_path: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if not (isinstance(p, str) and _BRANCH.match(p))]
+        path = _join(prefix, _format_loc(loc)) if loc else prefix
+        by_path.setdefault(path, []).append((error["type"], dict(error)))
+    problems: list[ConfigProblem] = []
+    for path, errors in by_path.items():
+        deeper = any(other.startswith(path + ".") for other in by_path if other != path)
+        if deeper:
+            continue  # the mapping branch of a union explains itself more precisely below
+        problems.append(ConfigProblem(file, path, _message(path, errors)))
+    return problems
+
+
+_UNION_HINTS = {
+    "period": "must be week, fortnight, month, quarter, year or {start: YYYY-MM-DD, end: YYYY-MM-DD}",
+    "pacing": "must be linear, business_days or {weights: {monday: 1, ..., december: 1}}",
+}
+
+
+def _message(path: str, errors: list[tuple[str, dict[str, Any]]]) -> str:
+    leaf = path.rsplit(".", 1)[-1]
+    if len(errors) > 1 and leaf in _UNION_HINTS:
+        return _UNION_HINTS[leaf]
+    kind, error = errors[0]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing required key"
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    secret = any(word in path for word in _SECRET_KEYS)
+    given = error.get("input")
+    if not secret and isinstance(given, str | int | float) and not isinstance(given, bool):
+        message += f" (got {given!r})"
+    return message[0].lower() + message[1:] if message else message
+
+
+@dataclass
+class _Builder:
+    """Check references across the file and build the frozen runtime values."""
+
+    raw: RawConfig
+    file: str
+    registry: ConnectorRegistry
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(ConfigProblem(self.file, path, message))
+
+    def build(self) -> Config:
+        raw = self.raw
+        host, port = self._listen(raw.listen)
+        self._database_url(raw.database_url)
+        teams = {name: Team(name, spec.head) for name, spec in raw.teams.items()}
+        sources = self._sources()
+        people = self._people(sources)
+        for name, team in teams.items():
+            if team.head is not None and team.head not in people:
+                self.problem(f"teams.{name}.head", f"unknown person {team.head!r}")
+        kpis = self._kpis(sources)
+        goals = self._goals(kpis, people, teams, sources)
+        funnels = self._funnels(kpis)
+        return Config(
+            file=self.file,
+            timezone=ZoneInfo(raw.timezone),
+            week_start=WEEKDAYS.index(raw.week_start),
+            fortnight_anchor=raw.fortnight_anchor,
+            holidays=frozenset(raw.holidays),
+            database_url=raw.database_url,
+            listen_host=host,
+            listen_port=port,
+            web_config_file=raw.web_config_file,
+            teams=teams,
+            people=people,
+            sources=sources,
+            kpis=kpis,
+            goals=tuple(goals),
+            funnels=funnels,
+        )
+
+    def _listen(self, listen: str) -> tuple[str, int]:
+        host, _, port_text = listen.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            self.problem("listen", f"must be HOST:PORT, e.g. 127.0.0.1:9464 (got {listen!r})")
+            return "127.0.0.1", 9464
+        return host, int(port_text)
+
+    def _database_url(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            self.problem("database_url", "is not a database URL (e.g. sqlite:///syncd.db)")
+            return
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            self.problem("database_url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+
+    def _sources(self) -> dict[str, Source]:
+        sources: dict[str, Source] = {}
+        for name, body in self.raw.sources.items():
+            path = f"sources.{name}"
+            type_name = body.get("connector")
+            if not isinstance(type_name, str) or not type_name:
+                self.problem(f"{path}.connector", "missing required key (the connector type)")
+                continue
+            cls = self.registry.get(type_name)
+            if cls is None:
+                known = ", ".join(self.registry.names()) or "none"
+                self.problem(f"{path}.connector", f"unknown connector {type_name!r} (known: {known})")
+                continue
+            try:
+                settings = cls.settings_model.model_validate(body)
+            except ValidationError as exc:
+                self.problems.extend(_pydantic_problems(exc, self.file, path))
+                continue
+            if settings.api_key is None and settings.requires_api_key:
+                self.problem(f"{path}.api_key", "missing required key (the vendor credential)")
+                continue
+            sources[name] = Source(name=name, connector=type_name, settings=settings)
+        return sources
+
+    def _people(self, sources: Mapping[str, Source]) -> dict[str, Person]:
+        people: dict[str, Person] = {}
+        for name, spec in self.raw.people.items():
+            if name in self.raw.teams:
+                self.problem(f"people.{name}", "a person cannot share a team's name")
+            if spec.team is not None and spec.team not in self.raw.teams:
+                self.problem(f"people.{name}.team", f"unknown team {spec.team!r}")
+            for source in spec.identities:
+                if source not in self.raw.sources:
+                    self.problem(f"people.{name}.identities.{source}", f"unknown source {source!r}")
+            people[name] = Person(name=name, team=spec.team, identities=dict(spec.identities))
+        claimed: dict[tuple[str, str], str] = {}
+        for person in people.values():
+            for source, values in person.identities.items():
+                for value in values:
+                    other = claimed.setdefault((source, value), person.name)
+                    if other != person.name:
+                        self.problem(
+                            f"people.{person.name}.identities.{source}",
+                            f"{value!r} is already {other}'s identity in {source}",
+                        )
+        return people
+
+    def _kpis(self, sources: Mapping[str, Source]) -> dict[str, Kpi]:
+        kpis: dict[str, Kpi] = {}
+        for name, spec in self.raw.kpis.items():
+            path = f"kpis.{name}"
+            if spec.source not in self.raw.sources:
+                self.problem(f"{path}.source", f"unknown source {spec.source!r}")
+            elif spec.source in sources:
+                cls = self.registry.get(sources[spec.source].connector)
+                metrics = [m.name for m in cls.metrics] if cls else []
+                if metrics and spec.metric not in metrics:
+                    self.problem(
+                        f"{path}.metric",
+                        f"connector {sources[spec.source].connector!r} has no metric {spec.metric!r} "
+                        f"(it has: {', '.join(metrics)})",
+                    )
+            kpis[name] = Kpi(
+                name=name,
+                source=spec.source,
+                metric=spec.metric,
+                description=spec.description,
+                per_person=spec.per_person,
+                unit=spec.unit,
+                kind=spec.kind,
+            )
+        return kpis
+
+    def _goals(
+        self,
+        kpis: Mapping[str, Kpi],
+        people: Mapping[str, Person],
+        teams: Mapping[str, Team],
+        sources: Mapping[str, Source],
+    ) -> list[Goal]:
+        goals: list[Goal] = []
+        seen: dict[tuple[str, str, str], int] = {}
+        for index, spec in enumerate(self.raw.goals):
+            path = f"goals[{index}]"
+            goal = self._goal(spec, path)
+            kpi = kpis.get(spec.kpi)
+            if kpi is None:
+                self.problem(f"{path}.kpi", f"unknown KPI {spec.kpi!r}")
+            if spec.owner not in people and spec.owner not in teams:
+                self.problem(f"{path}.owner", f"unknown person or team {spec.owner!r}")
+            elif kpi is not None and kpi.per_person:
+                self._check_influence(spec.owner, kpi, people, path)
+            if goal is None:
+                continue
+            first = seen.setdefault(goal.key, index)
+            if first != index:
+                self.problem(path, f"duplicate goal: goals[{first}] already sets {spec.kpi} for {spec.owner}")
+                continue
+            goals.append(goal)
+        return goals
+
+    def _check_influence(self, owner: str, kpi: Kpi, people: Mapping[str, Person], path: str) -> None:
+        """Reject a goal on a per-person KPI that no identity ties to its owner."""
+        owners = [owner] if owner in people else [p.name for p in people.values() if p.team == owner]
+        if not any(kpi.source in people[name].identities for name in owners):
+            who = f"person {owner!r}" if owner in people else f"no member of team {owner!r}"
+            self.problem(
+                f"{path}.owner",
+                f"{who} has no identity in source {kpi.source!r}, so KPI {kpi.name!r} "
+                f"(per_person) cannot count anything for them",
+            )
+
+    def _goal(self, spec: RawGoal, path: str) -> Goal | None:
+        if spec.target is not None and spec.committed is not None:
+            self.problem(path, "set either target or committed (+ stretch), not both")
+            return None
+        if spec.target is None and spec.committed is None:
+            self.problem(path, "missing target (or committed)")
+            return None
+        if spec.stretch is not None and spec.committed is None:
+            self.problem(f"{path}.stretch", "stretch raises committed; it needs committed, not target")
+            return None
+        period = _period(spec.period)
+        if isinstance(period, FixedPeriodSpec) and period.last_day < period.first_day:
+            self.problem(f"{path}.period.end", "must not be before start")
+            return None
+        if spec.committed is not None:
+            target = stretched_target(spec.committed, spec.stretch or 0.0)
+        else:
+            assert spec.target is not None
+            target = spec.target
+        return Goal(
+            kpi=spec.kpi,
+            owner=spec.owner,
+            period=period,
+            target=target,
+            committed=spec.committed,
+            stretch=spec.stretch,
+            pacing=_pacing(spec.pacing),
+            checkins=spec.checkins,
+            tolerance=spec.tolerance,
+            baseline=spec.baseline,
+            direction=spec.direction,
+        )
+
+    def _funnels(self, kpis: Mapping[str, Kpi]) -> dict[str, Funnel]:
+        funnels: dict[str, Funnel] = {}
+        for name, spec in self.raw.funnels.items():
+            for index, step in enumerate(spec.steps):
+                if step not in kpis:
+                    self.problem(f"funnels.{name}.steps[{index}]", f"unknown KPI {step!r}")
+            if len(set(spec.steps)) != len(spec.steps):
+                self.problem(f"funnels.{name}.steps", "a KPI appears twice")
+            funnels[name] = Funnel(
+                name=name, steps=tuple(spec.steps), period=_period(spec.period), min_volume=spec.min_volume
+            )
+        return funnels
+
+
+def _period(spec: str | RawCustomPeriod) -> PeriodSpec:
+    if isinstance(spec, RawCustomPeriod):
+        return FixedPeriodSpec(first_day=spec.start, last_day=spec.end)
+    return RecurringPeriodSpec(kind=spec)  # type: ignore[arg-type]
+
+
+def _pacing(spec: str | RawWeights) -> PacingSpec:
+    if isinstance(spec, RawWeights):
+        weekday: dict[int, float] = {}
+        month: dict[int, float] = {}
+        for key, weight in spec.weights.items():
+            name = key.lower()
+            for day_index, day_name in enumerate(WEEKDAYS):
+                if name in (day_name, day_name[:3]):
+                    weekday[day_index] = weight
+            for month_index, month_name in enumerate(MONTHS, start=1):
+                if name in (month_name, month_name[:3]):
+                    month[month_index] = weight
+        return CustomWeightsSpec(weekday=weekday, month=month)
+    return "business_days" if spec == "business_days" else "linear"

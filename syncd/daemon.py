@@ -1,0 +1,192 @@
+"""`syncd run`: schedule every source, keep the counts cache, re-evaluate, serve HTTP.
+
+Each source syncs on its own interval with jitter in its own task, so a slow or failing source
+never delays another. After a sync only that source's counts are re-read from the database;
+a timer re-evaluates pace (which moves with time) from the in-memory counts, and the web side
+only ever reads the current immutable snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from syncd.clock import Clock, SystemClock
+from syncd.errors import StorageError
+from syncd.evaluate import CountKey, CountsRange, counts_needed, evaluate_goals
+from syncd.funnels import evaluate_funnels
+from syncd.model import Config, Source
+from syncd.snapshot import Snapshot, SnapshotHolder
+from syncd.source_stats import SourceStats
+from syncd.store import load_daily_counts, ping
+from syncd.sync import SyncOutcome, sync_source
+from syncd.web import WebState, build_app
+from syncd.web_config import WebConfig
+
+__all__ = ["CountsCache", "Daemon"]
+
+log = logging.getLogger(__name__)
+
+# Pace moves with the clock even when no sync brings new counts.
+EVALUATE_EVERY_SECONDS = 15.0
+
+
+@dataclass
+class CountsCache:
+    """The daily counts the goals need, held in memory and refreshed per source after a sync."""
+
+    counts: dict[CountKey, dict[str, dict[date, float]]] = field(default_factory=dict)
+    range: CountsRange | None = None
+
+    def load(self, engine: Engine, needed: CountsRange, keys: tuple[CountKey, ...] | None = None) -> None:
+        """Re-read `keys` (default: all needed keys) for the needed day range."""
+        wanted = needed.keys if keys is None else tuple(k for k in keys if k in needed.keys)
+        if wanted:
+            fresh = load_daily_counts(
+                engine, keys=wanted, first_day=needed.first_day, last_day=needed.last_day
+            )
+            for key in wanted:
+                self.counts[key] = dict(fresh.get(key, {}))
+        if keys is None:
+            self.range = needed
+
+
+class Daemon:
+    """The long-running process: scheduler, evaluator and web server."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        web_config: WebConfig | None = None,
+        extra_routes: Callable[[Daemon], list[web.RouteDef]] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.cache = CountsCache()
+        self.stats = {
+            name: SourceStats(name, source.connector, source.interval_seconds)
+            for name, source in config.sources.items()
+        }
+        self.holder = SnapshotHolder(Snapshot(generated_at=self.clock.now()))
+        self.web_state = WebState(
+            holder=self.holder,
+            readiness=self._storage_reachable,
+            web_config=web_config or WebConfig(),
+            extra_routes=extra_routes(self) if extra_routes else [],
+        )
+        self._evaluate_lock = asyncio.Lock()
+
+    async def _storage_reachable(self) -> bool:
+        try:
+            await asyncio.to_thread(ping, self.engine)
+        except StorageError:
+            return False
+        return True
+
+    async def evaluate(self, refreshed: tuple[CountKey, ...] | None = None) -> Snapshot:
+        """Refresh the cache where needed, recompute every figure and swap the snapshot in."""
+        async with self._evaluate_lock:
+            now = self.clock.now()
+            needed = counts_needed(self.config, now)
+            if self.cache.range != needed:
+                # First run or a period rolled over: the day range moved, read everything once.
+                await asyncio.to_thread(self.cache.load, self.engine, needed)
+            elif refreshed:
+                await asyncio.to_thread(self.cache.load, self.engine, needed, refreshed)
+            goals = evaluate_goals(self.config, self.cache.counts, now)
+            funnels = evaluate_funnels(self.config, self.cache.counts, now)
+            snapshot = Snapshot(
+                generated_at=now,
+                goals=goals,
+                funnels=funnels,
+                sources=tuple(stats.status() for stats in self.stats.values()),
+                ready=True,
+            )
+            self.holder.swap(snapshot)
+            return snapshot
+
+    async def sync_once(self, source: Source) -> SyncOutcome:
+        """Sync one source and re-evaluate what its counts feed."""
+        outcome = await sync_source(self.config, source, self.engine, self.clock, self.stats[source.name])
+        keys = tuple(
+            (kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name
+        )
+        try:
+            await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else None)
+        except StorageError as exc:
+            log.warning("could not refresh counts after syncing %s: %s", source.name, exc)
+        return outcome
+
+    async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
+        interval = source.interval_seconds
+        # Start soon but not all at once; later runs drift ±10% so sources don't align.
+        delay = self.rng.uniform(0, min(2.0, interval * 0.05))
+        while not stop.is_set():
+            if await self._wait(stop, delay):
+                return
+            try:
+                await self.sync_once(source)
+            except Exception:  # the loop must outlive any one sync
+                log.exception("unexpected error syncing %s", source.name)
+            delay = interval * self.rng.uniform(0.9, 1.1)
+
+    async def _evaluate_loop(self, stop: asyncio.Event) -> None:
+        while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
+            try:
+                await self.evaluate()
+            except StorageError as exc:
+                log.warning("evaluation skipped: %s", exc)
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Sleep on the injected clock; return True when asked to stop."""
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(stop.wait())
+        _, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return stop.is_set()
+
+    async def run(self, stop: asyncio.Event, *, serve: bool = True) -> None:
+        """Run until `stop` is set: serve HTTP, sync every source, keep the snapshot fresh."""
+        runner: web.AppRunner | None = None
+        if serve:
+            runner = web.AppRunner(build_app(self.web_state), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(
+                runner,
+                self.config.listen_host,
+                self.config.listen_port,
+                ssl_context=self.web_state.web_config.ssl_context(),
+            )
+            await site.start()
+            log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
+        try:
+            await self.evaluate()
+        except StorageError as exc:
+            log.warning("first evaluation failed: %s", exc)
+        tasks = [
+            asyncio.create_task(self._source_loop(source, stop), name=f"sync:{name}")
+            for name, source in self.config.sources.items()
+        ]
+        tasks.append(asyncio.create_task(self._evaluate_loop(stop), name="evaluate"))
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if runner is not None:
+                await runner.cleanup()

@@ -1,0 +1,116 @@
+"""The errors syncd raises, and what each one means for the program.
+
+    SyncdError
+    ├── ConfigError            a user's configuration is wrong: exit 2, one line per problem
+    ├── StorageError           the database is unreachable or refused a write: exit 1
+    └── SourceError            a sync of one source failed; `reason` labels
+        │                      syncd_source_sync_failures_total
+        ├── SourceAuthError        401/403: a bad or under-scoped credential, never retried
+        ├── SourceRateLimited      429 with a wait longer than we accept: try at the next interval
+        ├── SourceUnavailable      408, 5xx, connection errors, timeouts: retried, then given up
+        ├── SourceRequestError     another 4xx: our request is wrong (bad id, bad parameter)
+        └── SourceResponseError    the vendor answered something we cannot read
+
+Errors carry structured facts (`source`, `retryable`, `reason`) so the one place that maps them
+to outcomes (syncd.sync) needs no string matching. No error message ever holds a credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "SourceAuthError",
+    "SourceError",
+    "SourceRateLimited",
+    "SourceRequestError",
+    "SourceResponseError",
+    "SourceUnavailable",
+    "StorageError",
+    "SyncdError",
+]
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: where it is and what is wrong."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(SyncdError):
+    """The configuration cannot be used; `problems` lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StorageError(SyncdError):
+    """The database could not be reached or refused an operation."""
+
+
+class SourceError(SyncdError):
+    """A sync of one source failed."""
+
+    reason = "error"
+    retryable = False
+
+    def __init__(self, message: str, *, source: str = "", status_code: int | None = None) -> None:
+        self.source = source
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class SourceAuthError(SourceError):
+    """The vendor rejected the credential (401) or its scope (403); retrying would burn quota."""
+
+    reason = "auth"
+
+
+class SourceRateLimited(SourceError):
+    """The vendor asked us to wait longer than one sync may wait."""
+
+    reason = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "",
+        status_code: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, source=source, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class SourceUnavailable(SourceError):
+    """The vendor or the network failed in a way that may pass: timeouts, 408, 5xx."""
+
+    reason = "unavailable"
+    retryable = True
+
+
+class SourceRequestError(SourceError):
+    """The vendor refused the request as malformed (a 4xx other than 401, 403, 408 and 429)."""
+
+    reason = "bad_request"
+
+
+class SourceResponseError(SourceError):
+    """The vendor's answer was not what its API documents (malformed JSON, missing fields)."""
+
+    reason = "bad_response"

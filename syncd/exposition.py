@@ -1,0 +1,152 @@
+"""The Prometheus collector: metric families built fresh from the current snapshot on each scrape.
+
+No global Gauges: a goal removed from the configuration disappears with the next snapshot,
+and a scrape never queries the database (STYLE habit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from syncd import metrics as m
+from syncd.snapshot import STATUSES, GoalStatus, Snapshot, SnapshotHolder
+from syncd.version import VERSION
+
+__all__ = ["SnapshotCollector", "build_registry"]
+
+
+def _gauge(name: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, m.HELP[name], labels=(*m.GOAL_LABELS, *extra))
+
+
+def _goal_labels(goal: GoalStatus) -> list[str]:
+    return [goal.kpi, goal.source, goal.owner, goal.team, goal.period]
+
+
+class SnapshotCollector(Collector):
+    """Render the holder's current snapshot as metric families."""
+
+    def __init__(self, holder: SnapshotHolder) -> None:
+        self.holder = holder
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.holder.current  # one read: every family comes from the same snapshot
+        yield from self._goal_families(snapshot.goals)
+        yield from self._funnel_families(snapshot)
+        yield from self._source_families(snapshot)
+        build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
+        build.add_metric([], {"version": VERSION})
+        yield build
+
+    def _goal_families(self, goals: tuple[GoalStatus, ...]) -> Iterator[Metric]:
+        value, target, committed = _gauge(m.GOAL_VALUE), _gauge(m.GOAL_TARGET), _gauge(m.GOAL_COMMITTED)
+        expected, pace, progress = (
+            _gauge(m.GOAL_EXPECTED),
+            _gauge(m.GOAL_PACE_RATIO),
+            _gauge(m.GOAL_PROGRESS_RATIO),
+        )
+        elapsed, projected = _gauge(m.GOAL_ELAPSED_RATIO), _gauge(m.GOAL_PROJECTED)
+        required, buffer = _gauge(m.GOAL_REQUIRED_DAILY_RATE), _gauge(m.GOAL_BUFFER_WORKDAYS)
+        probability, status = _gauge(m.GOAL_HIT_PROBABILITY), _gauge(m.GOAL_STATUS, ("status",))
+        start, deadline = _gauge(m.GOAL_START), _gauge(m.GOAL_DEADLINE)
+        cp_target = _gauge(m.CHECKPOINT_TARGET, ("checkpoint",))
+        cp_value = _gauge(m.CHECKPOINT_VALUE, ("checkpoint",))
+        for goal in goals:
+            labels = _goal_labels(goal)
+            f = goal.figures
+            value.add_metric(labels, goal.value)
+            target.add_metric(labels, goal.target)
+            if goal.committed is not None:
+                committed.add_metric(labels, goal.committed)
+            expected.add_metric(labels, f.expected)
+            pace.add_metric(labels, f.pace_ratio)
+            progress.add_metric(labels, f.progress_ratio)
+            elapsed.add_metric(labels, f.elapsed_ratio)
+            projected.add_metric(labels, f.projected)
+            required.add_metric(labels, f.required_daily_rate)
+            buffer.add_metric(labels, f.buffer_days)
+            if goal.hit_probability is not None:
+                probability.add_metric(labels, goal.hit_probability)
+            for name in STATUSES:
+                status.add_metric([*labels, name], 1.0 if f.status == name else 0.0)
+            start.add_metric(labels, goal.start.timestamp())
+            deadline.add_metric(labels, goal.deadline.timestamp())
+            if goal.checkpoint is not None:
+                cp_target.add_metric([*labels, goal.checkpoint.id], goal.checkpoint.target)
+                cp_value.add_metric([*labels, goal.checkpoint.id], goal.checkpoint.value)
+        yield from (value, target, committed, expected, pace, progress, elapsed, projected)
+        yield from (required, buffer, probability, status, start, deadline, cp_target, cp_value)
+
+    def _funnel_families(self, snapshot: Snapshot) -> Iterator[Metric]:
+        conversion = GaugeMetricFamily(
+            m.FUNNEL_CONVERSION_RATIO, m.HELP[m.FUNNEL_CONVERSION_RATIO], labels=m.FUNNEL_LABELS
+        )
+        benchmark = GaugeMetricFamily(
+            m.FUNNEL_BENCHMARK_RATIO,
+            m.HELP[m.FUNNEL_BENCHMARK_RATIO],
+            labels=(*m.FUNNEL_LABELS, "benchmark_owner"),
+        )
+        for stage in snapshot.funnels:
+            labels = [stage.funnel, stage.from_step, stage.to_step, stage.owner, stage.team, stage.period]
+            if stage.ratio is not None:
+                conversion.add_metric(labels, stage.ratio)
+            if stage.benchmark_ratio is not None and stage.benchmark_owner is not None:
+                benchmark.add_metric([*labels, stage.benchmark_owner], stage.benchmark_ratio)
+        yield conversion
+        yield benchmark
+
+    def _source_families(self, snapshot: Snapshot) -> Iterator[Metric]:
+        labels = m.SOURCE_LABELS
+        up = GaugeMetricFamily(m.SOURCE_UP, m.HELP[m.SOURCE_UP], labels=labels)
+        last = GaugeMetricFamily(m.SOURCE_LAST_SUCCESS, m.HELP[m.SOURCE_LAST_SUCCESS], labels=labels)
+        interval = GaugeMetricFamily(m.SOURCE_INTERVAL, m.HELP[m.SOURCE_INTERVAL], labels=labels)
+        duration = HistogramMetricFamily(
+            m.SOURCE_SYNC_DURATION, m.HELP[m.SOURCE_SYNC_DURATION], labels=labels
+        )
+        syncs = CounterMetricFamily(m.SOURCE_SYNCS, m.HELP[m.SOURCE_SYNCS], labels=labels)
+        failures = CounterMetricFamily(
+            m.SOURCE_SYNC_FAILURES, m.HELP[m.SOURCE_SYNC_FAILURES], labels=(*labels, "reason")
+        )
+        requests = CounterMetricFamily(
+            m.SOURCE_HTTP_REQUESTS, m.HELP[m.SOURCE_HTTP_REQUESTS], labels=(*labels, "code")
+        )
+        remaining = GaugeMetricFamily(
+            m.SOURCE_RATE_LIMIT_REMAINING, m.HELP[m.SOURCE_RATE_LIMIT_REMAINING], labels=labels
+        )
+        for source in snapshot.sources:
+            key = [source.name, source.connector]
+            up.add_metric(key, 1.0 if source.up else 0.0)
+            if source.last_success is not None:
+                last.add_metric(key, source.last_success.timestamp())
+            interval.add_metric(key, source.interval_seconds)
+            buckets = [(_le(bound), count) for bound, count in source.duration_buckets]
+            if buckets:
+                duration.add_metric(key, buckets, source.duration_sum)
+            syncs.add_metric(key, source.syncs_total)
+            for reason, count in sorted(source.failures.items()):
+                failures.add_metric([*key, reason], count)
+            for code, count in sorted(source.http_requests.items()):
+                requests.add_metric([*key, code], count)
+            if source.rate_limit_remaining is not None:
+                remaining.add_metric(key, source.rate_limit_remaining)
+        yield from (up, last, interval, duration, syncs, failures, requests, remaining)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+def build_registry(holder: SnapshotHolder) -> CollectorRegistry:
+    """Return a private registry holding only syncd's collector (no process or GC noise)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(holder))
+    return registry

@@ -1,0 +1,71 @@
+"""Every metric name syncd exposes, in one place (CONTRACT §5)."""
+
+from __future__ import annotations
+
+__all__ = ["GOAL_LABELS", "HELP"]
+
+GOAL_VALUE = "syncd_goal_value"
+GOAL_TARGET = "syncd_goal_target"
+GOAL_COMMITTED = "syncd_goal_committed"
+GOAL_EXPECTED = "syncd_goal_expected"
+GOAL_PACE_RATIO = "syncd_goal_pace_ratio"
+GOAL_PROGRESS_RATIO = "syncd_goal_progress_ratio"
+GOAL_ELAPSED_RATIO = "syncd_goal_elapsed_ratio"
+GOAL_PROJECTED = "syncd_goal_projected"
+GOAL_REQUIRED_DAILY_RATE = "syncd_goal_required_daily_rate"
+GOAL_BUFFER_WORKDAYS = "syncd_goal_buffer_workdays"
+GOAL_HIT_PROBABILITY = "syncd_goal_hit_probability"
+GOAL_STATUS = "syncd_goal_status"
+GOAL_START = "syncd_goal_start_timestamp_seconds"
+GOAL_DEADLINE = "syncd_goal_deadline_timestamp_seconds"
+CHECKPOINT_TARGET = "syncd_checkpoint_target"
+CHECKPOINT_VALUE = "syncd_checkpoint_value"
+FUNNEL_CONVERSION_RATIO = "syncd_funnel_conversion_ratio"
+FUNNEL_BENCHMARK_RATIO = "syncd_funnel_benchmark_ratio"
+SOURCE_UP = "syncd_source_up"
+SOURCE_LAST_SUCCESS = "syncd_source_last_success_timestamp_seconds"
+SOURCE_INTERVAL = "syncd_source_interval_seconds"
+SOURCE_SYNC_DURATION = "syncd_source_sync_duration_seconds"
+SOURCE_SYNCS = "syncd_source_syncs"  # prometheus-client appends _total to counters
+SOURCE_SYNC_FAILURES = "syncd_source_sync_failures"
+SOURCE_HTTP_REQUESTS = "syncd_source_http_requests"
+SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
+BUILD_INFO = "syncd_build_info"
+
+GOAL_LABELS = ("kpi", "source", "owner", "team", "period")
+SOURCE_LABELS = ("source", "connector")
+FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
+
+# Goal numbers come from syncs on syncd's own schedule (vendors rate-limit and are slow), not
+# from the scrape: said in HELP as the exporter guidelines ask of cached values.
+_CACHED = " (computed from the last successful sync of the KPI's source)"
+
+HELP: dict[str, str] = {
+    GOAL_VALUE: "Value of the KPI so far this period" + _CACHED,
+    GOAL_TARGET: "Target for the period",
+    GOAL_COMMITTED: "The owner's own estimate for the period, where set",
+    GOAL_EXPECTED: "Value expected by now on the goal's pacing curve" + _CACHED,
+    GOAL_PACE_RATIO: "Value divided by expected; 1 when nothing is expected yet",
+    GOAL_PROGRESS_RATIO: "Value divided by target",
+    GOAL_ELAPSED_RATIO: "Weighted fraction of the period elapsed, E(t)",
+    GOAL_PROJECTED: "Projected value at the deadline at the current pace",
+    GOAL_REQUIRED_DAILY_RATE: "Value needed per working day from now to the deadline",
+    GOAL_BUFFER_WORKDAYS: "Working days ahead (+) or behind (-) the pacing curve",
+    GOAL_HIT_PROBABILITY: "Estimated probability of reaching the target by the deadline, 0..1",
+    GOAL_STATUS: "1 for the goal's current status, 0 for the others",
+    GOAL_START: "Start of the goal's current period, Unix seconds",
+    GOAL_DEADLINE: "Deadline of the goal's current period (exclusive), Unix seconds",
+    CHECKPOINT_TARGET: "Target of the goal's current check-in",
+    CHECKPOINT_VALUE: "Value of the goal's current check-in so far",
+    FUNNEL_CONVERSION_RATIO: "Owner's conversion from one funnel step to the next this period",
+    FUNNEL_BENCHMARK_RATIO: "Best owner's conversion for the stage this period",
+    SOURCE_UP: "1 when the last sync of the source succeeded",
+    SOURCE_LAST_SUCCESS: "Time of the source's last successful sync, Unix seconds",
+    SOURCE_INTERVAL: "Configured interval between syncs of the source",
+    SOURCE_SYNC_DURATION: "Duration of syncs of the source",
+    SOURCE_SYNCS: "Syncs attempted",
+    SOURCE_SYNC_FAILURES: "Syncs failed, by reason",
+    SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
+    SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
+    BUILD_INFO: "syncd build information",
+}

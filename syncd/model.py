@@ -1,0 +1,160 @@
+"""The domain: who owns which KPI, with what goal, read from which source.
+
+These are the frozen runtime values the rest of the code trusts; `syncd.config` builds them
+from the YAML after validating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from connectors.base import ConnectorSettings
+
+__all__ = [
+    "Config",
+    "CustomWeightsSpec",
+    "FixedPeriodSpec",
+    "Funnel",
+    "Goal",
+    "Kpi",
+    "PacingSpec",
+    "PeriodSpec",
+    "Person",
+    "RecurringPeriodSpec",
+    "Source",
+    "Team",
+]
+
+PeriodKind = Literal["week", "fortnight", "month", "quarter", "year"]
+CheckinKind = Literal["week", "fortnight", "month"]
+KpiKind = Literal["flow", "stock"]
+Direction = Literal["at_least", "at_most"]
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    head: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    team: str | None
+    # source name -> how this person appears in it (an email, a user id); several are allowed
+    identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    connector: str
+    settings: ConnectorSettings
+
+    @property
+    def interval_seconds(self) -> float:
+        return self.settings.interval.total_seconds()
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    source: str
+    metric: str
+    description: str = ""
+    per_person: bool = False
+    unit: str = ""
+    kind: KpiKind = "flow"
+
+
+@dataclass(frozen=True)
+class RecurringPeriodSpec:
+    kind: PeriodKind
+
+
+@dataclass(frozen=True)
+class FixedPeriodSpec:
+    first_day: date
+    last_day: date  # included
+
+
+PeriodSpec = RecurringPeriodSpec | FixedPeriodSpec
+
+
+@dataclass(frozen=True)
+class CustomWeightsSpec:
+    weekday: Mapping[int, float]  # 0 = Monday
+    month: Mapping[int, float]  # 1 = January
+
+
+PacingSpec = Literal["linear", "business_days"] | CustomWeightsSpec
+
+
+@dataclass(frozen=True)
+class Goal:
+    kpi: str
+    owner: str
+    period: PeriodSpec
+    target: float
+    committed: float | None = None
+    stretch: float | None = None
+    pacing: PacingSpec = "linear"
+    checkins: CheckinKind | None = None
+    tolerance: float = 0.10
+    baseline: float | None = None
+    direction: Direction = "at_least"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identify the goal: one goal per KPI, owner and period."""
+        return (self.kpi, self.owner, _period_key(self.period))
+
+
+def _period_key(period: PeriodSpec) -> str:
+    if isinstance(period, RecurringPeriodSpec):
+        return period.kind
+    return f"{period.first_day.isoformat()}..{period.last_day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Funnel:
+    name: str
+    steps: tuple[str, ...]
+    period: PeriodSpec
+    min_volume: int = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration."""
+
+    file: str
+    timezone: ZoneInfo
+    week_start: int  # 0 = Monday
+    fortnight_anchor: date
+    holidays: frozenset[date]
+    database_url: str
+    listen_host: str
+    listen_port: int
+    web_config_file: str | None
+    teams: Mapping[str, Team]
+    people: Mapping[str, Person]
+    sources: Mapping[str, Source]
+    kpis: Mapping[str, Kpi]
+    goals: tuple[Goal, ...]
+    funnels: Mapping[str, Funnel]
+
+    def team_of(self, owner: str) -> str:
+        """Return the owner's team label: a person's team, a team's own name."""
+        if owner in self.teams:
+            return owner
+        person = self.people.get(owner)
+        return (person.team or "") if person else ""
+
+    def members_of(self, team: str) -> tuple[str, ...]:
+        """Return the people of a team, in configuration order."""
+        return tuple(p.name for p in self.people.values() if p.team == team)

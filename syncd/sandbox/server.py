@@ -1,0 +1,101 @@
+"""Run the lemlist and Kit fakes together on loopback, one port each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import TracebackType
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from syncd.clock import Clock, SystemClock
+from syncd.sandbox.activity import DEMO_TEAM, ActivitySource, DemoTeam, GeneratedActivity
+from syncd.sandbox.kit import KitFake
+from syncd.sandbox.lemlist import LemlistFake
+
+__all__ = ["DEFAULT_HISTORY_DAYS", "DEMO_KIT_API_KEY", "DEMO_LEMLIST_API_KEY", "Sandbox"]
+
+# Public, fixed demo credentials: they open nothing but the sandbox.
+DEMO_LEMLIST_API_KEY = "demo-lemlist-key-0000"
+DEMO_KIT_API_KEY = "demo-kit-key-0000"
+DEFAULT_HISTORY_DAYS = 120
+
+
+class Sandbox:
+    """Both fakes on loopback: `async with Sandbox(seed=42) as sb:` then use `sb.lemlist_url`.
+
+    Without `activity` the demo team's activity is generated from `seed`, starting
+    `history_days` local days before the clock's "now" when the sandbox is built.
+    Port 0 (the default) picks a free ephemeral port.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 42,
+        clock: Clock | None = None,
+        activity: ActivitySource | None = None,
+        timezone: str = "Europe/London",
+        history_days: int = DEFAULT_HISTORY_DAYS,
+        host: str = "127.0.0.1",
+        lemlist_port: int = 0,
+        kit_port: int = 0,
+        team: DemoTeam = DEMO_TEAM,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        zone = ZoneInfo(timezone)
+        if activity is None:
+            today = self.clock.now().astimezone(zone).date()
+            activity = GeneratedActivity(seed, today - timedelta(days=history_days), zone, team)
+        self.activity = activity
+        self.team = team
+        self.lemlist_api_key = DEMO_LEMLIST_API_KEY
+        self.kit_api_key = DEMO_KIT_API_KEY
+        self._host = host
+        self._ports = {"lemlist": lemlist_port, "kit": kit_port}
+        self._apps = {
+            "lemlist": LemlistFake(activity, self.clock, self.lemlist_api_key, team).app(),
+            "kit": KitFake(activity, self.clock, self.kit_api_key, team).app(),
+        }
+        self._runners: dict[str, web.AppRunner] = {}
+        self._bound: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Start both servers; safe to call once."""
+        for name, app in self._apps.items():
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            self._runners[name] = runner
+            await web.TCPSite(runner, self._host, self._ports[name]).start()
+            self._bound[name] = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop both servers."""
+        for runner in self._runners.values():
+            await runner.cleanup()
+        self._runners.clear()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def lemlist_url(self) -> str:
+        """The lemlist API root, ending in `/api` (what `base_url` takes)."""
+        return f"http://{self._host}:{self._port('lemlist')}/api"
+
+    @property
+    def kit_url(self) -> str:
+        """The Kit API root, ending in `/v4` (what `base_url` takes)."""
+        return f"http://{self._host}:{self._port('kit')}/v4"
+
+    def _port(self, name: str) -> int:
+        if name not in self._bound:
+            raise RuntimeError("the sandbox is not started")
+        return self._bound[name]

@@ -1,0 +1,156 @@
+"""The immutable state the collector, the status page and the API read.
+
+A new Snapshot is built after each sync and on a timer (pace moves with time), then swapped in
+with one assignment; readers never see half of an update and never touch the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from syncd.pace import PaceFigures
+
+__all__ = [
+    "CheckpointStatus",
+    "FunnelStage",
+    "GoalStatus",
+    "Snapshot",
+    "SnapshotHolder",
+    "SourceStatus",
+]
+
+Status = Literal["achieved", "ahead", "on_pace", "behind"]
+STATUSES: tuple[Status, ...] = ("achieved", "ahead", "on_pace", "behind")
+
+
+@dataclass(frozen=True)
+class CheckpointStatus:
+    """The current check-in of a goal: its id, target and value so far."""
+
+    id: str
+    target: float
+    value: float
+
+
+@dataclass(frozen=True)
+class GoalStatus:
+    """One goal's figures at one instant."""
+
+    kpi: str
+    source: str
+    owner: str
+    team: str
+    period: str
+    start: datetime
+    deadline: datetime
+    value: float
+    target: float
+    committed: float | None
+    figures: PaceFigures
+    hit_probability: float | None = None
+    checkpoint: CheckpointStatus | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return self.figures.status
+
+    def as_json(self) -> dict[str, object]:
+        """Return the object `syncd status --format json` and /api/v1/goals print (CONTRACT §2)."""
+        f = self.figures
+        return {
+            "kpi": self.kpi,
+            "owner": self.owner,
+            "team": self.team,
+            "period": self.period,
+            "start": self.start.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "value": self.value,
+            "target": self.target,
+            "committed": self.committed,
+            "expected": f.expected,
+            "pace_ratio": f.pace_ratio,
+            "progress_ratio": f.progress_ratio,
+            "elapsed_ratio": f.elapsed_ratio,
+            "projected": f.projected,
+            "required_daily_rate": f.required_daily_rate,
+            "buffer_days": f.buffer_days,
+            "hit_probability": self.hit_probability,
+            "status": f.status,
+            "checkpoint": (
+                None
+                if self.checkpoint is None
+                else {
+                    "id": self.checkpoint.id,
+                    "target": self.checkpoint.target,
+                    "value": self.checkpoint.value,
+                }
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """One owner's conversion from one funnel step to the next, with the stage's benchmark."""
+
+    funnel: str
+    from_step: str
+    to_step: str
+    owner: str
+    team: str
+    period: str
+    from_value: float
+    to_value: float
+    ratio: float | None
+    benchmark_ratio: float | None = None
+    benchmark_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What the daemon knows about one source's syncs."""
+
+    name: str
+    connector: str
+    interval_seconds: float
+    up: bool | None = None  # None until the first sync finishes
+    last_success: datetime | None = None
+    last_error: str | None = None
+    syncs_total: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)  # reason -> count
+    http_requests: Mapping[str, int] = field(default_factory=dict)  # status code -> count
+    rate_limit_remaining: float | None = None
+    duration_buckets: tuple[tuple[float, int], ...] = ()  # cumulative (le, count)
+    duration_sum: float = 0.0
+    duration_count: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything exposed at one instant."""
+
+    generated_at: datetime
+    goals: tuple[GoalStatus, ...] = ()
+    sources: tuple[SourceStatus, ...] = ()
+    funnels: tuple[FunnelStage, ...] = ()
+    ready: bool = False
+
+
+class SnapshotHolder:
+    """Hold the current snapshot; `swap` replaces it atomically for every reader."""
+
+    def __init__(self, initial: Snapshot) -> None:
+        self._current = initial
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Snapshot:
+        return self._current
+
+    def swap(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._current = snapshot

@@ -1,0 +1,82 @@
+"""Per-source counters the daemon keeps in memory and copies into each snapshot."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syncd.snapshot import SourceStatus
+
+__all__ = ["DURATION_BUCKETS", "SourceStats"]
+
+# Syncs take from under a second (one page) to many minutes (a backfill under a rate limit).
+DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+@dataclass
+class SourceStats:
+    """Mutable counters for one source; also the HTTP observer its connector reports to."""
+
+    name: str
+    connector: str
+    interval_seconds: float
+    up: bool | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    syncs_total: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    http_requests: Counter[str] = field(default_factory=Counter)
+    rate_limit_remaining: float | None = None
+    bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
+
+    def on_response(self, code: str) -> None:
+        self.http_requests[code] += 1
+
+    def on_rate_limit_remaining(self, remaining: float) -> None:
+        self.rate_limit_remaining = remaining
+
+    def record_success(self, at: datetime, duration: float) -> None:
+        """Count a finished sync that stored its counts."""
+        self.syncs_total += 1
+        self.up = True
+        self.last_success = at
+        self.last_error = None
+        self._observe(duration)
+
+    def record_failure(self, reason: str, message: str, duration: float) -> None:
+        """Count a failed sync by reason; the last good numbers stay in storage."""
+        self.syncs_total += 1
+        self.up = False
+        self.failures[reason] += 1
+        self.last_error = message
+        self._observe(duration)
+
+    def _observe(self, duration: float) -> None:
+        self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+        self.duration_sum += duration
+
+    def status(self) -> SourceStatus:
+        """Return an immutable copy for the next snapshot."""
+        cumulative: list[tuple[float, int]] = []
+        running = 0
+        for bound, count in zip((*DURATION_BUCKETS, float("inf")), self.bucket_counts, strict=True):
+            running += count
+            cumulative.append((bound, running))
+        return SourceStatus(
+            name=self.name,
+            connector=self.connector,
+            interval_seconds=self.interval_seconds,
+            up=self.up,
+            last_success=self.last_success,
+            last_error=self.last_error,
+            syncs_total=self.syncs_total,
+            failures=dict(self.failures),
+            http_requests=dict(self.http_requests),
+            rate_limit_remaining=self.rate_limit_remaining,
+            duration_buckets=tuple(cumulative),
+            duration_sum=self.duration_sum,
+            duration_count=running,
+        )

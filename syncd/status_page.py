@@ -1,0 +1,76 @@
+"""The status page for people: every goal's pace and every source's health, as one HTML page."""
+
+from __future__ import annotations
+
+from html import escape
+
+from syncd.snapshot import GoalStatus, Snapshot
+
+__all__ = ["render_status_page"]
+
+_COLOURS = {"achieved": "#1a7f37", "ahead": "#2da44e", "on_pace": "#9a6700", "behind": "#cf222e"}
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}
+table{border-collapse:collapse;margin-bottom:2rem}
+th,td{padding:.35rem .7rem;border-bottom:1px solid #d0d7de;text-align:right}
+th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
+.badge{color:#fff;border-radius:1em;padding:.1em .6em;font-size:.85em}
+"""
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _goal_row(goal: GoalStatus) -> str:
+    f = goal.figures
+    colour = _COLOURS.get(f.status, "#57606a")
+    checkpoint = (
+        f"{escape(goal.checkpoint.id)}: {_number(goal.checkpoint.value)} / {_number(goal.checkpoint.target)}"
+        if goal.checkpoint
+        else ""
+    )
+    cells = [
+        escape(goal.owner) + (f" <small>({escape(goal.team)})</small>" if goal.team != goal.owner else ""),
+        escape(goal.kpi),
+        escape(goal.period),
+        f"{_number(goal.value)} / {_number(goal.target)}",
+        _number(f.expected),
+        f"{f.pace_ratio:.2f}",
+        f"{f.buffer_days:+.1f}",
+        f'<span class="badge" style="background:{colour}">{escape(f.status)}</span>',
+        checkpoint,
+    ]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def render_status_page(snapshot: Snapshot) -> str:
+    """Return the HTML of the status page for `snapshot`."""
+    goal_rows = "\n".join(_goal_row(goal) for goal in sorted(snapshot.goals, key=lambda g: (g.team, g.owner)))
+    source_rows = "\n".join(
+        "<tr>"
+        f"<td>{escape(s.name)}</td><td>{escape(s.connector)}</td>"
+        f"<td>{'up' if s.up else ('never synced' if s.up is None else 'down')}</td>"
+        f"<td>{escape(s.last_success.isoformat(timespec='seconds')) if s.last_success else '-'}</td>"
+        f"<td>{escape(s.last_error or '')}</td>"
+        "</tr>"
+        for s in snapshot.sources
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>syncd</title><style>{_STYLE}</style></head>
+<body>
+<h1>syncd</h1>
+<p>As of {escape(snapshot.generated_at.isoformat(timespec="seconds"))}.
+<a href="/metrics">/metrics</a> · <a href="/api/v1/goals">/api/v1/goals</a></p>
+<h2>Goals</h2>
+<table><tr><th>Owner</th><th>KPI</th><th>Period</th><th>Value / target</th><th>Expected</th>
+<th>Pace</th><th>Buffer days</th><th>Status</th><th>Check-in</th></tr>
+{goal_rows}
+</table>
+<h2>Sources</h2>
+<table><tr><th>Source</th><th>Connector</th><th>State</th><th>Last success</th><th>Last error</th></tr>
+{source_rows}
+</table>
+</body></html>
+"""

@@ -1,0 +1,131 @@
+"""Engines for the two supported databases, schema upgrades, and storage error wrapping."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from syncd.errors import StorageError
+
+__all__ = ["MIGRATIONS_DIR", "create_engine_for", "ping", "storage_errors", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# A writer holding the SQLite lock (another process, a backfill) is waited for this long.
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+# An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
+_POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+def create_engine_for(url: str) -> Engine:
+    """Return an engine for a `sqlite:` or `postgresql+psycopg:` URL, tuned for syncd's use."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # The text may hold a password, so it is not repeated.
+        raise StorageError("database_url is not a valid database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        return _postgres_engine(parsed)
+    raise StorageError(f"unsupported database {_safe(parsed)}: syncd stores to sqlite or postgresql+psycopg")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        # One shared connection, else every thread (asyncio.to_thread) would see its own empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # Hand transaction control to SQLAlchemy's BEGIN below: pysqlite's own implicit BEGIN is
+        # issued only before DML, so a read followed by writes would not be one transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                # Readers (status, the web page) then never block the writer, nor it them.
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    if url.get_driver_name() != "psycopg":
+        raise StorageError(f"unsupported driver in {_safe(url)}: use postgresql+psycopg://")
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
+    # pre_ping: connections idle between syncs may have been closed by the server or a proxy.
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _safe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def storage_errors(engine: Engine, action: str) -> Iterator[None]:
+    """Turn a database failure inside the block into a StorageError naming `action`, without the password."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(f"cannot {action} at {_safe(engine.url)}: {_driver_message(engine, exc)}") from exc
+
+
+def _driver_message(engine: Engine, exc: DBAPIError) -> str:
+    first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    password = engine.url.password
+    # Drivers do not echo passwords today; this keeps it so if one ever does.
+    if password:
+        first_line = first_line.replace(str(password), "***")
+    return first_line
+
+
+def ping(engine: Engine) -> None:
+    """Run one trivial query; raise StorageError if the database cannot answer it."""
+    with storage_errors(engine, "reach the database"), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def alembic_config() -> Config:
+    """Return an Alembic config whose scripts live inside the installed package, whatever the cwd."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration up to the newest (`alembic upgrade head`); a no-op when already there."""
+    config = alembic_config()
+    # One transaction: on PostgreSQL and SQLite a failed migration leaves the schema as it was.
+    with storage_errors(engine, "upgrade the schema"), engine.begin() as connection:
+        config.attributes["connection"] = connection
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            # e.g. the database was migrated by a newer syncd than this one.
+            raise StorageError(f"cannot upgrade the schema at {_safe(engine.url)}: {exc}") from exc

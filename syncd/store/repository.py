@@ -1,0 +1,278 @@
+"""Reads and writes of daily counts and source state; synchronous, called through asyncio.to_thread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import Table
+
+from connectors.base import DailyCount
+from syncd.errors import StorageError
+from syncd.store.database import storage_errors
+from syncd.store.models import DailyCountRow, SourceStateRow
+
+__all__ = [
+    "SourceState",
+    "load_daily_counts",
+    "load_source_states",
+    "record_failure",
+    "save_sync",
+]
+
+_COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
+_STATES: Table = SourceStateRow.__table__  # type: ignore[assignment]
+
+_CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers about one source between syncs."""
+
+    source: str
+    cursor_end: datetime | None  # the end of the last window fully read; None before a first success
+    connector_state: Mapping[str, str]
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+
+
+def save_sync(
+    engine: Engine,
+    *,
+    source: str,
+    metrics: Sequence[str],
+    counts: Sequence[DailyCount],
+    replace_from: date,
+    replace_to: date,
+    cursor_end: datetime,
+    connector_state: Mapping[str, str],
+    finished_at: datetime,
+) -> int:
+    """Store one successful sync's counts and cursor in one transaction; return how many rows changed.
+
+    Every count is upserted on (source, metric, subject, day). Rows of `source` and `metrics` in
+    the inclusive range [replace_from, replace_to] that are not in `counts` are deleted: the vendor
+    no longer reports them. A row counts as changed when inserted, updated to another value, or
+    deleted, so the caller can skip recomputing when nothing moved.
+    """
+    _require_aware(cursor_end=cursor_end, finished_at=finished_at)
+    incoming = _index_counts(counts, metrics)
+    if incoming:
+        days = [key[2] for key in incoming]
+        first, last = min(replace_from, *days), max(replace_to, *days)
+    else:
+        first, last = replace_from, replace_to
+    with storage_errors(engine, f"save the sync of {source}"), engine.begin() as connection:
+        existing = _existing_values(connection, source, metrics, first, last)
+        changed = sum(1 for key, value in incoming.items() if existing.get(key) != value)
+        stale = [key for key in existing if key not in incoming and replace_from <= key[2] <= replace_to]
+        _upsert_counts(connection, source, incoming, finished_at)
+        _delete_counts(connection, source, stale)
+        _upsert_state(
+            connection,
+            {
+                "source": source,
+                "cursor_end": cursor_end,
+                "connector_state": json.dumps(dict(connector_state), sort_keys=True),
+                "last_success_at": finished_at,
+                "last_attempt_at": finished_at,
+                "last_error": None,
+                "consecutive_failures": 0,
+            },
+            on_conflict=(
+                "cursor_end",
+                "connector_state",
+                "last_success_at",
+                "last_attempt_at",
+                "last_error",
+                "consecutive_failures",
+            ),
+        )
+    return changed + len(stale)
+
+
+def record_failure(engine: Engine, *, source: str, error: str, at: datetime) -> None:
+    """Record a failed attempt: its time and error, one more consecutive failure; cursor and counts stay."""
+    _require_aware(at=at)
+    insert = _insert(engine, _STATES)
+    statement = insert.values(
+        source=source,
+        cursor_end=None,
+        connector_state="{}",
+        last_success_at=None,
+        last_attempt_at=at,
+        last_error=error,
+        consecutive_failures=1,
+    ).on_conflict_do_update(
+        index_elements=[_STATES.c.source],
+        set_={
+            "last_attempt_at": insert.excluded.last_attempt_at,
+            "last_error": insert.excluded.last_error,
+            "consecutive_failures": _STATES.c.consecutive_failures + 1,
+        },
+    )
+    with storage_errors(engine, f"record the failure of {source}"), engine.begin() as connection:
+        connection.execute(statement)
+
+
+def load_source_states(engine: Engine) -> dict[str, SourceState]:
+    """Return the stored state of every source that has synced or failed at least once."""
+    with storage_errors(engine, "load source states"), engine.connect() as connection:
+        rows = connection.execute(select(_STATES)).all()
+    return {
+        row.source: SourceState(
+            source=row.source,
+            cursor_end=row.cursor_end,
+            connector_state=_parse_connector_state(row.source, row.connector_state),
+            last_success_at=row.last_success_at,
+            last_attempt_at=row.last_attempt_at,
+            last_error=row.last_error,
+            consecutive_failures=row.consecutive_failures,
+        )
+        for row in rows
+    }
+
+
+def load_daily_counts(
+    engine: Engine,
+    *,
+    keys: Sequence[tuple[str, str]],
+    first_day: date,
+    last_day: date,
+) -> dict[tuple[str, str], dict[str, dict[date, float]]]:
+    """Return subject -> day -> value for each (source, metric) in `keys`, days in [first_day, last_day].
+
+    Every requested key is present in the answer, with an empty mapping when nothing is stored.
+    """
+    result: dict[tuple[str, str], dict[str, dict[date, float]]] = {key: {} for key in keys}
+    if not result or first_day > last_day:
+        return result
+    statement = select(
+        _COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value
+    ).where(
+        tuple_(_COUNTS.c.source, _COUNTS.c.metric).in_(list(result)),
+        _COUNTS.c.day >= first_day,
+        _COUNTS.c.day <= last_day,
+    )
+    with storage_errors(engine, "load daily counts"), engine.connect() as connection:
+        for row in connection.execute(statement):
+            result[(row.source, row.metric)].setdefault(row.subject, {})[row.day] = row.value
+    return result
+
+
+def _require_aware(**instants: datetime) -> None:
+    for name, instant in instants.items():
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValueError(f"{name} is a naive datetime: syncd stores aware datetimes only")
+
+
+def _index_counts(counts: Iterable[DailyCount], metrics: Sequence[str]) -> dict[_CountKey, float]:
+    indexed: dict[_CountKey, float] = {}
+    declared = set(metrics)
+    for count in counts:
+        if count.metric not in declared:
+            # Its stale days would never be replaced, so refuse it rather than store it half-managed.
+            raise ValueError(f"count for metric {count.metric!r}, which is not among {sorted(declared)}")
+        key = (count.metric, count.subject, count.day)
+        if key in indexed:
+            # PostgreSQL refuses one upsert touching a row twice; and which value wins would be a guess.
+            raise ValueError(f"two counts for {count.metric} / {count.subject} on {count.day}")
+        indexed[key] = count.value
+    return indexed
+
+
+def _existing_values(
+    connection: Connection, source: str, metrics: Sequence[str], first: date, last: date
+) -> dict[_CountKey, float]:
+    if not metrics:
+        return {}
+    statement = select(_COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value).where(
+        _COUNTS.c.source == source,
+        _COUNTS.c.metric.in_(list(metrics)),
+        _COUNTS.c.day >= first,
+        _COUNTS.c.day <= last,
+    )
+    return {(row.metric, row.subject, row.day): row.value for row in connection.execute(statement)}
+
+
+def _insert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    dialect = bind.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StorageError(f"unsupported database dialect {dialect!r}")
+
+
+def _upsert_counts(
+    connection: Connection, source: str, incoming: Mapping[_CountKey, float], updated_at: datetime
+) -> None:
+    if not incoming:
+        return
+    insert = _insert(connection, _COUNTS)
+    statement = insert.on_conflict_do_update(
+        index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
+        set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        # An unchanged value keeps its row and its updated_at untouched (no dead tuple on PostgreSQL).
+        where=_COUNTS.c.value != insert.excluded.value,
+    )
+    rows = [
+        {
+            "source": source,
+            "metric": metric,
+            "subject": subject,
+            "day": day,
+            "value": value,
+            "updated_at": updated_at,
+        }
+        for (metric, subject, day), value in incoming.items()
+    ]
+    # A list of parameter sets makes SQLAlchemy batch the rows (multi-row VALUES on PostgreSQL,
+    # executemany on SQLite) instead of one round trip per row: a backfill writes thousands.
+    connection.execute(statement, rows)
+
+
+def _delete_counts(connection: Connection, source: str, keys: Sequence[_CountKey]) -> None:
+    if not keys:
+        return
+    statement = delete(_COUNTS).where(
+        _COUNTS.c.source == bindparam("p_source"),
+        _COUNTS.c.metric == bindparam("p_metric"),
+        _COUNTS.c.subject == bindparam("p_subject"),
+        _COUNTS.c.day == bindparam("p_day"),
+    )
+    # executemany, for the same reason as the upsert.
+    connection.execute(
+        statement,
+        [{"p_source": source, "p_metric": m, "p_subject": s, "p_day": d} for m, s, d in keys],
+    )
+
+
+def _upsert_state(
+    connection: Connection, values: Mapping[str, object], *, on_conflict: Sequence[str]
+) -> None:
+    insert = _insert(connection, _STATES)
+    statement = insert.values(dict(values)).on_conflict_do_update(
+        index_elements=[_STATES.c.source],
+        set_={name: insert.excluded[name] for name in on_conflict},
+    )
+    connection.execute(statement)
+
+
+def _parse_connector_state(source: str, text: str) -> dict[str, str]:
+    try:
+        parsed: object = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in parsed.items()
+    ):
+        raise StorageError(f"stored connector state of {source} is not a JSON object of strings")
+    return parsed

@@ -1,0 +1,257 @@
+"""One sync of one source: choose the window, collect, store counts and state together.
+
+This is the one place that maps connector errors to outcomes (a `reason` for
+syncd_source_sync_failures_total), shared by `syncd run`, `sync --once` and `backfill`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+
+from sqlalchemy import Engine
+
+from connectors.base import CollectResult, Connector, ConnectorContext, SyncWindow, local_day
+from syncd.clock import Clock
+from syncd.errors import SourceError, StorageError
+from syncd.evaluate import period_at
+from syncd.model import Config, Source
+from syncd.redaction import redact
+from syncd.registry import load_registry
+from syncd.source_stats import SourceStats
+from syncd.store import SourceState, load_source_states, record_failure, save_sync
+
+__all__ = [
+    "SyncOutcome",
+    "first_window_start",
+    "plan_window",
+    "shared_ssl_context",
+    "sync_source",
+    "sync_window",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What one sync did."""
+
+    source: str
+    ok: bool
+    window: SyncWindow | None
+    counts: int = 0
+    changed: int = 0
+    duration: float = 0.0
+    reason: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """Return one SSL context for every source: loading the CA bundle per client is slow."""
+    return ssl.create_default_context()
+
+
+def local_midnight_of(day: date, config: Config) -> datetime:
+    """Return 00:00 of `day` in the configured zone, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=config.timezone)
+
+
+def first_window_start(config: Config, source: Source, now: datetime) -> date:
+    """Return the first day a source's first sync reads: the earliest current period using it."""
+    days: list[date] = []
+    for goal in config.goals:
+        if config.kpis[goal.kpi].source == source.name:
+            days.append(period_at(config, goal.period, now).first_day)
+    for funnel in config.funnels.values():
+        if any(config.kpis[step].source == source.name for step in funnel.steps):
+            days.append(period_at(config, funnel.period, now).first_day)
+    if days:
+        return min(days)
+    return local_day(now - source.settings.lookback, config.timezone)
+
+
+def plan_window(
+    config: Config,
+    source: Source,
+    state: SourceState | None,
+    now: datetime,
+    *,
+    since: date | None = None,
+    history_limit: timedelta | None = None,
+) -> tuple[SyncWindow, tuple[str, ...]]:
+    """Return the window this sync reads and any notes about it.
+
+    The end is `now`, fixed before the sync starts. The start is a local midnight: `since` for a
+    backfill; else the earlier of the last window's end and `now - lookback` (so a daemon that was
+    down for a week reads the whole week); else, on a first sync, the earliest current goal period.
+    """
+    tz = config.timezone
+    if since is not None:
+        first = since
+    elif state is not None and state.cursor_end is not None:
+        resume = min(state.cursor_end, now - source.settings.lookback)
+        first = local_day(resume, tz)
+    else:
+        first = first_window_start(config, source, now)
+    notes: tuple[str, ...] = ()
+    if history_limit is not None:
+        oldest = local_day(now - history_limit, tz) + timedelta(days=1)
+        if first < oldest:
+            notes = (
+                f"{source.name}: the vendor keeps only {history_limit.days} days of history; "
+                f"reading from {oldest.isoformat()} instead of {first.isoformat()}",
+            )
+            first = oldest
+    start = local_midnight_of(first, config)
+    if start >= now:
+        start = local_midnight_of(local_day(now, tz), config)
+    return SyncWindow(start=start, end=now, timezone=tz), notes
+
+
+def sync_deadline(source: Source) -> float:
+    """Bound one sync: httpx's timeouts bound inactivity, not a whole paginated read."""
+    return max(60.0, min(source.interval_seconds * 0.9, 900.0))
+
+
+async def sync_source(
+    config: Config,
+    source: Source,
+    engine: Engine,
+    clock: Clock,
+    stats: SourceStats,
+    *,
+    since: date | None = None,
+    deadline: float | None = None,
+) -> SyncOutcome:
+    """Sync one source once: collect its window and store counts and cursor in one transaction."""
+    started = clock.monotonic()
+    now = clock.now()
+    connector_cls = load_registry().get(source.connector)
+    if connector_cls is None:
+        return _failed(stats, source, None, "config", f"connector {source.connector!r} is not installed", 0.0)
+    try:
+        states = await asyncio.to_thread(load_source_states, engine)
+    except StorageError as exc:
+        return _failed(stats, source, None, "storage", str(exc), clock.monotonic() - started)
+    state = states.get(source.name)
+    window, notes = plan_window(
+        config, source, state, now, since=since, history_limit=connector_cls.history_limit
+    )
+    return await sync_window(
+        config, source, engine, clock, stats, window, state, notes=notes, deadline=deadline, started=started
+    )
+
+
+async def sync_window(
+    config: Config,
+    source: Source,
+    engine: Engine,
+    clock: Clock,
+    stats: SourceStats,
+    window: SyncWindow,
+    state: SourceState | None,
+    *,
+    notes: tuple[str, ...] = (),
+    deadline: float | None = None,
+    started: float | None = None,
+) -> SyncOutcome:
+    """Collect one planned window and store its counts and the new cursor in one transaction."""
+    started = clock.monotonic() if started is None else started
+    connector_cls = load_registry().get(source.connector)
+    if connector_cls is None:
+        return _failed(stats, source, None, "config", f"connector {source.connector!r} is not installed", 0.0)
+    context = ConnectorContext(
+        source=source.name,
+        timezone=config.timezone,
+        clock=clock,
+        observer=stats,
+        ssl_context=shared_ssl_context(),
+    )
+    try:
+        result = await _collect(connector_cls, source, context, window, state, deadline)
+    except SourceError as exc:
+        message = redact(str(exc), source)
+        await _record_failure(engine, source, message, clock.now())
+        return _failed(stats, source, window, exc.reason, message, clock.monotonic() - started)
+    except TimeoutError:
+        message = f"{source.name}: the sync took longer than its deadline and was abandoned"
+        await _record_failure(engine, source, message, clock.now())
+        return _failed(stats, source, window, "timeout", message, clock.monotonic() - started)
+    except Exception as exc:  # a connector bug must not kill the daemon; it is a failed sync
+        message = redact(f"{source.name}: {type(exc).__name__}: {exc}", source)
+        log.exception("connector %s crashed", source.connector)
+        await _record_failure(engine, source, message, clock.now())
+        return _failed(stats, source, window, "error", message, clock.monotonic() - started)
+    try:
+        changed = await asyncio.to_thread(
+            save_sync,
+            engine,
+            source=source.name,
+            metrics=[metric.name for metric in connector_cls.metrics],
+            counts=result.counts,
+            replace_from=max(result.complete_from or window.first_day, window.first_day),
+            replace_to=window.last_day,
+            cursor_end=window.end,
+            connector_state=dict(result.state),
+            finished_at=clock.now(),
+        )
+    except StorageError as exc:
+        return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started)
+    duration = clock.monotonic() - started
+    stats.record_success(clock.now(), duration)
+    return SyncOutcome(
+        source=source.name,
+        ok=True,
+        window=window,
+        counts=len(result.counts),
+        changed=changed,
+        duration=duration,
+        notes=notes + tuple(result.notes),
+    )
+
+
+async def _collect(
+    connector_cls: type[Connector],
+    source: Source,
+    context: ConnectorContext,
+    window: SyncWindow,
+    state: SourceState | None,
+    deadline: float | None,
+) -> CollectResult:
+    connector = connector_cls(source.settings, context)
+    try:
+        previous: Mapping[str, str] = state.connector_state if state is not None else {}
+        async with asyncio.timeout(deadline if deadline is not None else sync_deadline(source)):
+            return await connector.collect(window, previous)
+    finally:
+        await connector.aclose()
+
+
+async def _record_failure(engine: Engine, source: Source, message: str, at: datetime) -> None:
+    try:
+        await asyncio.to_thread(record_failure, engine, source=source.name, error=message, at=at)
+    except StorageError:
+        log.warning("could not record the failure of %s: the database is unreachable", source.name)
+
+
+def _failed(
+    stats: SourceStats,
+    source: Source,
+    window: SyncWindow | None,
+    reason: str,
+    message: str,
+    duration: float,
+) -> SyncOutcome:
+    stats.record_failure(reason, message, duration)
+    log.warning("sync of %s failed (%s): %s", source.name, reason, message)
+    return SyncOutcome(
+        source=source.name, ok=False, window=window, duration=duration, reason=reason, error=message
+    )

@@ -1,0 +1,132 @@
+"""The daemon's HTTP side: /metrics, /healthz, /readyz, the status page and the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+import bcrypt
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from syncd.exposition import build_registry
+from syncd.snapshot import Snapshot, SnapshotHolder
+from syncd.status_page import render_status_page
+from syncd.web_config import WebConfig
+
+__all__ = ["WebState", "build_app"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class WebState:
+    """What the HTTP handlers read: the snapshot holder and how to tell readiness."""
+
+    holder: SnapshotHolder
+    readiness: ReadinessCheck
+    web_config: WebConfig = field(default_factory=WebConfig)
+    extra_routes: list[web.RouteDef] = field(default_factory=list)
+    registry: CollectorRegistry | None = None
+    _rendered: tuple[Snapshot, bytes] | None = None
+
+    def metrics_bytes(self) -> bytes:
+        """Render the exposition once per snapshot and serve the cached bytes to every scrape."""
+        snapshot = self.holder.current
+        cached = self._rendered
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        if self.registry is None:
+            self.registry = build_registry(self.holder)
+        body = generate_latest(self.registry)
+        self._rendered = (snapshot, body)
+        return body
+
+
+def build_app(state: WebState) -> web.Application:
+    """Return the aiohttp application serving syncd's endpoints."""
+    middlewares = [_basic_auth(state.web_config)] if state.web_config.users else []
+    app = web.Application(middlewares=middlewares)
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = await asyncio.to_thread(state.metrics_bytes)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if not state.holder.current.ready:
+            return web.Response(status=503, text="not ready: first evaluation pending\n")
+        try:
+            ok = await asyncio.wait_for(state.readiness(), timeout=5)
+        except TimeoutError:
+            ok = False
+        if not ok:
+            return web.Response(status=503, text="not ready: storage unreachable\n")
+        return web.Response(text="ready\n")
+
+    async def goals(_: web.Request) -> web.Response:
+        data = [goal.as_json() for goal in state.holder.current.goals]
+        return web.Response(text=json.dumps(data, indent=2), content_type="application/json")
+
+    async def index(_: web.Request) -> web.Response:
+        return web.Response(text=render_status_page(state.holder.current), content_type="text/html")
+
+    app.add_routes(
+        [
+            web.get("/metrics", metrics),
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/api/v1/goals", goals),
+            web.get("/", index),
+            *state.extra_routes,
+        ]
+    )
+    return app
+
+
+def _basic_auth(config: WebConfig) -> Middleware:
+    users = dict(config.users)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Liveness must answer without credentials: the kubelet and HEALTHCHECK have none.
+        if request.path == "/healthz":
+            return await handler(request)
+        if request.path.startswith("/api/v1/sources/"):
+            return await handler(request)  # push sources carry their own bearer token
+        if _authorised(request.headers.get("Authorization", ""), users):
+            return await handler(request)
+        return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="syncd"'})
+
+    return middleware
+
+
+def _authorised(header: str, users: dict[str, bytes]) -> bool:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    hashed = users.get(user)
+    if hashed is None:
+        # Spend the same time on an unknown user, so timing does not reveal who exists.
+        bcrypt.checkpw(password.encode(), _dummy_hash())
+        return False
+    return bcrypt.checkpw(password.encode(), hashed)
+
+
+@cache
+def _dummy_hash() -> bytes:
+    return bcrypt.hashpw(b"not-a-user", bcrypt.gensalt(rounds=10))

@@ -1,0 +1,71 @@
+"""Fakes shared by the connector tests: a clock that never sleeps and an observer that records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors.base import ConnectorContext
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+START = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock whose time moves only when someone sleeps on it (or the test advances it)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._start = start
+        self._elapsed = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self._elapsed += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        self._elapsed += seconds
+
+
+class RecordingObserver:
+    """Remembers every response code and remaining-quota value the HTTP layer reports."""
+
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+        self.remaining: list[float] = []
+
+    def on_response(self, code: str) -> None:
+        self.codes.append(code)
+
+    def on_rate_limit_remaining(self, remaining: float) -> None:
+        self.remaining.append(remaining)
+
+
+def load_fixture(vendor: str, name: str) -> object:
+    """Read a recorded response body from tests/fixtures/<vendor>/<name>."""
+    return json.loads((FIXTURES / vendor / name).read_text())
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def observer() -> RecordingObserver:
+    return RecordingObserver()
+
+
+@pytest.fixture
+def context(clock: FakeClock, observer: RecordingObserver) -> ConnectorContext:
+    return ConnectorContext(source="acme", timezone=ZoneInfo("UTC"), clock=clock, observer=observer)

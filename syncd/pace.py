@@ -51,9 +51,10 @@ def _rounded(number: Fraction) -> float:
     try:
         nearest = float(number)
     except OverflowError:
-        # Only a vanishing E makes value / E this large; saturate, as JSON cannot carry inf.
-        nearest = math.copysign(sys.float_info.max, number)
-    return float(f"{nearest:.{_SIGNIFICANT_DIGITS}g}")
+        nearest = math.inf if number > 0 else -math.inf
+    denoised = float(f"{nearest:.{_SIGNIFICANT_DIGITS}g}")
+    # Only a vanishing E makes value / E this large; saturate, as JSON cannot carry inf.
+    return denoised if math.isfinite(denoised) else math.copysign(sys.float_info.max, denoised)
 
 
 def _exact_sum(weights: Iterable[float]) -> Fraction:

@@ -35,8 +35,11 @@ HOLIDAYS = BusinessDays(frozenset({date(2026, 12, 25), date(2026, 12, 28), date(
 LAST_MICROSECOND = Fraction(86_400_000_000 - 1, 86_400_000_000)
 
 
-def local(tz: ZoneInfo, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=tz, fold=fold)  # type: ignore[misc]
+def local(
+    tz: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, *rest: int, fold: int = 0
+) -> datetime:
+    second, microsecond = (*rest, 0, 0)[:2]
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=tz, fold=fold)
 
 
 NOVEMBER = Period("2026-11", date(2026, 11, 1), date(2026, 11, 30))

@@ -66,10 +66,11 @@ def counts_of(result_counts: list[DailyCount]) -> dict[tuple[str, str, date], fl
     return {(c.metric, c.subject, c.day): c.value for c in result_counts}
 
 
-def test_satisfies_the_connector_contract(context: ConnectorContext) -> None:
+async def test_satisfies_the_connector_contract(context: ConnectorContext) -> None:
     klass: type[Connector] = LemlistConnector
     instance = klass(settings(), context)
     assert isinstance(instance, Connector)
+    await instance.aclose()
     assert [m.name for m in klass.metrics] == ["emails_sent", "emails_replied"]
     assert klass.type_name == "lemlist"
     assert klass.history_limit is None

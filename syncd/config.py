@@ -82,18 +82,34 @@ def parse_config(
 
     problems: list[ConfigProblem] = []
     interpolated = _interpolate(document, env, "", file, problems)
+    chosen = registry or load_registry()
     try:
         raw = _build_raw(interpolated, env)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, file, ""))
-        raise ConfigError(problems) from None
+        # Sources are checked by their connectors' models; report those problems in the same run.
+        sources = interpolated.get("sources")
+        if isinstance(sources, dict):
+            build_sources(sources, file, chosen, problems)
+        raise ConfigError(_in_file_order(problems, interpolated)) from None
     if problems:
         raise ConfigError(problems)
-    builder = _Builder(raw, file, registry or load_registry())
+    builder = _Builder(raw, file, chosen)
     config = builder.build()
     if builder.problems:
         raise ConfigError(builder.problems)
     return config
+
+
+def _in_file_order(problems: list[ConfigProblem], document: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Sort problems by the position of their top-level key in the file, as a reader scans it."""
+    order = {key: index for index, key in enumerate(document)}
+
+    def position(problem: ConfigProblem) -> int:
+        top = re.split(r"[.\[]", problem.path, maxsplit=1)[0]
+        return order.get(top, len(order))
+
+    return sorted(problems, key=position)
 
 
 def _build_raw(data: dict[str, Any], env: Mapping[str, str]) -> RawConfig:
@@ -112,7 +128,16 @@ def _build_raw(data: dict[str, Any], env: Mapping[str, str]) -> RawConfig:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects a key written twice in one mapping (PyYAML keeps the last)."""
+    """A safe loader that rejects a key written twice in one mapping (PyYAML keeps the last).
+
+    Dates stay text: PyYAML would raise a bare ValueError for 2026-11-31, and pydantic reports it
+    with the key's path instead.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -280,28 +305,7 @@ class _Builder:
             self.problem("database_url", "must be a sqlite:/// or postgresql+psycopg:// URL")
 
     def _sources(self) -> dict[str, Source]:
-        sources: dict[str, Source] = {}
-        for name, body in self.raw.sources.items():
-            path = f"sources.{name}"
-            type_name = body.get("connector")
-            if not isinstance(type_name, str) or not type_name:
-                self.problem(f"{path}.connector", "missing required key (the connector type)")
-                continue
-            cls = self.registry.get(type_name)
-            if cls is None:
-                known = ", ".join(self.registry.names()) or "none"
-                self.problem(f"{path}.connector", f"unknown connector {type_name!r} (known: {known})")
-                continue
-            try:
-                settings = cls.settings_model.model_validate(body)
-            except ValidationError as exc:
-                self.problems.extend(_pydantic_problems(exc, self.file, path))
-                continue
-            if settings.api_key is None and settings.requires_api_key:
-                self.problem(f"{path}.api_key", "missing required key (the vendor credential)")
-                continue
-            sources[name] = Source(name=name, connector=type_name, settings=settings)
-        return sources
+        return build_sources(self.raw.sources, self.file, self.registry, self.problems)
 
     def _people(self, sources: Mapping[str, Source]) -> dict[str, Person]:
         people: dict[str, Person] = {}
@@ -436,6 +440,42 @@ class _Builder:
                 name=name, steps=tuple(spec.steps), period=_period(spec.period), min_volume=spec.min_volume
             )
         return funnels
+
+
+def build_sources(
+    raw_sources: Mapping[str, Any],
+    file: str,
+    registry: ConnectorRegistry,
+    problems: list[ConfigProblem],
+) -> dict[str, Source]:
+    """Validate each source against its connector's own settings model."""
+    sources: dict[str, Source] = {}
+    for name, body in raw_sources.items():
+        path = f"sources.{name}"
+        if not isinstance(body, dict):
+            problems.append(ConfigProblem(file, path, "must be a mapping of settings"))
+            continue
+        type_name = body.get("connector")
+        if not isinstance(type_name, str) or not type_name:
+            problems.append(ConfigProblem(file, f"{path}.connector", "missing required key (the connector type)"))
+            continue
+        cls = registry.get(type_name)
+        if cls is None:
+            known = ", ".join(registry.names()) or "none"
+            problems.append(
+                ConfigProblem(file, f"{path}.connector", f"unknown connector {type_name!r} (known: {known})")
+            )
+            continue
+        try:
+            settings = cls.settings_model.model_validate(body)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, file, path))
+            continue
+        if settings.api_key is None and settings.requires_api_key:
+            problems.append(ConfigProblem(file, f"{path}.api_key", "missing required key (the vendor credential)"))
+            continue
+        sources[name] = Source(name=name, connector=type_name, settings=settings)
+    return sources
 
 
 def _period(spec: str | RawCustomPeriod) -> PeriodSpec:

@@ -116,7 +116,7 @@ def checkin_holding(checkins: Iterable[Period], day: date) -> Period | None:
 
 def flow_value(daily_counts: Mapping[date, float], period: Period, today: date) -> float:
     """Return a flow KPI's value: the sum of the period's daily counts up to and including `today`."""
-    return math.fsum(count for day, count in daily_counts.items() if period.first_day <= day <= today)
+    return math.fsum(count for day, count in daily_counts.items() if period.contains(day) and day <= today)
 
 
 def stock_value(levels: Mapping[date, float], today: date) -> float | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -356,6 +358,18 @@ def test_the_worked_example_of_docs_pace_md() -> None:
     # buffer = (230 − 4250/21) / (400/21) = (4830 − 4250) / 400 = 1.45
     assert result.buffer_days == 1.45
     assert result.status == "ahead"  # 1.136 ≥ 1.1
+    # The weekly check-in holding 12-15 is 2026-W51, 5 working days: 400 × 5/21 = 2000/21.
+    holding = checkin_holding(checkin_periods(period, "week"), date(2026, 12, 15))
+    assert holding is not None
+    assert holding.id == "2026-W51"
+    assert checkin_target(400, holding, period, weights) == pytest.approx(2000 / 21, rel=1e-14)
+
+
+def test_the_snippet_of_docs_pace_md_runs() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "pace.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert len(snippets) == 1
+    exec(compile(snippets[0], "docs/pace.md", "exec"), {})  # noqa: S102 - our own documentation
 
 
 @pytest.mark.parametrize(
@@ -517,9 +531,12 @@ def test_flow_value_sums_the_period_up_to_today() -> None:
         date(2026, 12, 2): 4.0,
         date(2026, 12, 15): 10.0,  # today counts
         date(2026, 12, 16): 7.0,  # after today
+        date(2027, 1, 1): 9.0,  # after the period
     }
     assert flow_value(counts, DECEMBER, date(2026, 12, 15)) == 17.0  # 3 + 4 + 10
     assert flow_value(counts, DECEMBER, date(2026, 11, 30)) == 0.0
+    # Asked after the deadline, the whole period counts and nothing after it: 3 + 4 + 10 + 7.
+    assert flow_value(counts, DECEMBER, date(2027, 1, 5)) == 24.0
 
 
 def test_stock_value_is_the_latest_level_on_or_before_today() -> None:

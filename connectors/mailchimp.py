@@ -31,7 +31,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from connectors.base import (
     CollectResult,
@@ -200,9 +209,7 @@ class MailchimpConnector:
                 if self._dc and self._settings.base_url is None
                 else "check the key"
             )
-            raise SourceAuthError(
-                f"{exc}: {hint}", source=self._source, status_code=exc.status_code
-            ) from None
+            raise SourceAuthError(f"{exc}: {hint}", source=self._source, status_code=exc.status_code) from None
         except SourceRequestError as exc:
             if exc.status_code != 404:
                 raise

@@ -50,7 +50,7 @@ from syncd.errors import (
     SourceUnavailable,
 )
 
-__all__ = ["SlackConnector", "SlackSettings", "parse_ts"]
+__all__ = ["SlackConnector", "SlackSettings", "format_ts", "parse_ts"]
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 METRIC = "messages_sent"

@@ -27,9 +27,7 @@ CHUNK_DAYS = 7
 CHUNK_DEADLINE_SECONDS = 1800.0
 
 
-def plan_chunks(
-    config: Config, source: Source, since: date, clock: Clock
-) -> tuple[list[SyncWindow], list[str]]:
+def plan_chunks(config: Config, source: Source, since: date, clock: Clock) -> tuple[list[SyncWindow], list[str]]:
     """Split [since, now) into week-long windows, clipped to the vendor's history limit."""
     now = clock.now()
     notes: list[str] = []
@@ -90,9 +88,7 @@ async def _backfill(config: Config, sources: list[Source], since: date, clock: C
                     deadline=CHUNK_DEADLINE_SECONDS,
                 )
                 if not outcome.ok:
-                    progress.console.print(
-                        f"[red]{source.name}: stopped at {window.first_day}: {outcome.error}[/]"
-                    )
+                    progress.console.print(f"[red]{source.name}: stopped at {window.first_day}: {outcome.error}[/]")
                     ok = False
                     break
                 progress.advance(task)

@@ -134,7 +134,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     with the key's path instead.
     """
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML reads this class attribute by name
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
@@ -164,9 +164,7 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {problem}"
 
 
-def _interpolate(
-    value: Any, env: Mapping[str, str], path: str, file: str, problems: list[ConfigProblem]
-) -> Any:
+def _interpolate(value: Any, env: Mapping[str, str], path: str, file: str, problems: list[ConfigProblem]) -> Any:
     """Replace `${VAR}` and `${VAR:-default}` in every string with the environment's value."""
     if isinstance(value, dict):
         return {k: _interpolate(v, env, _join(path, str(k)), file, problems) for k, v in value.items()}

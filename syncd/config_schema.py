@@ -61,10 +61,7 @@ def _weekday_name(value: object) -> str:
 
 def _identity_values(value: object) -> tuple[str, ...]:
     # YAML reads an unquoted numeric user id as an int; an id is text.
-    if isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        items = [value]
+    items = list(value) if isinstance(value, list | tuple) else [value]
     out: list[str] = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int):
@@ -125,9 +122,7 @@ class RawWeights(_Strict):
             and key.lower() not in _MONTH_ALIASES
         ]
         if unknown:
-            raise ValueError(
-                f"unknown weight key(s) {', '.join(map(repr, unknown))}: use weekday or month names"
-            )
+            raise ValueError(f"unknown weight key(s) {', '.join(map(repr, unknown))}: use weekday or month names")
         return weights
 
 
@@ -157,9 +152,7 @@ class RawFunnel(_Strict):
 class RawConfig(BaseSettings):
     """The whole file; `SYNCD_*` environment variables override its top-level keys."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SYNCD_", extra="forbid", frozen=True, env_nested_delimiter="__"
-    )
+    model_config = SettingsConfigDict(env_prefix="SYNCD_", extra="forbid", frozen=True, env_nested_delimiter="__")
 
     timezone: ZoneName = "UTC"
     week_start: WeekdayName = "monday"

@@ -48,9 +48,7 @@ def describe_connectors() -> list[dict[str, object]]:
                 "type": name,
                 "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
                 "settings": settings,
-                "metrics": [
-                    {"name": m.name, "subject": m.subject, "description": m.description} for m in cls.metrics
-                ],
+                "metrics": [{"name": m.name, "subject": m.subject, "description": m.description} for m in cls.metrics],
             }
         )
     for name, why in registry.broken.items():
@@ -95,7 +93,5 @@ def render_catalog(catalog: list[dict[str, object]]) -> None:
         metrics = entry["metrics"]
         assert isinstance(metrics, list)
         for metric in metrics:
-            console.print(
-                f"  metric [green]{metric['name']}[/] (subject: {metric['subject']}) {metric['description']}"
-            )
+            console.print(f"  metric [green]{metric['name']}[/] (subject: {metric['subject']}) {metric['description']}")
         console.print()

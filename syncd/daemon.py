@@ -49,9 +49,7 @@ class CountsCache:
         """Re-read `keys` (default: all needed keys) for the needed day range."""
         wanted = needed.keys if keys is None else tuple(k for k in keys if k in needed.keys)
         if wanted:
-            fresh = load_daily_counts(
-                engine, keys=wanted, first_day=needed.first_day, last_day=needed.last_day
-            )
+            fresh = load_daily_counts(engine, keys=wanted, first_day=needed.first_day, last_day=needed.last_day)
             for key in wanted:
                 self.counts[key] = dict(fresh.get(key, {}))
         if keys is None:
@@ -121,9 +119,7 @@ class Daemon:
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""
         outcome = await sync_source(self.config, source, self.engine, self.clock, self.stats[source.name])
-        keys = tuple(
-            (kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name
-        )
+        keys = tuple((kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name)
         try:
             await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else None)
         except StorageError as exc:

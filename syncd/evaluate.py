@@ -55,9 +55,7 @@ def period_at(config: Config, spec: PeriodSpec, instant: datetime) -> Period:
     if isinstance(spec, FixedPeriodSpec):
         return custom_period(spec.first_day, spec.last_day)
     today = instant.astimezone(config.timezone).date()
-    return period_containing(
-        spec.kind, today, week_start=config.week_start, fortnight_anchor=config.fortnight_anchor
-    )
+    return period_containing(spec.kind, today, week_start=config.week_start, fortnight_anchor=config.fortnight_anchor)
 
 
 def counts_needed(config: Config, instant: datetime, goals: Iterable[Goal] | None = None) -> CountsRange:
@@ -122,9 +120,7 @@ def flow_value(
     return total
 
 
-def stock_value(
-    by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None, on_day: date
-) -> float:
+def stock_value(by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None, on_day: date) -> float:
     """Sum, over the chosen subjects, each one's latest level on or before `on_day`."""
     total = 0.0
     for subject, days in by_subject.items():
@@ -204,9 +200,7 @@ def _current_checkpoint(
         if kpi.kind == "stock":
             value = stock_value(by_subject, subjects, through)
         else:
-            value = (
-                flow_value(by_subject, subjects, sub.first_day, through) if through >= sub.first_day else 0.0
-            )
+            value = flow_value(by_subject, subjects, sub.first_day, through) if through >= sub.first_day else 0.0
         return CheckpointStatus(id=sub.id, target=goal.target * share, value=value)
     return None
 

@@ -109,16 +109,12 @@ class SnapshotCollector(Collector):
         up = GaugeMetricFamily(m.SOURCE_UP, m.HELP[m.SOURCE_UP], labels=labels)
         last = GaugeMetricFamily(m.SOURCE_LAST_SUCCESS, m.HELP[m.SOURCE_LAST_SUCCESS], labels=labels)
         interval = GaugeMetricFamily(m.SOURCE_INTERVAL, m.HELP[m.SOURCE_INTERVAL], labels=labels)
-        duration = HistogramMetricFamily(
-            m.SOURCE_SYNC_DURATION, m.HELP[m.SOURCE_SYNC_DURATION], labels=labels
-        )
+        duration = HistogramMetricFamily(m.SOURCE_SYNC_DURATION, m.HELP[m.SOURCE_SYNC_DURATION], labels=labels)
         syncs = CounterMetricFamily(m.SOURCE_SYNCS, m.HELP[m.SOURCE_SYNCS], labels=labels)
         failures = CounterMetricFamily(
             m.SOURCE_SYNC_FAILURES, m.HELP[m.SOURCE_SYNC_FAILURES], labels=(*labels, "reason")
         )
-        requests = CounterMetricFamily(
-            m.SOURCE_HTTP_REQUESTS, m.HELP[m.SOURCE_HTTP_REQUESTS], labels=(*labels, "code")
-        )
+        requests = CounterMetricFamily(m.SOURCE_HTTP_REQUESTS, m.HELP[m.SOURCE_HTTP_REQUESTS], labels=(*labels, "code"))
         remaining = GaugeMetricFamily(
             m.SOURCE_RATE_LIMIT_REMAINING, m.HELP[m.SOURCE_RATE_LIMIT_REMAINING], labels=labels
         )

@@ -24,9 +24,7 @@ def funnel_owners(config: Config, funnel: Funnel) -> list[str]:
     return owners
 
 
-def evaluate_funnel(
-    config: Config, funnel: Funnel, counts: DailyCounts, instant: datetime
-) -> list[FunnelStage]:
+def evaluate_funnel(config: Config, funnel: Funnel, counts: DailyCounts, instant: datetime) -> list[FunnelStage]:
     """Return every owner's stage conversions for the period holding `instant`, with benchmarks."""
     period = period_at(config, funnel.period, instant)
     today = instant.astimezone(config.timezone).date()
@@ -37,9 +35,7 @@ def evaluate_funnel(
         for step in funnel.steps:
             kpi = config.kpis[step]
             by_subject = counts.get((kpi.source, kpi.metric), {})
-            values.append(
-                flow_value(by_subject, owner_subjects(config, kpi, owner), period.first_day, through)
-            )
+            values.append(flow_value(by_subject, owner_subjects(config, kpi, owner), period.first_day, through))
         for index in range(len(funnel.steps) - 1):
             start, end = values[index], values[index + 1]
             stages.append(

@@ -52,9 +52,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.last_day < self.first_day:
-            raise ValueError(
-                f"period {self.id}: last day {self.last_day} is before first day {self.first_day}"
-            )
+            raise ValueError(f"period {self.id}: last day {self.last_day} is before first day {self.first_day}")
 
     def days(self) -> list[date]:
         """Return every day of the period, in order."""
@@ -155,9 +153,7 @@ def next_period(
     fortnight_anchor: date = DEFAULT_FORTNIGHT_ANCHOR,
 ) -> Period:
     """Return the recurring period of `kind` that follows `period`: where a recurring goal rolls over."""
-    return period_containing(
-        kind, period.last_day + _ONE_DAY, week_start=week_start, fortnight_anchor=fortnight_anchor
-    )
+    return period_containing(kind, period.last_day + _ONE_DAY, week_start=week_start, fortnight_anchor=fortnight_anchor)
 
 
 def checkin_periods(period: Period, kind: CheckinKind, *, week_start: int = 0) -> list[Period]:

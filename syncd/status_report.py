@@ -24,9 +24,7 @@ def compute_status(config: Config, instant: datetime) -> tuple[GoalStatus, ...]:
     try:
         upgrade(engine)
         needed = counts_needed(config, instant)
-        counts = load_daily_counts(
-            engine, keys=needed.keys, first_day=needed.first_day, last_day=needed.last_day
-        )
+        counts = load_daily_counts(engine, keys=needed.keys, first_day=needed.first_day, last_day=needed.last_day)
     finally:
         engine.dispose()
     return evaluate_goals(config, counts, instant)

@@ -142,9 +142,7 @@ async def sync_source(
     except StorageError as exc:
         return _failed(stats, source, None, "storage", str(exc), clock.monotonic() - started)
     state = states.get(source.name)
-    window, notes = plan_window(
-        config, source, state, now, since=since, history_limit=connector_cls.history_limit
-    )
+    window, notes = plan_window(config, source, state, now, since=since, history_limit=connector_cls.history_limit)
     return await sync_window(
         config, source, engine, clock, stats, window, state, notes=notes, deadline=deadline, started=started
     )
@@ -252,6 +250,4 @@ def _failed(
 ) -> SyncOutcome:
     stats.record_failure(reason, message, duration)
     log.warning("sync of %s failed (%s): %s", source.name, reason, message)
-    return SyncOutcome(
-        source=source.name, ok=False, window=window, duration=duration, reason=reason, error=message
-    )
+    return SyncOutcome(source=source.name, ok=False, window=window, duration=duration, reason=reason, error=message)

@@ -69,9 +69,7 @@ def load_web_config(path: str) -> WebConfig:
         raise ConfigError([ConfigProblem(path, "tls_server_config.min_version", "must be TLS12 or TLS13")])
     for user, hashed in raw.basic_auth_users.items():
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            raise ConfigError(
-                [ConfigProblem(path, f"basic_auth_users.{user}", "must be a bcrypt hash (htpasswd -B)")]
-            )
+            raise ConfigError([ConfigProblem(path, f"basic_auth_users.{user}", "must be a bcrypt hash (htpasswd -B)")])
     return WebConfig(
         cert_file=tls.cert_file if tls else None,
         key_file=tls.key_file if tls else None,

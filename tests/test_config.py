@@ -78,18 +78,19 @@ def test_valid_configuration_builds_the_domain():
     assert config.sources["kit"].settings.interval == timedelta(hours=1)
     assert config.people["bob"].identities["lemlist"] == ("bob@acme.io", "robert@acme.io")
     alice, bob, maya = config.goals
-    assert alice.target == 400 and alice.period == RecurringPeriodSpec("month")
-    assert bob.target == 390.0 and bob.committed == 300
-    assert maya.pacing == "business_days" and maya.checkins == "fortnight" and maya.tolerance == 0.10
-    assert config.team_of("alice") == "growth" and config.team_of("growth") == "growth"
-    assert config.listen_host == "127.0.0.1" and config.listen_port == 9464
+    assert (alice.target, alice.period) == (400, RecurringPeriodSpec("month"))
+    assert (bob.target, bob.committed) == (390.0, 300)
+    assert (maya.pacing, maya.checkins, maya.tolerance) == ("business_days", "fortnight", 0.10)
+    assert (config.team_of("alice"), config.team_of("growth")) == ("growth", "growth")
+    assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9464)
     assert config.database_url == "sqlite:///syncd.db"
 
 
 def test_secret_is_interpolated_but_never_shown():
     config = parse_config(BASE, file="syncd.yaml", environ=ENV)
     api_key = config.sources["lemlist"].settings.api_key
-    assert api_key is not None and api_key.get_secret_value() == "lem-secret-123456"
+    assert api_key is not None
+    assert api_key.get_secret_value() == "lem-secret-123456"
     assert "lem-secret-123456" not in repr(config)
 
 
@@ -104,10 +105,10 @@ def test_default_and_missing_environment_variables():
 
 
 def test_environment_overrides_top_level_keys():
-    env = {**ENV, "SYNCD_DATABASE_URL": "postgresql+psycopg://u@db/syncd", "SYNCD_LISTEN": "0.0.0.0:9999"}
+    env = {**ENV, "SYNCD_DATABASE_URL": "postgresql+psycopg://u@db/syncd", "SYNCD_LISTEN": "10.1.2.3:9999"}
     config = parse_config(BASE, file="syncd.yaml", environ=env)
     assert config.database_url == "postgresql+psycopg://u@db/syncd"
-    assert (config.listen_host, config.listen_port) == ("0.0.0.0", 9999)
+    assert (config.listen_host, config.listen_port) == ("10.1.2.3", 9999)
 
 
 def test_every_problem_is_reported_at_once_with_its_path():
@@ -119,9 +120,8 @@ def test_every_problem_is_reported_at_once_with_its_path():
         .replace("metric: new_subscribers", "metric: new_subs")
     )
     problems = problems_of(text)
-    assert (
-        "syncd.yaml: timezone: unknown time zone 'Europe/Londn' (use an IANA name such as Europe/London)"
-        in (p.split(" (got")[0] for p in problems)
+    assert "syncd.yaml: timezone: unknown time zone 'Europe/Londn' (use an IANA name such as Europe/London)" in (
+        p.split(" (got")[0] for p in problems
     )
     assert any(p.startswith("syncd.yaml: sources.lemlist.interval: invalid duration '15x'") for p in problems)
     assert any(p.startswith("syncd.yaml: goals[0].target: input should be greater than 0") for p in problems)
@@ -170,9 +170,7 @@ def test_periods_and_pacing_shapes():
     goal = parse_config(text, file="syncd.yaml", environ=ENV).goals[2]
     assert goal.period == FixedPeriodSpec(date(2026, 11, 16), date(2026, 11, 29))
     assert goal.pacing == CustomWeightsSpec(weekday={5: 0.0, 6: 0.0}, month={12: 0.5})
-    bad = BASE.replace("period: quarter", "period: semester").replace(
-        "pacing: business_days", "pacing: lumpy"
-    )
+    bad = BASE.replace("period: quarter", "period: semester").replace("pacing: business_days", "pacing: lumpy")
     assert problems_of(bad) == [
         "syncd.yaml: goals[2].period: must be week, fortnight, month, quarter, year or "
         "{start: YYYY-MM-DD, end: YYYY-MM-DD}",
@@ -185,9 +183,7 @@ def test_periods_and_pacing_shapes():
 
 
 def test_unknown_keys_and_connectors():
-    text = BASE.replace("lookback: 3d", "lookback: 3d\n    colour: blue").replace(
-        "connector: kit", "connector: kitt"
-    )
+    text = BASE.replace("lookback: 3d", "lookback: 3d\n    colour: blue").replace("connector: kit", "connector: kitt")
     problems = problems_of(text + "extra_top: 1\n")
     assert problems[0] == "syncd.yaml: sources.lemlist.colour: unknown key"
     assert problems[1].startswith("syncd.yaml: sources.kit.connector: unknown connector 'kitt' (known: ")

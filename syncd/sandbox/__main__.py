@@ -23,9 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="seed of the generated activity (default 42)")
     p.add_argument("--timezone", default="Europe/London", help="zone the demo team works in")
     p.add_argument("--history-days", type=int, default=DEFAULT_HISTORY_DAYS, help="days of generated history")
-    p.add_argument(
-        "--events", type=Path, help="JSON file of explicit events, served instead of generated ones"
-    )
+    p.add_argument("--events", type=Path, help="JSON file of explicit events, served instead of generated ones")
     p.add_argument("--json", action="store_true", help="print the URLs and keys as one JSON line")
     return p
 

@@ -75,9 +75,7 @@ def _errors(status: int, *messages: str) -> web.Response:
 class KitFake:
     """The Kit fake: build its aiohttp application with `app()`."""
 
-    def __init__(
-        self, activity: ActivitySource, clock: Clock, api_key: str, team: DemoTeam = DEMO_TEAM
-    ) -> None:
+    def __init__(self, activity: ActivitySource, clock: Clock, api_key: str, team: DemoTeam = DEMO_TEAM) -> None:
         self._activity, self._clock, self._team = activity, clock, team
         self._api_key = api_key
         self._limiter = _RollingLimiter(clock, KIT_RATE_LIMIT, KIT_RATE_WINDOW_SECONDS)

@@ -95,9 +95,7 @@ class _BadRequest(Exception):
 class LemlistFake:
     """The lemlist fake: build its aiohttp application with `app()`."""
 
-    def __init__(
-        self, activity: ActivitySource, clock: Clock, api_key: str, team: DemoTeam = DEMO_TEAM
-    ) -> None:
+    def __init__(self, activity: ActivitySource, clock: Clock, api_key: str, team: DemoTeam = DEMO_TEAM) -> None:
         self._activity, self._clock, self._team = activity, clock, team
         self._api_key = api_key
         self._limiter = _FixedWindowLimiter(clock, LEMLIST_RATE_LIMIT, LEMLIST_RATE_WINDOW_SECONDS)

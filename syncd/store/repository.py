@@ -154,9 +154,7 @@ def load_daily_counts(
     result: dict[tuple[str, str], dict[str, dict[date, float]]] = {key: {} for key in keys}
     if not result or first_day > last_day:
         return result
-    statement = select(
-        _COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value
-    ).where(
+    statement = select(_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value).where(
         tuple_(_COUNTS.c.source, _COUNTS.c.metric).in_(list(result)),
         _COUNTS.c.day >= first_day,
         _COUNTS.c.day <= last_day,
@@ -255,9 +253,7 @@ def _delete_counts(connection: Connection, source: str, keys: Sequence[_CountKey
     )
 
 
-def _upsert_state(
-    connection: Connection, values: Mapping[str, object], *, on_conflict: Sequence[str]
-) -> None:
+def _upsert_state(connection: Connection, values: Mapping[str, object], *, on_conflict: Sequence[str]) -> None:
     insert = _insert(connection, _STATES)
     statement = insert.values(dict(values)).on_conflict_do_update(
         index_elements=[_STATES.c.source],

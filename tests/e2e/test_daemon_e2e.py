@@ -69,21 +69,13 @@ goals:
 """
 
 
-def test_daemon_syncs_sandbox_and_serves_the_numbers(
-    processes: list[Process], tmp_path: Path, database_url: str
-):
+def test_daemon_syncs_sandbox_and_serves_the_numbers(processes: list[Process], tmp_path: Path, database_url: str):
     now = datetime.now(UTC)
     start = month_start(now)
     events = {
         "lemlist": [
-            *(
-                {"type": "emailsSent", "createdAt": t, "sendUserEmail": "alice@acme.io"}
-                for t in spread(start, now, 30)
-            ),
-            *(
-                {"type": "emailsSent", "createdAt": t, "sendUserEmail": "bob@acme.io"}
-                for t in spread(start, now, 7)
-            ),
+            *({"type": "emailsSent", "createdAt": t, "sendUserEmail": "alice@acme.io"} for t in spread(start, now, 30)),
+            *({"type": "emailsSent", "createdAt": t, "sendUserEmail": "bob@acme.io"} for t in spread(start, now, 7)),
             # Last month's and a stranger's emails count for nobody here.
             {
                 "type": "emailsSent",
@@ -98,9 +90,7 @@ def test_daemon_syncs_sandbox_and_serves_the_numbers(
     port = free_port()
     config = tmp_path / "syncd.yaml"
     config.write_text(
-        CONFIG.format(
-            database_url=database_url, port=port, lemlist_url=urls["lemlist_url"], kit_url=urls["kit_url"]
-        )
+        CONFIG.format(database_url=database_url, port=port, lemlist_url=urls["lemlist_url"], kit_url=urls["kit_url"])
     )
     env = {**os.environ, "LEMLIST_API_KEY": DEMO_LEMLIST_API_KEY, "KIT_API_KEY": DEMO_KIT_API_KEY}
     env.pop("SYNCD_DATABASE_URL", None)
@@ -110,9 +100,7 @@ def test_daemon_syncs_sandbox_and_serves_the_numbers(
 
     def synced() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
         got = samples(httpx.get(f"{base}/metrics", timeout=5).text)
-        ready = got.get(
-            goal("syncd_goal_value", "optins", "maya", source="kit", team="growth", period=_period(now))
-        )
+        ready = got.get(goal("syncd_goal_value", "optins", "maya", source="kit", team="growth", period=_period(now)))
         return got if ready == 12 and got.get(_value("alice", now)) == 30 else None
 
     metrics = wait_until(synced, timeout=60, what="the goal values on /metrics")
@@ -133,25 +121,19 @@ def test_daemon_syncs_sandbox_and_serves_the_numbers(
         assert got_elapsed == pytest.approx(elapsed, abs=60 / (month_days * 86400))
     expected = metrics[goal("syncd_goal_expected", "emails", "alice", **labels)]
     assert metrics[goal("syncd_goal_pace_ratio", "emails", "alice", **labels)] == pytest.approx(30 / expected)
-    assert (
-        metrics[goal("syncd_goal_start_timestamp_seconds", "emails", "alice", **labels)] == start.timestamp()
-    )
-    assert (
-        metrics[goal("syncd_goal_deadline_timestamp_seconds", "emails", "alice", **labels)]
-        == deadline.timestamp()
-    )
+    assert metrics[goal("syncd_goal_start_timestamp_seconds", "emails", "alice", **labels)] == start.timestamp()
+    assert metrics[goal("syncd_goal_deadline_timestamp_seconds", "emails", "alice", **labels)] == deadline.timestamp()
     for source, connector in (("lemlist", "lemlist"), ("kit", "kit")):
-        assert (
-            metrics[("syncd_source_up", frozenset({"source": source, "connector": connector}.items()))] == 1
-        )
+        assert metrics[("syncd_source_up", frozenset({"source": source, "connector": connector}.items()))] == 1
 
     assert httpx.get(f"{base}/healthz").status_code == 200
     assert httpx.get(f"{base}/readyz").status_code == 200
     api = {(g["kpi"], g["owner"]): g for g in httpx.get(f"{base}/api/v1/goals").json()}
-    assert api[("emails", "bob")]["value"] == 7 and api[("emails", "bob")]["target"] == 390
+    assert (api[("emails", "bob")]["value"], api[("emails", "bob")]["target"]) == (7, 390)
     assert api[("emails", "alice")]["deadline"] == deadline.isoformat()
     page = httpx.get(f"{base}/").text
-    assert "alice" in page and "emails" in page
+    assert "alice" in page
+    assert "emails" in page
 
     body = httpx.get(f"{base}/metrics").text
     if shutil.which("promtool") or os.environ.get("CI") == "true":

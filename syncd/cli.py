@@ -98,11 +98,12 @@ def run(config_path: str | None) -> None:
     daemon = Daemon(config, engine, web_config=web_config, extra_routes=_push_routes)
 
     async def main_loop() -> None:
-        stop = asyncio.Event()
+        stop, reload_requested = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await daemon.run(stop)
+        loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+        await daemon.run(stop, reload_requested=reload_requested, load_config=lambda: _load(config_path))
 
     _run(main_loop())
     log.info("stopped")
@@ -120,6 +121,7 @@ def _push_routes(daemon: Any) -> list[Any]:
 def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     """Sync every source (or one) once, store the counts, print a summary."""
     from syncd.clock import SystemClock
+    from syncd.goal_history import record_config_goals
     from syncd.source_stats import SourceStats
     from syncd.store import create_engine_for, upgrade
     from syncd.sync import sync_source
@@ -129,6 +131,7 @@ def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     engine = create_engine_for(config.database_url)
     upgrade(engine)
     clock = SystemClock()
+    record_config_goals(engine, config, clock.now())
 
     async def sync_all() -> list[Any]:
         return await asyncio.gather(
@@ -217,6 +220,35 @@ def _parse_instant(text: str, config: Config) -> datetime:
         # A bare local time means the configured zone, where the day buckets live.
         instant = instant.replace(tzinfo=config.timezone)
     return instant
+
+
+@main.command()
+@click.argument("name")
+@click.option("--as-of", "as_of", metavar="ISO-8601", help="As of this instant (default: now).")
+@click.option("--uplift", metavar="PERCENT", help="What-if: every stage converts this much better, e.g. 10%.")
+@config_option
+@handles_errors
+def funnel(name: str, as_of: str | None, uplift: str | None, config_path: str | None) -> None:
+    """Print a funnel's stage conversions per owner, the benchmark per stage and a what-if."""
+    from syncd.funnel_report import compute_funnel, render_funnel
+
+    config = _load(config_path)
+    if name not in config.funnels:
+        known = ", ".join(config.funnels) or "none"
+        raise click.BadParameter(f"unknown funnel {name!r} (configured: {known})", param_hint="NAME")
+    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    rate = _parse_percent(uplift) if uplift is not None else None
+    render_funnel(config, name, compute_funnel(config, name, instant), instant, rate)
+
+
+def _parse_percent(text: str) -> float:
+    try:
+        value = float(text.strip().removesuffix("%")) / 100
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a percentage such as 10%", param_hint="--uplift") from None
+    if value <= -1:
+        raise click.BadParameter("an uplift must be above -100%", param_hint="--uplift")
+    return value
 
 
 @main.command()

@@ -220,7 +220,7 @@ def _pydantic_problems(exc: ValidationError, file: str, prefix: str) -> list[Con
 
 _UNION_HINTS = {
     "period": "must be week, fortnight, month, quarter, year or {start: YYYY-MM-DD, end: YYYY-MM-DD}",
-    "pacing": "must be linear, business_days or {weights: {monday: 1, ..., december: 1}}",
+    "pacing": "must be linear, business_days, history or {weights: {monday: 1, ..., december: 1}}",
 }
 
 
@@ -397,6 +397,12 @@ class _Builder:
         if spec.target is not None and spec.committed is not None:
             self.problem(path, "set either target or committed (+ stretch), not both")
             return None
+        if spec.baseline is not None and (kpi := self.raw.kpis.get(spec.kpi)) and kpi.kind != "stock":
+            self.problem(f"{path}.baseline", "a baseline applies to a stock KPI (kind: stock) only")
+            return None
+        if spec.direction == "at_most" and (kpi := self.raw.kpis.get(spec.kpi)) and kpi.kind != "stock":
+            self.problem(f"{path}.direction", "at_most applies to a stock KPI (kind: stock) only")
+            return None
         if spec.target is None and spec.committed is None:
             self.problem(path, "missing target (or committed)")
             return None
@@ -495,4 +501,6 @@ def _pacing(spec: str | RawWeights) -> PacingSpec:
                 if name in (month_name, month_name[:3]):
                     month[month_index] = weight
         return CustomWeightsSpec(weekday=weekday, month=month)
-    return "business_days" if spec == "business_days" else "linear"
+    if spec == "business_days":
+        return "business_days"
+    return "history" if spec == "history" else "linear"

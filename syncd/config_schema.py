@@ -136,7 +136,7 @@ class RawGoal(_Strict):
     target: PositiveNumber | None = None
     committed: PositiveNumber | None = None
     stretch: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    pacing: Literal["linear", "business_days"] | RawWeights = "linear"
+    pacing: Literal["linear", "business_days", "history"] | RawWeights = "linear"
     checkins: Literal["week", "fortnight", "month"] | None = None
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.10
     baseline: Annotated[float, Field(allow_inf_nan=False)] | None = None

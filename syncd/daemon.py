@@ -13,19 +13,22 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from aiohttp import web
 from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
-from syncd.errors import StorageError
-from syncd.evaluate import CountKey, CountsRange, counts_needed, evaluate_goals
+from syncd.errors import ConfigError, StorageError
+from syncd.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
 from syncd.funnels import evaluate_funnels
+from syncd.goal_history import goal_key, record_config_goals
 from syncd.model import Config, Source
-from syncd.snapshot import Snapshot, SnapshotHolder
+from syncd.registry import load_registry
+from syncd.snapshot import GoalStatus, Snapshot, SnapshotHolder
 from syncd.source_stats import SourceStats
 from syncd.store import load_daily_counts, ping
+from syncd.store.goal_repository import CheckpointResult, save_checkpoint_results
 from syncd.sync import SyncOutcome, sync_source
 from syncd.web import WebState, build_app
 from syncd.web_config import WebConfig
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Pace moves with the clock even when no sync brings new counts.
 EVALUATE_EVERY_SECONDS = 15.0
+# Finished check-ins change only with late data: store their results every few minutes.
+CHECKIN_RECORD_EVERY_TICKS = 20
 
 
 @dataclass
@@ -104,7 +109,7 @@ class Daemon:
                 await asyncio.to_thread(self.cache.load, self.engine, needed)
             elif refreshed:
                 await asyncio.to_thread(self.cache.load, self.engine, needed, refreshed)
-            goals = evaluate_goals(self.config, self.cache.counts, now)
+            goals = self._goal_statuses(now, None if self.cache.range != needed else refreshed)
             funnels = evaluate_funnels(self.config, self.cache.counts, now)
             snapshot = Snapshot(
                 generated_at=now,
@@ -115,6 +120,43 @@ class Daemon:
             )
             self.holder.swap(snapshot)
             return snapshot
+
+    def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
+        """Recompute the goals fed by `refreshed` keys only (all goals when None), reusing the rest.
+
+        After a sync, goals of other sources keep the figures of the last evaluation; the timer
+        recomputes everything, as pace moves with time for every goal.
+        """
+        current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
+        out: list[GoalStatus] = []
+        for goal in self.config.goals:
+            kpi = self.config.kpis[goal.kpi]
+            if refreshed is not None and (kpi.source, kpi.metric) not in refreshed:
+                period = period_at(self.config, goal.period, now).id
+                kept = current.get((goal.kpi, goal.owner, period))
+                if kept is not None:
+                    out.append(kept)
+                    continue
+            out.append(evaluate_goal(self.config, goal, self.cache.counts, now))
+        return tuple(out)
+
+    async def record_checkins(self) -> None:
+        """Store how every finished check-in ended (hit or missed, by how much)."""
+        now = self.clock.now()
+        results = [
+            CheckpointResult(
+                goal_key=goal_key(finished.goal),
+                checkpoint=finished.checkin.id,
+                first_day=finished.checkin.first_day,
+                last_day=finished.checkin.last_day,
+                target=finished.target,
+                value=finished.value,
+                hit=finished.hit,
+            )
+            for goal in self.config.goals
+            for finished in finished_checkins(self.config, goal, self.cache.counts, now)
+        ]
+        await asyncio.to_thread(save_checkpoint_results, self.engine, results, now)
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""
@@ -140,11 +182,26 @@ class Daemon:
             delay = interval * self.rng.uniform(0.9, 1.1)
 
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
+        ticks = 0
         while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
             try:
                 await self.evaluate()
+                ticks += 1
+                if ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
+                    await self.record_checkins()
             except StorageError as exc:
                 log.warning("evaluation skipped: %s", exc)
+
+    async def reload(self, config: Config) -> None:
+        """Swap in a new configuration: sources restart, removed goals' series go at once."""
+        self.config = config
+        self.stats = {
+            name: self.stats.get(name) or SourceStats(name, source.connector, source.interval_seconds)
+            for name, source in config.sources.items()
+        }
+        await asyncio.to_thread(record_config_goals, self.engine, config, self.clock.now())
+        self.cache = CountsCache()
+        await self.evaluate()
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
         """Sleep on the injected clock; return True when asked to stop."""
@@ -155,8 +212,28 @@ class Daemon:
             task.cancel()
         return stop.is_set()
 
-    async def run(self, stop: asyncio.Event, *, serve: bool = True) -> None:
-        """Run until `stop` is set: serve HTTP, sync every source, keep the snapshot fresh."""
+    def _start_sources(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        registry = load_registry()
+        return [
+            asyncio.create_task(self._source_loop(source, stop), name=f"sync:{name}")
+            for name, source in self.config.sources.items()
+            # Push sources have nothing to pull: their counts arrive over HTTP.
+            if getattr(registry.get(source.connector), "pull", True)
+        ]
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        serve: bool = True,
+        reload_requested: asyncio.Event | None = None,
+        load_config: Callable[[], Config] | None = None,
+    ) -> None:
+        """Run until `stop` is set: serve HTTP, sync every source, keep the snapshot fresh.
+
+        When `reload_requested` is set (SIGHUP), `load_config` is called; a valid configuration
+        replaces the running one, an invalid one is logged and the old one kept.
+        """
         runner: web.AppRunner | None = None
         if serve:
             runner = web.AppRunner(build_app(self.web_state), access_log=None)
@@ -170,19 +247,43 @@ class Daemon:
             await site.start()
             log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
         try:
+            await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
             await self.evaluate()
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)
-        tasks = [
-            asyncio.create_task(self._source_loop(source, stop), name=f"sync:{name}")
-            for name, source in self.config.sources.items()
-        ]
-        tasks.append(asyncio.create_task(self._evaluate_loop(stop), name="evaluate"))
+        reload_event = reload_requested or asyncio.Event()
+        sources = self._start_sources(stop)
+        evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
         try:
-            await stop.wait()
+            while not stop.is_set():
+                stopper = asyncio.ensure_future(stop.wait())
+                reloader = asyncio.ensure_future(reload_event.wait())
+                await asyncio.wait({stopper, reloader}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                reloader.cancel()
+                if stop.is_set() or load_config is None or not reload_event.is_set():
+                    continue
+                reload_event.clear()
+                try:
+                    config = load_config()
+                except ConfigError as exc:
+                    for problem in exc.problems:
+                        log.error("reload refused, keeping the running configuration: %s", problem)
+                    continue
+                await _cancel(sources)
+                try:
+                    await self.reload(config)
+                except StorageError as exc:
+                    log.warning("reloaded, but the first evaluation failed: %s", exc)
+                sources = self._start_sources(stop)
+                log.info("configuration reloaded")
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel([*sources, evaluator])
             if runner is not None:
                 await runner.cleanup()
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,25 +10,32 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from syncd.forecast_bridge import goal_hit_probability
+from syncd.history_pacing import HISTORY_LOOKBACK, learned_curve
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 from syncd.pace import (
     BusinessDays,
     CustomWeights,
     Linear,
     PacingCurve,
+    checkin_target,
     day_weights,
     elapsed_fraction,
     pace_figures,
+    period_weight,
 )
 from syncd.periods import Period, checkin_periods, custom_period, period_containing
 from syncd.snapshot import CheckpointStatus, GoalStatus
 
 __all__ = [
     "CountKey",
+    "CountsRange",
     "DailyCounts",
     "counts_needed",
     "evaluate_goal",
     "evaluate_goals",
+    "finished_checkins",
+    "owner_daily_counts",
     "owner_subjects",
     "period_at",
 ]
@@ -58,51 +65,77 @@ def period_at(config: Config, spec: PeriodSpec, instant: datetime) -> Period:
     return period_containing(spec.kind, today, week_start=config.week_start, fortnight_anchor=config.fortnight_anchor)
 
 
+def previous_period(config: Config, spec: PeriodSpec, instant: datetime) -> Period | None:
+    """Return the period before the one holding `instant`, for a recurring goal."""
+    if isinstance(spec, FixedPeriodSpec):
+        return None
+    first = period_at(config, spec, instant).first_day - timedelta(days=1)
+    return period_containing(spec.kind, first, week_start=config.week_start, fortnight_anchor=config.fortnight_anchor)
+
+
+def _history_needed(config: Config, goal: Goal, kpi: Kpi, period: Period, instant: datetime) -> date:
+    first = period.first_day
+    if kpi.kind == "stock":
+        first -= STOCK_HISTORY
+    if goal.pacing == "history":
+        first = min(first, period.first_day - HISTORY_LOOKBACK)
+    if goal.checkins is not None and kpi.kind == "flow":
+        previous = previous_period(config, goal.period, instant)
+        if previous is not None:
+            first = min(first, previous.first_day)
+    if goal.pacing != "history" and kpi.kind == "flow":
+        # The forecast learns the owner's rate from the trailing weeks as well.
+        first = min(first, period.first_day - timedelta(weeks=8))
+    return first
+
+
 def counts_needed(config: Config, instant: datetime, goals: Iterable[Goal] | None = None) -> CountsRange:
     """Return the keys and days of stored counts the goals need at `instant`."""
     keys: set[CountKey] = set()
-    first: date | None = None
-    last: date | None = None
+    firsts: list[date] = []
+    lasts: list[date] = []
     for goal in config.goals if goals is None else goals:
         kpi = config.kpis[goal.kpi]
         period = period_at(config, goal.period, instant)
-        start = period.first_day - (STOCK_HISTORY if kpi.kind == "stock" else timedelta(0))
         keys.add((kpi.source, kpi.metric))
-        first = start if first is None else min(first, start)
-        last = period.last_day if last is None else max(last, period.last_day)
+        firsts.append(_history_needed(config, goal, kpi, period, instant))
+        lasts.append(period.last_day)
     for funnel in config.funnels.values():
         period = period_at(config, funnel.period, instant)
-        for step in funnel.steps:
-            kpi = config.kpis[step]
-            keys.add((kpi.source, kpi.metric))
-        first = period.first_day if first is None else min(first, period.first_day)
-        last = period.last_day if last is None else max(last, period.last_day)
+        keys.update((config.kpis[step].source, config.kpis[step].metric) for step in funnel.steps)
+        firsts.append(period.first_day)
+        lasts.append(period.last_day)
     today = instant.astimezone(config.timezone).date()
-    return CountsRange(tuple(sorted(keys)), first or today, last or today)
+    return CountsRange(tuple(sorted(keys)), min(firsts, default=today), max(lasts, default=today))
 
 
 def owner_subjects(config: Config, kpi: Kpi, owner: str) -> frozenset[str] | None:
-    """Return the subjects that count for `owner`, or None when every subject counts.
+    """Return the subjects (case-folded) that count for `owner`, or None when every subject counts.
 
     A per-person KPI counts the owner's identities in the KPI's source; a team owns the sum of
-    its members. Any other KPI counts every subject of its metric.
+    its members. Any other KPI counts every subject of its metric. Identities compare without
+    case: vendors disagree on how they spell an email address.
     """
     if not kpi.per_person:
         return None
     names = [owner] if owner in config.people else list(config.members_of(owner))
     subjects: set[str] = set()
     for name in names:
-        subjects.update(config.people[name].identities.get(kpi.source, ()))
+        subjects.update(value.casefold() for value in config.people[name].identities.get(kpi.source, ()))
     return frozenset(subjects)
 
 
-def pacing_curve(config: Config, goal: Goal) -> PacingCurve:
-    """Build the goal's pacing curve from its spec and the configured holidays."""
-    if isinstance(goal.pacing, CustomWeightsSpec):
-        return CustomWeights(weekday=dict(goal.pacing.weekday), month=dict(goal.pacing.month))
-    if goal.pacing == "business_days":
-        return BusinessDays(holidays=config.holidays)
-    return Linear()
+def owner_daily_counts(
+    by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None
+) -> dict[date, float]:
+    """Sum the chosen subjects' counts per day."""
+    daily: dict[date, float] = {}
+    for subject, days in by_subject.items():
+        if subjects is not None and subject.casefold() not in subjects:
+            continue
+        for day, count in days.items():
+            daily[day] = daily.get(day, 0.0) + count
+    return daily
 
 
 def flow_value(
@@ -112,19 +145,15 @@ def flow_value(
     last_day: date,
 ) -> float:
     """Sum the daily counts of the chosen subjects over the inclusive day range."""
-    total = 0.0
-    for subject, days in by_subject.items():
-        if subjects is not None and subject not in subjects:
-            continue
-        total += sum(value for day, value in days.items() if first_day <= day <= last_day)
-    return total
+    daily = owner_daily_counts(by_subject, subjects)
+    return sum(count for day, count in daily.items() if first_day <= day <= last_day)
 
 
 def stock_value(by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None, on_day: date) -> float:
     """Sum, over the chosen subjects, each one's latest level on or before `on_day`."""
     total = 0.0
     for subject, days in by_subject.items():
-        if subjects is not None and subject not in subjects:
+        if subjects is not None and subject.casefold() not in subjects:
             continue
         known = [day for day in days if day <= on_day]
         if known:
@@ -132,32 +161,65 @@ def stock_value(by_subject: Mapping[str, Mapping[date, float]], subjects: frozen
     return total
 
 
+def pacing_curve(
+    config: Config, goal: Goal, period: Period, daily: Mapping[date, float]
+) -> tuple[PacingCurve, str | None]:
+    """Build the goal's pacing curve from its spec, the holidays and (for `history`) the owner's counts."""
+    if isinstance(goal.pacing, CustomWeightsSpec):
+        return CustomWeights(weekday=dict(goal.pacing.weekday), month=dict(goal.pacing.month)), None
+    if goal.pacing == "business_days":
+        return BusinessDays(holidays=config.holidays), None
+    if goal.pacing == "history":
+        return learned_curve(period, daily, config.holidays)
+    return Linear(), None
+
+
+def _value_through(period: Period, today: date) -> date:
+    """Return the last day whose counts belong to the value: the day holding t, clipped to the period."""
+    return min(max(today, period.first_day - timedelta(days=1)), period.last_day)
+
+
 def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: datetime) -> GoalStatus:
     """Compute one goal's figures at `instant` from the daily counts."""
     kpi = config.kpis[goal.kpi]
     tz = config.timezone
     period = period_at(config, goal.period, instant)
-    start, deadline = period.start(tz), period.deadline(tz)
     today = instant.astimezone(tz).date()
-    # The value counts the period's days up to and including the day that holds the instant.
-    through = min(max(today, period.first_day - timedelta(days=1)), period.last_day)
+    through = _value_through(period, today)
     by_subject = counts.get((kpi.source, kpi.metric), {})
     subjects = owner_subjects(config, kpi, goal.owner)
+    daily = owner_daily_counts(by_subject, subjects)
     if kpi.kind == "stock":
         value = stock_value(by_subject, subjects, through)
     else:
-        value = flow_value(by_subject, subjects, period.first_day, through)
+        value = sum(count for day, count in daily.items() if period.first_day <= day <= through)
 
-    weights = day_weights(period, pacing_curve(config, goal))
-    total_weight = sum(weights.values())
+    curve, note = pacing_curve(config, goal, period, daily)
+    weights = day_weights(period, curve)
+    total_weight = period_weight(period, weights)
     elapsed = elapsed_fraction(period, weights, instant, tz)
+    stock = kpi.kind == "stock"
     figures = pace_figures(
         value=value,
         target=goal.target,
         elapsed=elapsed,
         total_weight=total_weight,
         tolerance=goal.tolerance,
-        baseline=goal.baseline if kpi.kind == "stock" else None,
+        baseline=goal.baseline if stock else None,
+        direction=goal.direction,
+    )
+    probability = (
+        None
+        if stock
+        else goal_hit_probability(
+            value=value,
+            target=goal.target,
+            period=period,
+            weights=weights,
+            daily=daily,
+            instant=instant,
+            tz=tz,
+        )
     )
     checkpoint = None
     if goal.checkins is not None:
@@ -168,14 +230,30 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
         owner=goal.owner,
         team=config.team_of(goal.owner),
         period=period.id,
-        start=start,
-        deadline=deadline,
+        start=period.start(tz),
+        deadline=period.deadline(tz),
         value=value,
         target=goal.target,
         committed=goal.committed,
         figures=figures,
+        hit_probability=probability,
         checkpoint=checkpoint,
+        notes=(note,) if note else (),
     )
+
+
+def _checkpoint_value(
+    kpi: Kpi,
+    sub: Period,
+    by_subject: Mapping[str, Mapping[date, float]],
+    subjects: frozenset[str] | None,
+    through: date,
+) -> float:
+    if kpi.kind == "stock":
+        return stock_value(by_subject, subjects, through)
+    if through < sub.first_day:
+        return 0.0
+    return flow_value(by_subject, subjects, sub.first_day, through)
 
 
 def _current_checkpoint(
@@ -191,18 +269,48 @@ def _current_checkpoint(
     assert goal.checkins is not None
     today = instant.astimezone(config.timezone).date()
     day = min(max(today, period.first_day), period.last_day)
-    total_weight = sum(weights.values())
     for sub in checkin_periods(period, goal.checkins, week_start=config.week_start):
-        if not sub.contains(day):
-            continue
-        share = sum(weights[d] for d in sub.days()) / total_weight if total_weight else 0.0
-        through = min(today, sub.last_day)
-        if kpi.kind == "stock":
-            value = stock_value(by_subject, subjects, through)
-        else:
-            value = flow_value(by_subject, subjects, sub.first_day, through) if through >= sub.first_day else 0.0
-        return CheckpointStatus(id=sub.id, target=goal.target * share, value=value)
+        if sub.contains(day):
+            through = min(today, sub.last_day)
+            value = _checkpoint_value(kpi, sub, by_subject, subjects, through)
+            return CheckpointStatus(id=sub.id, target=checkin_target(goal.target, sub, period, weights), value=value)
     return None
+
+
+@dataclass(frozen=True)
+class FinishedCheckin:
+    """A check-in whose last day is over: what it asked for and what came in."""
+
+    goal: Goal
+    checkin: Period
+    target: float
+    value: float
+
+    @property
+    def hit(self) -> bool:
+        return self.value >= self.target if self.goal.direction == "at_least" else self.value <= self.target
+
+
+def finished_checkins(config: Config, goal: Goal, counts: DailyCounts, instant: datetime) -> list[FinishedCheckin]:
+    """Return the goal's check-ins that ended before today, in this period and the previous one."""
+    if goal.checkins is None:
+        return []
+    kpi = config.kpis[goal.kpi]
+    today = instant.astimezone(config.timezone).date()
+    by_subject = counts.get((kpi.source, kpi.metric), {})
+    subjects = owner_subjects(config, kpi, goal.owner)
+    daily = owner_daily_counts(by_subject, subjects)
+    periods = [p for p in (previous_period(config, goal.period, instant), period_at(config, goal.period, instant)) if p]
+    out: list[FinishedCheckin] = []
+    for period in periods:
+        curve, _ = pacing_curve(config, goal, period, daily)
+        weights = day_weights(period, curve)
+        for sub in checkin_periods(period, goal.checkins, week_start=config.week_start):
+            if sub.last_day >= today:
+                continue
+            value = _checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day)
+            out.append(FinishedCheckin(goal, sub, checkin_target(goal.target, sub, period, weights), value))
+    return out
 
 
 def evaluate_goals(config: Config, counts: DailyCounts, instant: datetime) -> tuple[GoalStatus, ...]:

@@ -91,7 +91,7 @@ class CustomWeightsSpec:
     month: Mapping[int, float]  # 1 = January
 
 
-PacingSpec = Literal["linear", "business_days"] | CustomWeightsSpec
+PacingSpec = Literal["linear", "business_days", "history"] | CustomWeightsSpec
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from syncd.weights import BusinessDays, CustomWeights, Linear, PacingCurve, day_
 __all__ = [
     "BusinessDays",
     "CustomWeights",
+    "Direction",
     "Linear",
     "PaceFigures",
     "PaceStatus",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 PaceStatus = Literal["achieved", "ahead", "on_pace", "behind"]
+Direction = Literal["at_least", "at_most"]
 
 _ONE_DAY = timedelta(days=1)
 _MICROSECOND = timedelta(microseconds=1)
@@ -144,11 +146,22 @@ class PaceFigures:
     status: PaceStatus
 
 
-def _status(value: float, target: float, pace_ratio: float, tolerance: float) -> PaceStatus:
+def _status(
+    value: float, target: float, pace_ratio: float, tolerance: float, direction: Direction = "at_least"
+) -> PaceStatus:
     # The band's edges are computed in decimal, so a pace of exactly 0.9 is on_pace at tolerance
     # 0.10 as the contract reads, whatever 1 − 0.1 makes in binary.
     ahead_from = float(1 + Decimal(repr(tolerance)))
     behind_below = float(1 - Decimal(repr(tolerance)))
+    if direction == "at_most":
+        # Staying under a level: a value below the curve is ahead (docs/pace.md, "at_most").
+        if value <= target:
+            return "achieved"
+        if pace_ratio <= behind_below:
+            return "ahead"
+        if pace_ratio > ahead_from:
+            return "behind"
+        return "on_pace"
     if value >= target:
         return "achieved"
     if pace_ratio >= ahead_from:
@@ -175,6 +188,7 @@ def pace_figures(
     total_weight: float,
     tolerance: float = 0.10,
     baseline: float | None = None,
+    direction: Direction = "at_least",
 ) -> PaceFigures:
     """Compute a goal's pace figures from its value, target, E(t) and W (CONTRACT §4).
 
@@ -193,7 +207,8 @@ def pace_figures(
     progress_ratio = 1.0 if t == 0 else _rounded(v / t)
     projected = float(value) if e == 0 else _rounded(v / e)
 
-    remaining = max(Fraction(0), t - v)
+    # What is still to do: to rise to the target, or (at_most) to come down to it.
+    remaining = max(Fraction(0), v - t if direction == "at_most" else t - v)
     working_time_left = w * (1 - e)
     required_daily_rate = _rounded(remaining if working_time_left == 0 else remaining / working_time_left)
 
@@ -201,6 +216,8 @@ def pace_figures(
     # curve, so the sign of buffer days always agrees with the published value − expected.
     low, high = sorted((expected_exact, Fraction(expected)))
     gap = Fraction(0) if low <= v <= high else v - expected_exact
+    if direction == "at_most":
+        gap = -gap  # under the curve is ahead when the goal is to stay under a level
     buffer_days = _rounded(gap * w / t) if t > 0 and w > 0 else 0.0
 
     return PaceFigures(
@@ -211,5 +228,5 @@ def pace_figures(
         projected=projected,
         required_daily_rate=required_daily_rate,
         buffer_days=buffer_days,
-        status=_status(value, target, pace_ratio, tolerance),
+        status=_status(value, target, pace_ratio, tolerance, direction),
     )

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from syncd.evaluate import counts_needed, evaluate_goals
+from syncd.goal_history import load_goals_as_of
 from syncd.model import Config
 from syncd.snapshot import GoalStatus
 from syncd.store import create_engine_for, load_daily_counts, upgrade
@@ -23,6 +24,7 @@ def compute_status(config: Config, instant: datetime) -> tuple[GoalStatus, ...]:
     engine = create_engine_for(config.database_url)
     try:
         upgrade(engine)
+        config = load_goals_as_of(engine, config, instant)
         needed = counts_needed(config, instant)
         counts = load_daily_counts(engine, keys=needed.keys, first_day=needed.first_day, last_day=needed.last_day)
     finally:
@@ -65,5 +67,8 @@ def render_table(goals: tuple[GoalStatus, ...], instant: datetime, config: Confi
                 checkpoint,
             )
         console.print(table)
+    for goal in goals:
+        for note in goal.notes:
+            console.print(f"  {goal.owner} / {goal.kpi}: {note}")
     if not goals:
         console.print("no goals configured")

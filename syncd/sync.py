@@ -137,6 +137,8 @@ async def sync_source(
     connector_cls = load_registry().get(source.connector)
     if connector_cls is None:
         return _failed(stats, source, None, "config", f"connector {source.connector!r} is not installed", 0.0)
+    if not getattr(connector_cls, "pull", True):
+        return SyncOutcome(source=source.name, ok=True, window=None, notes=("a push source: nothing to pull",))
     try:
         states = await asyncio.to_thread(load_source_states, engine)
     except StorageError as exc:

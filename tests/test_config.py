@@ -174,7 +174,7 @@ def test_periods_and_pacing_shapes():
     assert problems_of(bad) == [
         "syncd.yaml: goals[2].period: must be week, fortnight, month, quarter, year or "
         "{start: YYYY-MM-DD, end: YYYY-MM-DD}",
-        "syncd.yaml: goals[2].pacing: must be linear, business_days or {weights: {monday: 1, ..., december: 1}}",
+        "syncd.yaml: goals[2].pacing: must be linear, business_days, history or {weights: {monday: 1, ..., december: 1}}",
     ]
     reversed_period = BASE.replace("period: quarter", "period: {start: 2026-11-29, end: 2026-11-16}")
     assert problems_of(reversed_period) == ["syncd.yaml: goals[2].period.end: must not be before start"]
@@ -216,6 +216,6 @@ def test_listen_and_database_url():
 @pytest.mark.parametrize("name", ["syncd.yaml", "example.yaml"])
 def test_shipped_configurations_load(name: str):
     root = Path(__file__).resolve().parents[1]
-    env = {**ENV, "X_BEARER_TOKEN": "t" * 10, "PUSH_TOKEN": "p" * 10}
+    env = {**ENV, "X_BEARER_TOKEN": "t" * 10, "PUSH_TOKEN": "p" * 24}
     config = load_config(root / "config" / name, environ=env)
     assert config.goals

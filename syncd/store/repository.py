@@ -101,7 +101,7 @@ def save_sync(
 def record_failure(engine: Engine, *, source: str, error: str, at: datetime) -> None:
     """Record a failed attempt: its time and error, one more consecutive failure; cursor and counts stay."""
     _require_aware(at=at)
-    insert = _insert(engine, _STATES)
+    insert = dialect_insert(engine, _STATES)
     statement = insert.values(
         source=source,
         cursor_end=None,
@@ -200,7 +200,7 @@ def _existing_values(
     return {(row.metric, row.subject, row.day): row.value for row in connection.execute(statement)}
 
 
-def _insert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     dialect = bind.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -214,7 +214,7 @@ def _upsert_counts(
 ) -> None:
     if not incoming:
         return
-    insert = _insert(connection, _COUNTS)
+    insert = dialect_insert(connection, _COUNTS)
     statement = insert.on_conflict_do_update(
         index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
         set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
@@ -254,7 +254,7 @@ def _delete_counts(connection: Connection, source: str, keys: Sequence[_CountKey
 
 
 def _upsert_state(connection: Connection, values: Mapping[str, object], *, on_conflict: Sequence[str]) -> None:
-    insert = _insert(connection, _STATES)
+    insert = dialect_insert(connection, _STATES)
     statement = insert.values(dict(values)).on_conflict_do_update(
         index_elements=[_STATES.c.source],
         set_={name: insert.excluded[name] for name in on_conflict},

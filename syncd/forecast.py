@@ -1,0 +1,241 @@
+"""Goal forecast: the chance a flow goal reaches its target by the deadline (`syncd_goal_hit_probability`).
+
+Pure maths, no I/O and no clock. The owner's counts per unit of pacing weight are a negative binomial
+(an over-dispersed Poisson) whose rate and dispersion come from their own daily counts by moments,
+shrunk toward a weak prior; the forecast is the chance that what the remaining weight brings covers
+what the target still needs. docs/forecast.md derives it with a worked example.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = [
+    "DISPERSION_PRIOR",
+    "DISPERSION_PRIOR_DF",
+    "PRIOR_WEIGHT",
+    "RateEstimate",
+    "RemainingCounts",
+    "daily_history",
+    "estimate_rate",
+    "hit_probability",
+    "negative_binomial_survival",
+    "regularized_beta",
+    "remaining_counts",
+]
+
+# The rate prior is worth this much pacing weight (two working days at the planned rate): enough to
+# keep a new owner's forecast near even odds, little enough that a week of their own counts dominates.
+PRIOR_WEIGHT = 2.0
+# Activity counts (sends, messages, sign-ups) come in bursts: variance about twice the mean is the
+# prior guess, worth four days of evidence, so a few quiet days cannot make the forecast overconfident.
+DISPERSION_PRIOR = 2.0
+DISPERSION_PRIOR_DF = 4.0
+
+# The continued fraction converges in O(sqrt(max(a, b))) steps; this covers sizes past 10**9.
+_MAX_FRACTION_STEPS = 200_000
+_FRACTION_EPSILON = 1e-15
+_FLOOR = 1e-300
+# Counts are whole; a gap that misses a whole number only by float noise (390.00000000000006) is not
+# one count more.
+_NOISE = 1e-9
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def _beta_fraction(x: float, a: float, b: float) -> float:
+    # Lentz's evaluation of the continued fraction for I_x(a, b); it converges fast for
+    # x < (a + 1) / (a + b + 2), the side the caller picks.
+    numerator_c = 1.0
+    denominator_d = 1.0 - (a + b) * x / (a + 1.0)
+    denominator_d = 1.0 / (denominator_d if abs(denominator_d) > _FLOOR else _FLOOR)
+    fraction = denominator_d
+    for step in range(1, _MAX_FRACTION_STEPS):
+        twice = 2 * step
+        for coefficient in (
+            step * (b - step) * x / ((a + twice - 1.0) * (a + twice)),
+            -(a + step) * (a + b + step) * x / ((a + twice) * (a + twice + 1.0)),
+        ):
+            denominator_d = 1.0 + coefficient * denominator_d
+            denominator_d = 1.0 / (denominator_d if abs(denominator_d) > _FLOOR else _FLOOR)
+            numerator_c = 1.0 + coefficient / numerator_c
+            numerator_c = numerator_c if abs(numerator_c) > _FLOOR else _FLOOR
+            change = numerator_c * denominator_d
+            fraction *= change
+        if abs(change - 1.0) < _FRACTION_EPSILON:
+            break
+    return fraction
+
+
+def _regularized_beta(x: float, complement: float, a: float, b: float) -> float:
+    # `complement` is 1 − x, passed separately so a probability near 1 keeps its digits.
+    if x <= 0.0:
+        return 0.0
+    if complement <= 0.0:
+        return 1.0
+    log_front = a * math.log(x) + b * math.log(complement) - _log_beta(a, b)
+    if x < (a + 1.0) / (a + b + 2.0):
+        result = math.exp(log_front) * _beta_fraction(x, a, b) / a
+    else:
+        result = 1.0 - math.exp(log_front) * _beta_fraction(complement, b, a) / b
+    return min(1.0, max(0.0, result))
+
+
+def regularized_beta(x: float, a: float, b: float) -> float:
+    """Return I_x(a, b), the regularized incomplete beta function, for 0 <= x <= 1 and a, b > 0."""
+    if not (a > 0.0 and b > 0.0 and 0.0 <= x <= 1.0) or not math.isfinite(a + b):
+        raise ValueError(f"regularized_beta needs 0 <= x <= 1 and finite a, b > 0, not {x}, {a}, {b}")
+    return _regularized_beta(x, 1.0 - x, a, b)
+
+
+def negative_binomial_survival(count: int, *, size: float, success: float) -> float:
+    """Return P(S >= count) for S negative binomial: failures before the `size`-th success.
+
+    `size` may be any positive real; the mean is size × (1 − success) / success. Uses
+    P(S >= n) = I_{1−success}(n, size), so the whole tail costs one continued fraction.
+    """
+    if not (size > 0.0 and math.isfinite(size) and 0.0 < success <= 1.0):
+        raise ValueError(f"negative binomial needs size > 0 and 0 < success <= 1, not {size}, {success}")
+    if count <= 0:
+        return 1.0
+    return _regularized_beta(1.0 - success, success, float(count), size)
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    """What the owner's history and the prior say about their counts per unit of pacing weight.
+
+    `rate` is the posterior mean, `dispersion` the variance-to-mean ratio of one unit of weight
+    (1 is Poisson), and `weight` the evidence behind the rate: the prior's weight plus the history's.
+    """
+
+    rate: float
+    dispersion: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class RemainingCounts:
+    """The negative binomial the remaining weight brings: mean, size and success probability."""
+
+    mean: float
+    size: float
+    success: float
+
+
+def _check_finite(name: str, number: float) -> None:
+    if not math.isfinite(number) or number < 0.0:
+        raise ValueError(f"{name} must be a finite number >= 0, not {number}")
+
+
+def _weighted_blocks(history: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    # A day the curve gives no weight (a weekend, a holiday) still shows work: its counts join the
+    # nearest earlier weighted day, or the first later one, so the rate per unit of weight includes
+    # that spill-over and the remaining weight carries it forward in the same proportion.
+    blocks: list[tuple[float, float]] = []
+    carried = 0.0
+    for count, weight in history:
+        _check_finite("a history count", count)
+        _check_finite("a history weight", weight)
+        if weight > 0.0:
+            blocks.append((count + carried, weight))
+            carried = 0.0
+        elif blocks:
+            last_count, last_weight = blocks[-1]
+            blocks[-1] = (last_count + count, last_weight)
+        else:
+            carried += count
+    return blocks
+
+
+def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float) -> RateEstimate:
+    """Estimate the owner's rate and dispersion from (count, weight) per past day, in day order.
+
+    The rate is a gamma-Poisson posterior mean: PRIOR_WEIGHT of pseudo-days at `planned_rate` plus
+    the history, (planned_rate × PRIOR_WEIGHT + Σ counts) / (PRIOR_WEIGHT + Σ weights). The dispersion
+    is Pearson's moment estimate, X² / (n − 1), shrunk toward DISPERSION_PRIOR and never below 1.
+    """
+    _check_finite("planned_rate", planned_rate)
+    blocks = _weighted_blocks(history)
+    total_count = math.fsum(count for count, _ in blocks)
+    total_weight = math.fsum(weight for _, weight in blocks)
+
+    pearson = 0.0
+    degrees = 0
+    if total_count > 0.0 and len(blocks) >= 2:
+        observed_rate = total_count / total_weight
+        pearson = math.fsum(
+            (count - observed_rate * weight) ** 2 / (observed_rate * weight) for count, weight in blocks
+        )
+        degrees = len(blocks) - 1
+    # Under-dispersed counts are modelled as Poisson: the model has no thinner tail than that.
+    dispersion = max(
+        1.0, (pearson + DISPERSION_PRIOR_DF * DISPERSION_PRIOR) / (degrees + DISPERSION_PRIOR_DF)
+    )
+    evidence = PRIOR_WEIGHT + total_weight
+    rate = (planned_rate * PRIOR_WEIGHT + total_count) / evidence
+    return RateEstimate(rate=rate, dispersion=dispersion, weight=evidence)
+
+
+def remaining_counts(estimate: RateEstimate, remaining_weight: float) -> RemainingCounts:
+    """Return the negative binomial of the counts `remaining_weight` brings under `estimate`.
+
+    Mean m = rate × R. Variance D × m from the process plus R² × Var(rate) = D × m × R / evidence
+    from not knowing the rate exactly; matching both moments gives success = 1 / (D × (1 + R /
+    evidence)) and size = m / (1 / success − 1).
+    """
+    _check_finite("remaining_weight", remaining_weight)
+    mean = estimate.rate * remaining_weight
+    # 1 / success − 1, written so no digits cancel when the dispersion is 1 and R is small.
+    excess = (estimate.dispersion - 1.0) + estimate.dispersion * remaining_weight / estimate.weight
+    inflation = 1.0 + excess
+    return RemainingCounts(mean=mean, size=mean / excess if excess > 0.0 else math.inf, success=1.0 / inflation)
+
+
+def hit_probability(
+    *,
+    value: float,
+    target: float,
+    remaining_weight: float,
+    history: Sequence[tuple[float, float]],
+    planned_rate: float,
+) -> float:
+    """Return the chance a flow goal's value reaches `target` by the deadline, in [0, 1].
+
+    `remaining_weight` is W × (1 − E(t)): the pacing weight still ahead, today's unelapsed part
+    included. `history` is (count, weight) for each whole past day, in day order: the period so far
+    without today, plus any trailing history. `planned_rate` centres the prior: target / W for a goal.
+    With everything else fixed the result never decreases as `value` grows and never increases as
+    `target` grows. Stock KPIs have no forecast (docs/forecast.md).
+    """
+    for name, number in (("value", value), ("target", target)):
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be finite, not {number}")
+    _check_finite("remaining_weight", remaining_weight)
+    if value >= target:
+        return 1.0
+    if remaining_weight == 0.0:
+        return 0.0
+    # Counts are whole, so what is still needed is the next whole count (see _NOISE).
+    needed = max(1, math.ceil(target - value - _NOISE * max(1.0, abs(target))))
+    estimate = estimate_rate(history, planned_rate=planned_rate)
+    counts = remaining_counts(estimate, remaining_weight)
+    if counts.mean == 0.0:
+        return 0.0
+    if math.isinf(counts.size):
+        # Not reachable with a dispersion of at least 1 and finite evidence; kept so no input can
+        # turn into a NaN.
+        return 1.0 if counts.mean >= needed else 0.0
+    return negative_binomial_survival(needed, size=counts.size, success=counts.success)
+
+
+def daily_history(
+    daily_counts: Mapping[date, float], weights: Mapping[date, float], today: date
+) -> list[tuple[float, float]]:
+    """Return (count, weight) for each day of `weights` before `today`, in day order (a missing count is 0)."""
+    return [(daily_counts.get(day, 0.0), weights[day]) for day in sorted(weights) if day < today]

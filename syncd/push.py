@@ -1,0 +1,237 @@
+"""`POST /api/v1/sources/<name>/observations`: counts pushed by clients into a `push` source.
+
+The request carries the source's bearer token, compared in constant time. The batch is
+validated whole before anything is stored: one bad item answers 422 naming it, and nothing is
+written. Then every item is applied in one transaction (`syncd.store.push_repository`) and the
+gauges are re-evaluated at once, so a dashboard shows the push on its next scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Annotated, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import Engine
+
+from connectors.base import local_day
+from connectors.push import PushSettings
+from syncd.clock import Clock
+from syncd.errors import StorageError
+from syncd.evaluate import CountKey
+from syncd.model import Config, Source
+from syncd.store.push_repository import PushedCount, apply_pushed_counts
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "MAX_BODY_BYTES",
+    "Observation",
+    "ObservationBatch",
+    "PushTarget",
+    "describe_errors",
+    "push_routes",
+    "push_source",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # 10,000 items of ~100 bytes fit; anything larger is a mistake
+MAX_BATCH_ITEMS = 10_000
+_MAX_PROBLEMS = 20  # a batch broken throughout needs its first problems, not ten thousand lines
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Observation(BaseModel):
+    """One pushed count: a metric's value for a subject on a day (or at an instant)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Name
+    subject: Subject = "all"
+    day: date | None = None
+    at: AwareDatetime | None = None
+    # strict: "3" or true are client bugs, not counts; ints are accepted as floats.
+    value: float = Field(ge=0, strict=True, allow_inf_nan=False)
+    mode: Literal["set", "add"] = "set"
+    key: Name | None = None
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _day_is_iso(cls, value: object) -> object:
+        # pydantic would also take a number of seconds as a date; a push means a calendar day.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+            return value
+        raise ValueError("must be a day as YYYY-MM-DD")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at_is_text(cls, value: object) -> object:
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO-8601 instant with its offset, e.g. 2026-03-29T09:30:00+01:00")
+        return value
+
+    @model_validator(mode="after")
+    def _one_day_and_a_key_for_add(self) -> Observation:
+        if (self.day is None) == (self.at is None):
+            raise ValueError("give exactly one of day (YYYY-MM-DD) or at (an ISO-8601 instant)")
+        if self.mode == "add" and self.key is None:
+            raise ValueError("mode add needs a key: the client's idempotency key, so a retry is not added twice")
+        return self
+
+    def resolve(self, timezone: ZoneInfo) -> PushedCount:
+        """Return the count to store, an `at` instant bucketed into its local day in `timezone`."""
+        if self.day is not None:
+            day = self.day
+        else:
+            assert self.at is not None  # the model validator guarantees one of them
+            day = local_day(self.at, timezone)
+        return PushedCount(
+            metric=self.metric, subject=self.subject, day=day, value=self.value, mode=self.mode, key=self.key
+        )
+
+
+class ObservationBatch(BaseModel):
+    """The request body: the observations to apply, all or none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    observations: list[Observation] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+class PushTarget(Protocol):
+    """What the endpoint needs of the daemon (`syncd.daemon.Daemon` provides it)."""
+
+    config: Config
+    engine: Engine
+    clock: Clock
+
+    async def evaluate(self, refreshed: tuple[CountKey, ...] | None = None) -> object:
+        """Re-read the refreshed (source, metric) counts and swap a new snapshot in."""
+        ...
+
+
+def push_source(config: Config, name: str) -> Source | None:
+    """Return the source called `name` when it is a push source, else None."""
+    source = config.sources.get(name)
+    if source is None or not isinstance(source.settings, PushSettings):
+        return None
+    return source
+
+
+def describe_errors(exc: ValidationError, *, prefix: Sequence[str] = ()) -> list[str]:
+    """Return one line per problem, each naming its item: `observations[3].value: ...`."""
+    lines: list[str] = []
+    for error in exc.errors():
+        where = ""
+        for part in (*prefix, *error["loc"]):
+            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+        if error["type"] == "missing":
+            message = "missing required key"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return lines
+
+
+def push_routes(daemon: PushTarget) -> list[web.RouteDef]:
+    """Return the route serving pushed observations for `daemon`'s push sources."""
+
+    async def observations(request: web.Request) -> web.Response:
+        return await _handle(daemon, request)
+
+    return [web.post("/api/v1/sources/{name}/observations", observations)]
+
+
+async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    source = push_source(daemon.config, name)
+    if source is None:
+        return _error(404, f"no push source named {name!r}")
+    assert isinstance(source.settings, PushSettings)  # push_source checked it
+    if not _authorised(request.headers.get("Authorization", ""), source.settings.token.get_secret_value()):
+        # Whatever the client sent stays out of the answer and the log: it may be a near-miss token.
+        return _error(401, "a valid bearer token is required", headers={"WWW-Authenticate": 'Bearer realm="syncd"'})
+    body = await _read_limited(request, MAX_BODY_BYTES)
+    if body is None:
+        return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes: send smaller batches")
+    try:
+        document: object = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "the body is not valid JSON")
+    try:
+        batch = ObservationBatch.model_validate(document)
+    except ValidationError as exc:
+        problems = describe_errors(exc)
+        return _error(422, problems[0], problems=problems[:_MAX_PROBLEMS])
+    counts = [observation.resolve(daemon.config.timezone) for observation in batch.observations]
+    try:
+        outcome = await asyncio.to_thread(
+            apply_pushed_counts, daemon.engine, source=name, counts=counts, at=daemon.clock.now()
+        )
+    except StorageError as exc:
+        log.warning("push to %s not stored: %s", name, exc)
+        return _error(503, "storage unavailable: nothing was stored, retry later")
+    log.info("push to %s: %d stored, %d duplicates", name, outcome.stored, outcome.duplicates)
+    if outcome.refreshed:
+        try:
+            await daemon.evaluate(refreshed=outcome.refreshed)
+        except StorageError as exc:
+            # Stored all the same; the next timed evaluation picks the counts up.
+            log.warning("could not refresh counts after a push to %s: %s", name, exc)
+    return web.json_response({"stored": outcome.stored, "duplicates": outcome.duplicates})
+
+
+def _authorised(header: str, token: str) -> bool:
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Bytes, because compare_digest refuses non-ASCII str; constant time so the token cannot be
+    # guessed a character at a time.
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """Read the body, or return None as soon as it exceeds `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(
+    status: int, message: str, *, problems: list[str] | None = None, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    payload: dict[str, object] = {"error": message}
+    if problems is not None:
+        payload["problems"] = problems
+    return web.json_response(payload, status=status, headers=headers)

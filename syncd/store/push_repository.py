@@ -1,0 +1,169 @@
+"""Writes of pushed counts: `set` replaces a day's count, `add` adds once per idempotency key.
+
+Synchronous, like `syncd.store.repository`; the web handler calls it through asyncio.to_thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import Table
+
+from syncd.errors import StorageError
+from syncd.store.database import storage_errors
+from syncd.store.models import DailyCountRow
+from syncd.store.push_models import PushReceiptRow
+
+__all__ = ["PushMode", "PushOutcome", "PushedCount", "apply_pushed_counts", "load_pushed_value"]
+
+PushMode = Literal["set", "add"]
+
+_COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
+_RECEIPTS: Table = PushReceiptRow.__table__  # type: ignore[assignment]
+
+# Rows per multi-row INSERT: 7 columns x 500 stays far below SQLite's 32,766 bound parameters.
+_CHUNK = 500
+
+_CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
+
+
+@dataclass(frozen=True)
+class PushedCount:
+    """One pushed observation, its day already resolved in the configured time zone."""
+
+    metric: str
+    subject: str
+    day: date
+    value: float
+    mode: PushMode = "set"
+    key: str | None = None  # the client's idempotency key; required when mode is add
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What a batch did: items applied, `add`s skipped as already applied, (source, metric) keys changed."""
+
+    stored: int
+    duplicates: int
+    refreshed: tuple[tuple[str, str], ...]
+
+
+def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedCount], at: datetime) -> PushOutcome:
+    """Apply a batch in order, in one transaction: every item is stored, or none is.
+
+    A `set` replaces the day's count; an `add` adds to it unless its key was applied before
+    (by this batch or an earlier one), in which case it is counted as a duplicate.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("at is a naive datetime: syncd stores aware datetimes only")
+    for index, count in enumerate(counts):
+        if count.mode == "add" and not count.key:
+            raise ValueError(f"item {index}: an add needs its idempotency key")
+    with storage_errors(engine, f"store pushed counts of {source}"), engine.begin() as connection:
+        # Receipts first: on PostgreSQL a concurrent request with the same key waits on the row
+        # lock here, then inserts nothing, so the add cannot be applied twice.
+        fresh_keys = _claim_keys(connection, source, counts, at)
+        applied: list[PushedCount] = []
+        duplicates = 0
+        for count in counts:
+            if count.mode == "set":
+                applied.append(count)
+            elif count.key in fresh_keys:
+                fresh_keys.discard(count.key)  # a key repeated later in the batch is a duplicate
+                applied.append(count)
+            else:
+                duplicates += 1
+        sets, adds = _fold(applied)
+        _upsert(connection, source, sets, at, add=False)
+        _upsert(connection, source, adds, at, add=True)
+    refreshed = tuple(sorted({(source, count.metric) for count in applied}))
+    return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed)
+
+
+def load_pushed_value(engine: Engine, *, source: str, metric: str, subject: str, day: date) -> float | None:
+    """Return the stored count of one (source, metric, subject, day), or None when there is none."""
+    statement = select(_COUNTS.c.value).where(
+        _COUNTS.c.source == source,
+        _COUNTS.c.metric == metric,
+        _COUNTS.c.subject == subject,
+        _COUNTS.c.day == day,
+    )
+    with storage_errors(engine, f"read a count of {source}"), engine.connect() as connection:
+        value = connection.execute(statement).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+def _claim_keys(connection: Connection, source: str, counts: Sequence[PushedCount], at: datetime) -> set[str]:
+    """Insert a receipt for each add's key not yet applied; return the keys this call inserted."""
+    first_uses: dict[str, PushedCount] = {}
+    for count in counts:
+        if count.mode == "add" and count.key is not None:
+            first_uses.setdefault(count.key, count)
+    rows = [
+        {
+            "source": source,
+            "key": key,
+            "metric": count.metric,
+            "subject": count.subject,
+            "day": count.day,
+            "value": count.value,
+            "applied_at": at,
+        }
+        for key, count in first_uses.items()
+    ]
+    claimed: set[str] = set()
+    for start in range(0, len(rows), _CHUNK):
+        statement = (
+            _insert(connection, _RECEIPTS)
+            .values(rows[start : start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.source, _RECEIPTS.c.key])
+            .returning(_RECEIPTS.c.key)
+        )
+        claimed.update(connection.execute(statement).scalars())
+    return claimed
+
+
+def _fold(applied: Sequence[PushedCount]) -> tuple[dict[_CountKey, float], dict[_CountKey, float]]:
+    """Reduce the batch to one write per day: a value to set, or an amount to add to what is stored."""
+    sets: dict[_CountKey, float] = {}
+    adds: dict[_CountKey, float] = {}
+    for count in applied:
+        key = (count.metric, count.subject, count.day)
+        if count.mode == "set":
+            sets[key] = count.value
+            adds.pop(key, None)  # a set later in the batch overrides earlier adds
+        elif key in sets:
+            sets[key] += count.value  # an add after a set in the batch builds on the set value
+        else:
+            adds[key] = adds.get(key, 0.0) + count.value
+    return sets, adds
+
+
+def _upsert(connection: Connection, source: str, values: dict[_CountKey, float], at: datetime, *, add: bool) -> None:
+    if not values:
+        return
+    insert = _insert(connection, _COUNTS)
+    new_value = _COUNTS.c.value + insert.excluded.value if add else insert.excluded.value
+    statement = insert.on_conflict_do_update(
+        index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
+        set_={"value": new_value, "updated_at": insert.excluded.updated_at},
+    )
+    rows = [
+        {"source": source, "metric": metric, "subject": subject, "day": day, "value": value, "updated_at": at}
+        for (metric, subject, day), value in values.items()
+    ]
+    connection.execute(statement, rows)
+
+
+def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StorageError(f"unsupported database dialect {dialect!r}")

@@ -34,6 +34,7 @@ from typing import ClassVar, Literal
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from connectors.base import (
@@ -285,13 +286,18 @@ class HttpJsonConnector:
         return _path(raw)
 
     async def _request(self, url: str, body: JsonValue, extra: Mapping[str, str | int]) -> object:
-        relative = url[len(self._origin) :] or "/"
+        post_extra = self._s.method == "POST" and isinstance(body, dict)
+        target = httpx.URL(url)
+        if extra and not post_extra:
+            # Merged here: httpx's `params=` would replace the query the URL template already has.
+            target = target.copy_merge_params(dict(extra))
+        relative = target.raw_path.decode("ascii")
         if self._s.method == "GET":
-            return await self._http.get_json(relative, params=extra or None)
+            return await self._http.get_json(relative)
         if isinstance(body, dict) and extra:
             # A POST API pages through its body (like HubSpot's search `after`).
             return await self._http.post_json(relative, json={**body, **extra})
-        return await self._http.post_json(relative, json=body, params=extra or None)
+        return await self._http.post_json(relative, json=body)
 
     def _page_items(self, page: object) -> list[object]:
         if self._items is None:

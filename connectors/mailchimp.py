@@ -206,7 +206,7 @@ class MailchimpConnector:
         except SourceAuthError as exc:
             hint = (
                 f"check the key, and that its data centre ({self._dc}) is the account's"
-                if self._dc and self._settings.base_url is None
+                if self._dc
                 else "check the key"
             )
             raise SourceAuthError(f"{exc}: {hint}", source=self._source, status_code=exc.status_code) from None

@@ -237,7 +237,12 @@ def _message(path: str, errors: list[tuple[str, dict[str, Any]]]) -> str:
     message = message.removeprefix("Value error, ")
     secret = any(word in path for word in _SECRET_KEYS)
     given = error.get("input")
-    if not secret and isinstance(given, str | int | float) and not isinstance(given, bool):
+    if (
+        not secret
+        and isinstance(given, str | int | float)
+        and not isinstance(given, bool)
+        and repr(given) not in message
+    ):
         message += f" (got {given!r})"
     return message[0].lower() + message[1:] if message else message
 

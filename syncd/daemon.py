@@ -100,16 +100,21 @@ class Daemon:
         return True
 
     async def evaluate(self, refreshed: tuple[CountKey, ...] | None = None) -> Snapshot:
-        """Refresh the cache where needed, recompute every figure and swap the snapshot in."""
+        """Refresh the cache where needed, recompute figures and swap the snapshot in.
+
+        `refreshed` None recomputes every goal; a tuple of keys re-reads those counts and
+        recomputes only the goals they feed (an empty tuple: none, the sources' health only).
+        """
         async with self._evaluate_lock:
             now = self.clock.now()
             needed = counts_needed(self.config, now)
-            if self.cache.range != needed:
+            range_moved = self.cache.range != needed
+            if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
                 await asyncio.to_thread(self.cache.load, self.engine, needed)
             elif refreshed:
                 await asyncio.to_thread(self.cache.load, self.engine, needed, refreshed)
-            goals = self._goal_statuses(now, None if self.cache.range != needed else refreshed)
+            goals = self._goal_statuses(now, None if range_moved else refreshed)
             funnels = evaluate_funnels(self.config, self.cache.counts, now)
             snapshot = Snapshot(
                 generated_at=now,
@@ -163,7 +168,8 @@ class Daemon:
         outcome = await sync_source(self.config, source, self.engine, self.clock, self.stats[source.name])
         keys = tuple((kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name)
         try:
-            await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else None)
+            # Nothing stored changed: keep every goal's figures, refresh only the source's health.
+            await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else ())
         except StorageError as exc:
             log.warning("could not refresh counts after syncing %s: %s", source.name, exc)
         return outcome

@@ -16,7 +16,7 @@ from datetime import date
 __all__ = [
     "DISPERSION_PRIOR",
     "DISPERSION_PRIOR_DF",
-    "PRIOR_WEIGHT",
+    "PRIOR_COUNTS",
     "RateEstimate",
     "RemainingCounts",
     "daily_history",
@@ -27,9 +27,10 @@ __all__ = [
     "remaining_counts",
 ]
 
-# The rate prior is worth this much pacing weight (two working days at the planned rate): enough to
-# keep a new owner's forecast near even odds, little enough that a week of their own counts dominates.
-PRIOR_WEIGHT = 2.0
+# The rate prior is worth this many counts: a gamma of shape 4 says the owner's rate is within about a
+# factor of two of the plan (coefficient of variation 1 / sqrt(4)), and a few days of the owner's own
+# counts outweigh it.
+PRIOR_COUNTS = 4.0
 # Activity counts (sends, messages, sign-ups) come in bursts: variance about twice the mean is the
 # prior guess, worth four days of evidence, so a few quiet days cannot make the forecast overconfident.
 DISPERSION_PRIOR = 2.0
@@ -156,9 +157,9 @@ def _weighted_blocks(history: Sequence[tuple[float, float]]) -> list[tuple[float
 def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float) -> RateEstimate:
     """Estimate the owner's rate and dispersion from (count, weight) per past day, in day order.
 
-    The rate is a gamma-Poisson posterior mean: PRIOR_WEIGHT of pseudo-days at `planned_rate` plus
-    the history, (planned_rate × PRIOR_WEIGHT + Σ counts) / (PRIOR_WEIGHT + Σ weights). The dispersion
-    is Pearson's moment estimate, X² / (n − 1), shrunk toward DISPERSION_PRIOR and never below 1.
+    The dispersion D is Pearson's moment estimate X² / (n − 1), shrunk toward DISPERSION_PRIOR and
+    never below 1. The rate is a gamma-Poisson posterior mean with counts worth 1 / D each: a gamma
+    prior of shape PRIOR_COUNTS whose median is `planned_rate`, updated by the history.
     """
     _check_finite("planned_rate", planned_rate)
     blocks = _weighted_blocks(history)
@@ -174,11 +175,17 @@ def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float
         )
         degrees = len(blocks) - 1
     # Under-dispersed counts are modelled as Poisson: the model has no thinner tail than that.
-    dispersion = max(
-        1.0, (pearson + DISPERSION_PRIOR_DF * DISPERSION_PRIOR) / (degrees + DISPERSION_PRIOR_DF)
-    )
-    evidence = PRIOR_WEIGHT + total_weight
-    rate = (planned_rate * PRIOR_WEIGHT + total_count) / evidence
+    dispersion = max(1.0, (pearson + DISPERSION_PRIOR_DF * DISPERSION_PRIOR) / (degrees + DISPERSION_PRIOR_DF))
+    if planned_rate > 0.0:
+        # Gamma(shape a, rate b) has its median near (a − 1/3) / b: put the plan there, so a new
+        # owner is as likely to beat it as to miss it. In units of counts worth 1 / D each, the
+        # prior is D × a counts over D × b of weight.
+        prior_counts = dispersion * PRIOR_COUNTS
+        prior_weight = dispersion * (PRIOR_COUNTS - 1.0 / 3.0) / planned_rate
+    else:
+        prior_counts = prior_weight = 0.0
+    evidence = prior_weight + total_weight
+    rate = (prior_counts + total_count) / evidence if evidence > 0.0 else 0.0
     return RateEstimate(rate=rate, dispersion=dispersion, weight=evidence)
 
 
@@ -191,6 +198,8 @@ def remaining_counts(estimate: RateEstimate, remaining_weight: float) -> Remaini
     """
     _check_finite("remaining_weight", remaining_weight)
     mean = estimate.rate * remaining_weight
+    if mean == 0.0:
+        return RemainingCounts(mean=0.0, size=math.inf, success=1.0)
     # 1 / success − 1, written so no digits cancel when the dispersion is 1 and R is small.
     excess = (estimate.dispersion - 1.0) + estimate.dispersion * remaining_weight / estimate.weight
     inflation = 1.0 + excess

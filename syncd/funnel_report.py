@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.console import Console
 from rich.table import Table
 
+from syncd.console import wide_console
 from syncd.evaluate import counts_needed, period_at
 from syncd.funnels import evaluate_funnel
 from syncd.model import Config
@@ -62,7 +62,7 @@ def render_funnel(
     config: Config, name: str, stages: list[FunnelStage], instant: datetime, uplift: float | None
 ) -> None:
     """Print the stage table with benchmarks, then the what-if."""
-    console = Console()
+    console = wide_console()
     funnel = config.funnels[name]
     period = period_at(config, funnel.period, instant)
     console.print(f"Funnel [bold]{name}[/] ({' -> '.join(funnel.steps)}), period {period.id}")

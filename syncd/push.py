@@ -79,7 +79,7 @@ class Observation(BaseModel):
     @classmethod
     def _day_is_iso(cls, value: object) -> object:
         # pydantic would also take a number of seconds as a date; a push means a calendar day.
-        if isinstance(value, date) and not isinstance(value, datetime):
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
             return value
         if isinstance(value, str) and _ISO_DAY.fullmatch(value):
             return value
@@ -88,7 +88,7 @@ class Observation(BaseModel):
     @field_validator("at", mode="before")
     @classmethod
     def _at_is_text(cls, value: object) -> object:
-        if not isinstance(value, str | datetime):
+        if value is not None and not isinstance(value, str | datetime):
             raise ValueError("must be an ISO-8601 instant with its offset, e.g. 2026-03-29T09:30:00+01:00")
         return value
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import groupby
 
-from rich.console import Console
 from rich.table import Table
 
+from syncd.console import wide_console
 from syncd.evaluate import counts_needed, evaluate_goals
 from syncd.goal_history import load_goals_as_of
 from syncd.model import Config
@@ -38,7 +38,7 @@ def _fmt(value: float) -> str:
 
 def render_table(goals: tuple[GoalStatus, ...], instant: datetime, config: Config) -> None:
     """Print the goals grouped by team, status coloured."""
-    console = Console()
+    console = wide_console()
     local = instant.astimezone(config.timezone)
     console.print(f"Pace as of [bold]{local.isoformat(timespec='minutes')}[/] ({config.timezone.key})")
     ordered = sorted(goals, key=lambda g: (g.team, g.owner, g.kpi))

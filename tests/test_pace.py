@@ -272,9 +272,7 @@ def test_elapsed_fraction(
 def test_the_same_instant_in_another_zone_gives_the_same_fraction() -> None:
     weights = day_weights(LONDON_W43, Linear())
     noon_gmt = local(LONDON, 2026, 10, 25, 12)
-    assert elapsed_fraction(LONDON_W43, weights, noon_gmt.astimezone(UTC), LONDON) == float(
-        Fraction(163, 175)
-    )
+    assert elapsed_fraction(LONDON_W43, weights, noon_gmt.astimezone(UTC), LONDON) == float(Fraction(163, 175))
     # A wall-clock subtraction would have said half the day, (6 + 1/2) / 7 = 13/14.
     assert elapsed_fraction(LONDON_W43, weights, noon_gmt, LONDON) != float(Fraction(13, 14))
 
@@ -326,9 +324,7 @@ def test_period_weight(period: Period, curve: PacingCurve, expected: float) -> N
     ("weekday", "month", "message"),
     [({7: 1.0}, {}, "outside 0..6"), ({}, {0: 1.0}, "outside 1..12"), ({1: -1.0}, {}, ">= 0")],
 )
-def test_custom_weights_are_validated(
-    weekday: dict[int, float], month: dict[int, float], message: str
-) -> None:
+def test_custom_weights_are_validated(weekday: dict[int, float], month: dict[int, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CustomWeights(weekday=weekday, month=month)
 

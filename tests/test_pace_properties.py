@@ -61,9 +61,7 @@ def instant_around(period: Period, tz: ZoneInfo, seconds: int) -> datetime:
 
 
 @given(data=st.data(), period=periods(), tz=zones)
-def test_elapsed_is_zero_at_start_and_one_at_deadline(
-    data: st.DataObject, period: Period, tz: ZoneInfo
-) -> None:
+def test_elapsed_is_zero_at_start_and_one_at_deadline(data: st.DataObject, period: Period, tz: ZoneInfo) -> None:
     weights = day_weights(period, data.draw(curves(period)))
     assert elapsed_fraction(period, weights, period.start(tz), tz) == 0.0
     assert elapsed_fraction(period, weights, period.deadline(tz), tz) == 1.0
@@ -74,9 +72,7 @@ def test_elapsed_never_decreases(data: st.DataObject, period: Period, tz: ZoneIn
     weights = day_weights(period, data.draw(curves(period)))
     span = int((period.deadline(tz) - period.start(tz)).total_seconds())
     offsets = data.draw(st.lists(st.integers(-86_400, span + 86_400), min_size=2, max_size=20))
-    fractions = [
-        elapsed_fraction(period, weights, instant_around(period, tz, s), tz) for s in sorted(offsets)
-    ]
+    fractions = [elapsed_fraction(period, weights, instant_around(period, tz, s), tz) for s in sorted(offsets)]
     assert all(0.0 <= f <= 1.0 for f in fractions)
     assert fractions == sorted(fractions)
 
@@ -129,9 +125,7 @@ total_weights = st.one_of(st.just(0.0), st.floats(min_value=0.01, max_value=400)
 def test_buffer_days_has_the_sign_of_value_minus_expected(
     value: float, target: float, elapsed: float, total_weight: float, tolerance: float
 ) -> None:
-    result = pace_figures(
-        value=value, target=target, elapsed=elapsed, total_weight=total_weight, tolerance=tolerance
-    )
+    result = pace_figures(value=value, target=target, elapsed=elapsed, total_weight=total_weight, tolerance=tolerance)
     gap = value - result.expected
     if target > 0 and total_weight > 0:
         assert (result.buffer_days > 0) == (gap > 0)

@@ -149,9 +149,7 @@ def test_contains_is_inclusive_at_both_ends() -> None:
         ),
     ],
 )
-def test_start_and_deadline(
-    period: Period, tz: ZoneInfo, start_utc: datetime, deadline_utc: datetime
-) -> None:
+def test_start_and_deadline(period: Period, tz: ZoneInfo, start_utc: datetime, deadline_utc: datetime) -> None:
     assert period.start(tz) == start_utc
     assert period.deadline(tz) == deadline_utc
     assert period.start(tz).tzinfo is tz

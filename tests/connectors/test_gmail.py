@@ -173,7 +173,10 @@ async def test_429_with_retry_after_then_success(connector: GmailConnector, cloc
     body = {"error": {"code": 429, "message": "Too many", "errors": [{"reason": "rateLimitExceeded"}]}}
     with respx.mock(base_url=BASE) as router:
         router.get(LIST).mock(
-            side_effect=[httpx.Response(429, json=body, headers={"Retry-After": "7"}), httpx.Response(200, json=listing("a"))]
+            side_effect=[
+                httpx.Response(429, json=body, headers={"Retry-After": "7"}),
+                httpx.Response(200, json=listing("a")),
+            ]
         )
         result = await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
     assert clock.sleeps == [7.0]

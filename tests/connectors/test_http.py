@@ -71,9 +71,7 @@ async def test_post_json_sends_the_body(client: SourceHttpClient) -> None:
     assert route.calls.last.request.content == b'{"limit":1}'
 
 
-async def test_malformed_json_raises_response_error_without_retry(
-    client: SourceHttpClient, clock: FakeClock
-) -> None:
+async def test_malformed_json_raises_response_error_without_retry(client: SourceHttpClient, clock: FakeClock) -> None:
     with respx.mock(base_url=BASE) as router:
         route = router.get("/activities").respond(200, text="<html>maintenance</html>")
         with pytest.raises(SourceResponseError, match="not JSON") as caught:
@@ -128,9 +126,7 @@ async def test_backoff_is_capped_at_backoff_max(context: ConnectorContext, clock
     assert clock.sleeps == [1.0, 2.0, 3.0, 3.0]
 
 
-async def test_default_backoff_adds_up_to_one_second_of_jitter(
-    context: ConnectorContext, clock: FakeClock
-) -> None:
+async def test_default_backoff_adds_up_to_one_second_of_jitter(context: ConnectorContext, clock: FakeClock) -> None:
     http = make_client(context, HttpPolicy(max_attempts=3))
     with respx.mock(base_url=BASE) as router:
         router.get("/x").respond(503)
@@ -226,9 +222,7 @@ async def test_429_with_http_date_retry_after(client: SourceHttpClient, clock: F
     assert clock.sleeps == [30.0]
 
 
-async def test_429_with_lemlist_reset_date_and_no_retry_after(
-    client: SourceHttpClient, clock: FakeClock
-) -> None:
+async def test_429_with_lemlist_reset_date_and_no_retry_after(client: SourceHttpClient, clock: FakeClock) -> None:
     # 13:00:12 at GMT+0100 is 12:00:12 UTC: 12 s after the fake clock's now.
     reset = "Sun Mar 08 2026 13:00:12 GMT+0100 (Central European Standard Time)"
     with respx.mock(base_url=BASE) as router:
@@ -263,13 +257,9 @@ async def test_429_at_the_cap_is_still_waited(client: SourceHttpClient, clock: F
     assert clock.sleeps == [120.0]
 
 
-async def test_429_without_headers_backs_off_exponentially(
-    client: SourceHttpClient, clock: FakeClock
-) -> None:
+async def test_429_without_headers_backs_off_exponentially(client: SourceHttpClient, clock: FakeClock) -> None:
     with respx.mock(base_url=BASE) as router:
-        router.get("/x").mock(
-            side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=0)]
-        )
+        router.get("/x").mock(side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=0)])
         await client.get_json("/x")
     assert clock.sleeps == [1.0, 2.0]
 
@@ -287,9 +277,7 @@ async def test_429_every_attempt_gives_up_rate_limited(client: SourceHttpClient,
 # --- proactive pacing ------------------------------------------------------------------------
 
 
-async def test_rate_limiter_makes_the_21st_request_within_2s_wait(
-    context: ConnectorContext, clock: FakeClock
-) -> None:
+async def test_rate_limiter_makes_the_21st_request_within_2s_wait(context: ConnectorContext, clock: FakeClock) -> None:
     http = make_client(context, HttpPolicy(rate_limit=RateLimit(requests=20, per_seconds=2.0)))
     with respx.mock(base_url=BASE) as router:
         route = router.get("/x").respond(json=[])
@@ -342,9 +330,7 @@ async def test_remaining_zero_waits_for_the_reset_before_the_next_request(
 
 async def test_remaining_zero_with_a_far_reset_gives_up_without_a_request(client: SourceHttpClient) -> None:
     with respx.mock(base_url=BASE) as router:
-        route = router.get("/x").respond(
-            json=1, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "600"}
-        )
+        route = router.get("/x").respond(json=1, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "600"})
         await client.get_json("/x")
         with pytest.raises(SourceRateLimited) as caught:
             await client.get_json("/x")

@@ -162,9 +162,7 @@ async def test_fixture_page(connector: KitConnector) -> None:
 async def test_tag_reads_the_tag_endpoint_and_is_the_subject(context: ConnectorContext) -> None:
     kit = KitConnector(settings(tag_id=4821), context)
     with respx.mock(base_url=BASE) as router:
-        route = router.get("/tags/4821/subscribers").respond(
-            json=load_fixture("kit", "tag_subscribers_page.json")
-        )
+        route = router.get("/tags/4821/subscribers").respond(json=load_fixture("kit", "tag_subscribers_page.json"))
         result = await kit.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
     await kit.aclose()
     assert route.call_count == 1
@@ -184,9 +182,7 @@ async def test_429_with_retry_after_then_success(connector: KitConnector, clock:
         router.get("/subscribers").mock(
             side_effect=[
                 httpx.Response(429, headers={"Retry-After": "15"}),
-                httpx.Response(
-                    200, json=page([subscriber(1, datetime(2026, 3, 7, 12, tzinfo=UTC))], None, False)
-                ),
+                httpx.Response(200, json=page([subscriber(1, datetime(2026, 3, 7, 12, tzinfo=UTC))], None, False)),
             ]
         )
         result = await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})

@@ -88,9 +88,7 @@ async def test_pages_100_100_37_to_the_end(connector: LemlistConnector) -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     # 237 emails, one every 20 minutes from 2026-03-01 00:00 UTC: 72 a day, alice on even, bob on odd.
     sent = [
-        activity(
-            i, start + timedelta(minutes=20 * i), sender="alice@acme.io" if i % 2 == 0 else "bob@acme.io"
-        )
+        activity(i, start + timedelta(minutes=20 * i), sender="alice@acme.io" if i % 2 == 0 else "bob@acme.io")
         for i in range(237)
     ]
     with respx.mock(base_url=BASE) as router:
@@ -231,9 +229,7 @@ async def test_campaigns_are_read_one_by_one_and_repeats_counted_once(context: C
     }
 
 
-async def test_empty_account_gives_no_counts(
-    connector: LemlistConnector, observer: RecordingObserver
-) -> None:
+async def test_empty_account_gives_no_counts(connector: LemlistConnector, observer: RecordingObserver) -> None:
     with respx.mock(base_url=BASE) as router:
         route = router.get("/activities").respond(json=[])
         result = await connector.collect(
@@ -244,9 +240,7 @@ async def test_empty_account_gives_no_counts(
     assert observer.codes == ["200", "200"]
 
 
-async def test_paces_itself_at_20_requests_per_2_seconds(
-    connector: LemlistConnector, clock: FakeClock
-) -> None:
+async def test_paces_itself_at_20_requests_per_2_seconds(connector: LemlistConnector, clock: FakeClock) -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     # 2,150 sends: 22 pages (21 full), then 1 page of replies: 23 requests at fake time 0.
     sent = [activity(i, start + timedelta(seconds=i)) for i in range(2150)]
@@ -261,9 +255,7 @@ async def test_paces_itself_at_20_requests_per_2_seconds(
 LEMLIST_RESET = "Sun Mar 08 2026 13:00:02 GMT+0100 (Central European Standard Time)"
 
 
-async def test_429_then_success_waits_what_lemlist_asked(
-    connector: LemlistConnector, clock: FakeClock
-) -> None:
+async def test_429_then_success_waits_what_lemlist_asked(connector: LemlistConnector, clock: FakeClock) -> None:
     with respx.mock(base_url=BASE) as router:
         router.get("/activities").mock(
             side_effect=[
@@ -280,9 +272,7 @@ async def test_429_then_success_waits_what_lemlist_asked(
                 httpx.Response(200, json=[]),
             ]
         )
-        await connector.collect(
-            utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {}
-        )
+        await connector.collect(utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {})
     # Retry-After and the reset agree (12:00:02 UTC): one wait of 2 s, not two.
     assert clock.sleeps == [2.0]
 
@@ -291,9 +281,7 @@ async def test_429_beyond_the_cap_is_rate_limited(connector: LemlistConnector) -
     with respx.mock(base_url=BASE) as router:
         router.get("/activities").respond(429, headers={"Retry-After": "3600"})
         with pytest.raises(SourceRateLimited) as caught:
-            await connector.collect(
-                utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {}
-            )
+            await connector.collect(utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {})
     assert caught.value.retry_after == 3600.0
 
 
@@ -321,9 +309,7 @@ async def test_unreadable_answers_are_response_errors(connector: LemlistConnecto
     with respx.mock(base_url=BASE) as router:
         router.get("/activities").respond(200, text=body, headers={"Content-Type": "application/json"})
         with pytest.raises(SourceResponseError):
-            await connector.collect(
-                utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {}
-            )
+            await connector.collect(utc_window(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)), {})
 
 
 async def test_custom_base_url_is_used(context: ConnectorContext) -> None:

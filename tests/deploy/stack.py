@@ -125,9 +125,7 @@ def start_sandbox(stack: Stack, events: dict[str, object] | None = None) -> dict
         events_file.write_text(json.dumps(events), encoding="utf-8")
         args += ["--events", str(events_file)]
     sandbox = stack.start("sandbox", args)
-    line = wait_until(
-        lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs"
-    )
+    line = wait_until(lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs")
     return {str(k): str(v) for k, v in json.loads(line).items()}
 
 
@@ -240,9 +238,7 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with outer._lock:
-                    outer.notifications.append(
-                        Notification(self.path.strip("/"), time.monotonic(), json.loads(body))
-                    )
+                    outer.notifications.append(Notification(self.path.strip("/"), time.monotonic(), json.loads(body)))
                 self.send_response(200)
                 self.end_headers()
 

@@ -83,9 +83,7 @@ def syncd_config(listen: str, database: str, lemlist_url: str, start: date, end:
                 "lookback": "1d",
             }
         },
-        "kpis": {
-            "outreach_emails_sent": {"source": "lemlist", "metric": "emails_sent", "per_person": True}
-        },
+        "kpis": {"outreach_emails_sent": {"source": "lemlist", "metric": "emails_sent", "per_person": True}},
         "goals": [
             {"kpi": "outreach_emails_sent", "owner": "alice", "period": period, "target": TARGET},
             {"kpi": "outreach_emails_sent", "owner": "bob", "period": period, "target": TARGET},
@@ -126,8 +124,10 @@ def test_behind_owner_is_alerted_and_a_stale_source_inhibits_goal_alerts(stack: 
         delivered = wait_until(bob_behind, timeout=45, what="SyncdGoalBehindPace at the webhook")
         # Delivered to both, and more than once to bob: repeats work, so silence later means inhibited.
         wait_until(
-            lambda: {n.receiver for n, _ in bob_behind()} >= {"bob", "maya"}
-            and sum(n.receiver == "bob" for n, _ in bob_behind()) >= 2,
+            lambda: (
+                {n.receiver for n, _ in bob_behind()} >= {"bob", "maya"}
+                and sum(n.receiver == "bob" for n, _ in bob_behind()) >= 2
+            ),
             timeout=15,
             what="SyncdGoalBehindPace at maya and twice at bob",
         )
@@ -163,9 +163,7 @@ def test_behind_owner_is_alerted_and_a_stale_source_inhibits_goal_alerts(stack: 
         def bob_inhibited() -> bool:
             alerts = goal_alerts_in_alertmanager(address)
             bob = [a for a in alerts if a["labels"]["owner"] == "bob"]
-            return bool(bob) and all(
-                a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in bob
-            )
+            return bool(bob) and all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in bob)
 
         wait_until(bob_inhibited, timeout=10, what="bob's goal alert inhibited in Alertmanager")
         # ...so it is no longer delivered, though it repeats every 2 s when not inhibited.

@@ -68,9 +68,7 @@ def scenario() -> ExplicitActivity:
             make_lemlist_activity("emailsSent", at(16, 9), "alice@acme.io", n=1),
             make_lemlist_activity("emailsSent", at(16, 10), "alice@acme.io", n=2),
             make_lemlist_activity("emailsSent", at(16, 11), "bob@acme.io", n=3, campaign_id="cam_Other"),
-            make_lemlist_activity(
-                "emailsReplied", at(17, 8, 30), "alice@acme.io", n=4, related_sent_at=at(16, 9)
-            ),
+            make_lemlist_activity("emailsReplied", at(17, 8, 30), "alice@acme.io", n=4, related_sent_at=at(16, 9)),
             make_lemlist_activity("emailsSent", at(19, 9), "alice@acme.io", n=5),
         ],
         kit=[
@@ -246,9 +244,7 @@ async def test_lemlist_item_shape_and_filters(explicit: Sandbox, http: httpx.Asy
     assert await ids(type="emailsReplied") == ["act_explicit00000004"]
     assert await ids(campaignId="cam_Other") == ["act_explicit00000003"]
     # minDate inclusive, maxDate exclusive; ISO 8601 and unix seconds alike (10:00 GMT = 1794823200).
-    assert await ids(minDate="2026-11-16T10:00:00Z", maxDate="2026-11-16T11:00:00Z") == [
-        "act_explicit00000002"
-    ]
+    assert await ids(minDate="2026-11-16T10:00:00Z", maxDate="2026-11-16T11:00:00Z") == ["act_explicit00000002"]
     assert await ids(minDate=1794823200, maxDate=1794826800) == ["act_explicit00000002"]
     assert await ids(startDate="2026-11-16T10:00:00.001Z", type="emailsSent") == ["act_explicit00000003"]
     assert await ids(limit=2, offset=1) == ["act_explicit00000002", "act_explicit00000003"]
@@ -306,9 +302,7 @@ async def test_lemlist_auth(explicit: Sandbox, http: httpx.AsyncClient) -> None:
         assert r.status_code == 401
         assert r.json() == {"error": "Unauthorized: invalid API key"}
         assert "X-RateLimit-Remaining" in r.headers
-    assert (await http.get(explicit.lemlist_url.removesuffix("/api") + "/_sandbox/health")).json() == {
-        "status": "ok"
-    }
+    assert (await http.get(explicit.lemlist_url.removesuffix("/api") + "/_sandbox/health")).json() == {"status": "ok"}
 
 
 async def test_lemlist_rate_limit_20_per_2_seconds(
@@ -320,9 +314,7 @@ async def test_lemlist_rate_limit_20_per_2_seconds(
         r = await http.get(team, headers=LEMLIST_AUTH)
         assert r.status_code == 200
         assert r.headers["X-RateLimit-Limit"] == "20"
-        assert (
-            r.headers["X-RateLimit-Reset"] == "Wed Nov 18 2026 15:00:02 GMT+0000 (Coordinated Universal Time)"
-        )
+        assert r.headers["X-RateLimit-Reset"] == "Wed Nov 18 2026 15:00:02 GMT+0000 (Coordinated Universal Time)"
         remaining.append(int(r.headers["X-RateLimit-Remaining"]))
     assert remaining == list(range(19, -1, -1))
     clock.advance(0.5)
@@ -344,9 +336,7 @@ def test_js_date_format() -> None:
 # --- Kit ------------------------------------------------------------------------------------------
 
 
-async def test_kit_cursor_pagination_returns_every_subscriber_once(
-    generated: Sandbox, http: httpx.AsyncClient
-) -> None:
+async def test_kit_cursor_pagination_returns_every_subscriber_once(generated: Sandbox, http: httpx.AsyncClient) -> None:
     url, seen, pages = f"{generated.kit_url}/subscribers", [], 0
     params: dict[str, str | int] = {"status": "all", "per_page": 50, "created_after": "2026-11-01"}
     while True:
@@ -360,11 +350,7 @@ async def test_kit_cursor_pagination_returns_every_subscriber_once(
         if not body["pagination"]["has_next_page"]:
             break
         params["after"] = body["pagination"]["end_cursor"]
-    truth = [
-        s
-        for s in generated.activity.kit_subscribers(NOW)
-        if s.created_at >= datetime(2026, 11, 1, tzinfo=UTC)
-    ]
+    truth = [s for s in generated.activity.kit_subscribers(NOW) if s.created_at >= datetime(2026, 11, 1, tzinfo=UTC)]
     assert len(truth) > 200
     assert pages == -(-len(truth) // 50)
     assert [s["id"] for s in seen] == [s.id for s in truth]
@@ -414,9 +400,7 @@ async def test_kit_filters_status_and_shapes(explicit: Sandbox, http: httpx.Asyn
             "total_count": 3,
         },
     }
-    back = await http.get(
-        url, params={"before": base64.b64encode(b"[14]").decode(), "per_page": "1"}, headers=KIT_AUTH
-    )
+    back = await http.get(url, params={"before": base64.b64encode(b"[14]").decode(), "per_page": "1"}, headers=KIT_AUTH)
     assert [s["id"] for s in back.json()["subscribers"]] == [12]
     for bad in (
         {"per_page": "1001"},
@@ -428,9 +412,7 @@ async def test_kit_filters_status_and_shapes(explicit: Sandbox, http: httpx.Asyn
 
 
 async def test_kit_tag_subscribers(explicit: Sandbox, http: httpx.AsyncClient) -> None:
-    r = await http.get(
-        f"{explicit.kit_url}/tags/4101/subscribers", params={"status": "all"}, headers=KIT_AUTH
-    )
+    r = await http.get(f"{explicit.kit_url}/tags/4101/subscribers", params={"status": "all"}, headers=KIT_AUTH)
     subs = r.json()["subscribers"]
     assert [(s["id"], s["tagged_at"]) for s in subs] == [
         (11, "2026-11-15T23:59:00Z"),
@@ -503,18 +485,14 @@ async def test_ground_truth_matches_served_counts_per_local_day(
     while True:
         body = (await http.get(f"{generated.kit_url}/subscribers", params=params2, headers=KIT_AUTH)).json()
         for s in body["subscribers"]:
-            served[
-                ("new_subscribers", "all", datetime.fromisoformat(s["created_at"]).astimezone(LONDON).date())
-            ] += 1
+            served[("new_subscribers", "all", datetime.fromisoformat(s["created_at"]).astimezone(LONDON).date())] += 1
         if not body["pagination"]["has_next_page"]:
             break
         params2["after"] = body["pagination"]["end_cursor"]
 
     truth = expected_counts(generated.activity, until=clock.now(), zone=LONDON)
     window = {
-        k: v
-        for k, v in truth.items()
-        if k[2] >= date(2026, 10, 20) and k[1] in {"all", "alice@acme.io", "bob@acme.io"}
+        k: v for k, v in truth.items() if k[2] >= date(2026, 10, 20) and k[1] in {"all", "alice@acme.io", "bob@acme.io"}
     }
     assert dict(served) == window
     assert window[("emails_sent", "alice@acme.io", date(2026, 11, 16))] == 22
@@ -532,9 +510,7 @@ def test_module_runs_standalone_and_prints_its_urls() -> None:
             urls = json.loads(proc.stdout.readline())
             assert urls["lemlist_url"].endswith("/api")
             assert urls["kit_url"].endswith("/v4")
-            r = httpx.get(
-                f"{urls['kit_url']}/account", headers={"X-Kit-Api-Key": urls["kit_api_key"]}, timeout=10
-            )
+            r = httpx.get(f"{urls['kit_url']}/account", headers={"X-Kit-Api-Key": urls["kit_api_key"]}, timeout=10)
             assert r.status_code == 200
             r = httpx.get(f"{urls['lemlist_url']}/team", auth=("", urls["lemlist_api_key"]), timeout=10)
             assert r.status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -53,9 +53,7 @@ async def connected(
     fake: XFake, clock: FakeClock, token: str, observer: RecordingObserver | None = None
 ) -> AsyncIterator[tuple[XConnector, str]]:
     async with running(fake.app()) as url:
-        context = ConnectorContext(
-            source="x", timezone=NEW_YORK, clock=clock, observer=observer or RecordingObserver()
-        )
+        context = ConnectorContext(source="x", timezone=NEW_YORK, clock=clock, observer=observer or RecordingObserver())
         connector = XConnector(XSettings(connector="x", api_key=token, base_url=url), context)
         try:
             yield connector, url
@@ -64,7 +62,9 @@ async def connected(
 
 
 def window(start_day: date) -> SyncWindow:
-    return SyncWindow(start=datetime.combine(start_day, datetime.min.time(), tzinfo=NEW_YORK), end=NOW, timezone=NEW_YORK)
+    return SyncWindow(
+        start=datetime.combine(start_day, datetime.min.time(), tzinfo=NEW_YORK), end=NOW, timezone=NEW_YORK
+    )
 
 
 def of(subject: str, counts: dict[tuple[str, str, date], float]) -> dict[tuple[str, str, date], float]:

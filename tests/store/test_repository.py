@@ -189,9 +189,7 @@ class InjectedFailure(Exception):
     "failing_statement",
     ["INSERT INTO daily_counts", "DELETE FROM daily_counts", "INSERT INTO source_state"],
 )
-def test_a_save_that_fails_midway_leaves_counts_and_state_as_they_were(
-    engine: Engine, failing_statement: str
-) -> None:
+def test_a_save_that_fails_midway_leaves_counts_and_state_as_they_were(engine: Engine, failing_statement: str) -> None:
     save(engine, FIVE_DAYS, cursor_end=T0, state={"page": "1"}, finished_at=T0)
     rows_before = all_rows(engine)
     states_before = load_source_states(engine)
@@ -349,11 +347,7 @@ def test_load_daily_counts_with_no_keys_or_an_empty_range(engine: Engine) -> Non
 
 
 def test_a_large_batch_is_written_in_a_few_statements(engine: Engine) -> None:
-    counts = [
-        DailyCount("emails_sent", f"user{n}@acme.io", day(d), float(n * d))
-        for n in range(100)
-        for d in range(5)
-    ]
+    counts = [DailyCount("emails_sent", f"user{n}@acme.io", day(d), float(n * d)) for n in range(100) for d in range(5)]
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -1,0 +1,138 @@
+"""The http_json connector against the generic calls fake on a real loopback port, both ways."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp import web
+
+from connectors.base import ConnectorContext, SyncWindow
+from connectors.http_json import HttpJsonConnector, HttpJsonSettings
+from syncd.errors import SourceAuthError
+from syncd.sandbox.http_json import Call, HttpJsonFake, demo_events, expected_counts
+from tests.connectors.conftest import FakeClock, RecordingObserver
+
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
+KEY = "calls-demo-key-0001"
+# The two worked examples of docs/connectors/http_json.md, pointed at the fake by base_url.
+CALLS_LIST: dict[str, object] = {
+    "connector": "http_json",
+    "api_key": KEY,
+    "url": "https://api.calls.example/v1/calls?since={start}&until={end}&limit=100",
+    "metric": "calls_held",
+    "items_path": "data",
+    "date_field": "created_at",
+    "subject_path": "owner.email",
+    "pagination": "cursor",
+    "cursor_path": "meta.next_cursor",
+    "cursor_param": "cursor",
+    "rate_limit": {"requests": 10, "per_seconds": 1},
+}
+CALLS_COUNT: dict[str, object] = {
+    "connector": "http_json",
+    "api_key": KEY,
+    "url": "https://api.calls.example/v1/calls/count?from={start:epoch}&to={end:epoch}&owner=alice@acme.io",
+    "metric": "calls_held",
+    "count_path": "count",
+    "subject": "alice@acme.io",
+    "rate_limit": {"requests": 10, "per_seconds": 1},
+}
+
+
+@asynccontextmanager
+async def running(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def collect(
+    config: dict[str, object], url: str, clock: FakeClock, sync_window: SyncWindow, observer: RecordingObserver
+) -> dict[tuple[str, str, date], float]:
+    context = ConnectorContext(source="calls", timezone=LONDON, clock=clock, observer=observer)
+    connector = HttpJsonConnector(HttpJsonSettings.model_validate({**config, "base_url": url}), context)
+    try:
+        result = await connector.collect(sync_window, {})
+    finally:
+        await connector.aclose()
+    return {(c.metric, c.subject, c.day): c.value for c in result.counts}
+
+
+@pytest.fixture
+def events() -> list[Call]:
+    return demo_events(11, date(2026, 2, 1), date(2026, 3, 22), LONDON)
+
+
+def window(first: date) -> SyncWindow:
+    return SyncWindow(start=datetime(first.year, first.month, first.day, tzinfo=LONDON), end=NOW, timezone=LONDON)
+
+
+def test_demo_events_are_deterministic() -> None:
+    first = demo_events(11, date(2026, 3, 2), date(2026, 3, 13), LONDON)
+    assert first == demo_events(11, date(2026, 3, 2), date(2026, 3, 13), LONDON)
+    assert first != demo_events(12, date(2026, 3, 2), date(2026, 3, 13), LONDON)
+
+
+async def test_cursor_list_equals_the_ground_truth(events: list[Call]) -> None:
+    clock, observer = FakeClock(NOW), RecordingObserver()
+    fake = HttpJsonFake(events, clock, KEY)
+    sync_window = window(date(2026, 2, 2))
+    async with running(fake.app()) as url:
+        counts = await collect(CALLS_LIST, url, clock, sync_window, observer)
+    assert counts == expected_counts(events, LONDON, sync_window.start, sync_window.end)
+    assert fake.requests > 1
+    assert "429" not in observer.codes
+
+
+async def test_daily_counts_equal_the_ground_truth(events: list[Call]) -> None:
+    clock, observer = FakeClock(NOW), RecordingObserver()
+    fake = HttpJsonFake(events, clock, KEY)
+    sync_window = window(date(2026, 3, 2))
+    async with running(fake.app()) as url:
+        counts = await collect(CALLS_COUNT, url, clock, sync_window, observer)
+    truth = {
+        key: value
+        for key, value in expected_counts(events, LONDON, sync_window.start, sync_window.end).items()
+        if key[1] == "alice@acme.io"
+    }
+    # Days without calls come back as explicit zeros.
+    assert {key: value for key, value in counts.items() if value} == truth
+    assert len(counts) == 19  # 2 to 20 March
+    assert fake.requests == 19
+    # 19 requests at 10 a second: one wait, and the fake never had to refuse.
+    assert "429" not in observer.codes
+    assert clock.sleeps == [1.0]
+
+
+async def test_without_a_rate_limit_the_fakes_429_is_waited_out(events: list[Call]) -> None:
+    clock, observer = FakeClock(NOW), RecordingObserver()
+    fake = HttpJsonFake(events, clock, KEY)
+    sync_window = window(date(2026, 3, 2))
+    unpaced = {k: v for k, v in CALLS_COUNT.items() if k != "rate_limit"}
+    async with running(fake.app()) as url:
+        counts = await collect(unpaced, url, clock, sync_window, observer)
+    assert observer.codes.count("429") == 1
+    assert clock.sleeps == [1.0]
+    assert len(counts) == 19
+
+
+async def test_a_wrong_key_fails_after_one_request(events: list[Call]) -> None:
+    clock = FakeClock(NOW)
+    fake = HttpJsonFake(events, clock, KEY)
+    async with running(fake.app()) as url:
+        context = ConnectorContext(source="calls", timezone=LONDON, clock=clock)
+        config = HttpJsonSettings.model_validate({**CALLS_LIST, "base_url": url, "api_key": "wrong-key-0000"})
+        connector = HttpJsonConnector(config, context)
+        with pytest.raises(SourceAuthError, match="HTTP 401"):
+            await connector.check()
+        await connector.aclose()
+    assert fake.requests == 1

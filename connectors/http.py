@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -38,6 +36,13 @@ from connectors.ratelimit import (
     SlidingWindowLimiter,
     parse_reset,
     parse_retry_after,
+)
+from connectors.redaction import (
+    RedactingFilter,
+    forget_secrets,
+    install_log_redaction,
+    redact,
+    register_secrets,
 )
 from syncd.errors import (
     SourceAuthError,
@@ -76,9 +81,6 @@ T = TypeVar("T")
 ParamValue = str | int | float | bool | None
 QueryParams = Mapping[str, ParamValue | Sequence[str | int | float]]
 
-_MASK = "***"
-# Shorter "secrets" would mask ordinary words in every log line; no vendor issues keys that short.
-_MIN_SECRET_LENGTH = 4
 _DETAIL_LENGTH = 200
 
 
@@ -131,93 +133,6 @@ class HttpPolicy:
             raise ValueError("max_attempts must be at least 1")
 
 
-class _SecretRegistry:
-    """The secrets of every open client, counted so two sources sharing a key both stay masked."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._longest_first: tuple[str, ...] = ()
-
-    def add(self, secrets: Iterable[str]) -> None:
-        with self._lock:
-            self._counts.update(s for s in secrets if len(s) >= _MIN_SECRET_LENGTH)
-            self._refresh()
-
-    def remove(self, secrets: Iterable[str]) -> None:
-        with self._lock:
-            self._counts.subtract(s for s in secrets if len(s) >= _MIN_SECRET_LENGTH)
-            self._counts = +self._counts
-            self._refresh()
-
-    def current(self) -> tuple[str, ...]:
-        return self._longest_first
-
-    def _refresh(self) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self._longest_first = tuple(sorted(self._counts, key=len, reverse=True))
-
-
-_SECRETS = _SecretRegistry()
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace every registered secret (and any in `secrets`) found in `text` with `***`."""
-    extra = tuple(s for s in secrets if len(s) >= _MIN_SECRET_LENGTH)
-    for secret in sorted(extra, key=len, reverse=True) + list(_SECRETS.current()):
-        if secret in text:
-            text = text.replace(secret, _MASK)
-    return text
-
-
-def _redact_record(record: logging.LogRecord) -> None:
-    if not _SECRETS.current():
-        return
-    try:
-        message = record.getMessage()
-    except (TypeError, ValueError):
-        message = str(record.msg)
-    masked = redact(message)
-    if masked != message:
-        record.msg = masked
-        record.args = None
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks registered secrets; attach it to a handler to cover its records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _redact_record(record)
-        return True
-
-
-_install_lock = threading.Lock()
-_installed = False
-
-
-def install_log_redaction() -> None:
-    """Quiet httpx/httpcore (they log full URLs at INFO) and mask secrets in every log record.
-
-    Masking happens in the record factory, so it covers records of every logger whatever
-    handlers are configured later; it is installed once per process.
-    """
-    global _installed
-    with _install_lock:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("httpcore").setLevel(logging.WARNING)
-        if _installed:
-            return
-        previous = logging.getLogRecordFactory()
-
-        def redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
-            record = previous(*args, **kwargs)
-            _redact_record(record)
-            return record
-
-        logging.setLogRecordFactory(redacting_factory)
-        _installed = True
-
-
 def basic_auth_value(username: str, password: str) -> str:
     """Return an `Authorization` header value for HTTP Basic auth."""
     token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -258,11 +173,9 @@ class SourceHttpClient:
         self._base_url = base_url
         self._secrets = tuple(s for s in secrets if s)
         install_log_redaction()
-        _SECRETS.add(self._secrets)
+        register_secrets(self._secrets)
         self._closed = False
-        self._limiter = (
-            SlidingWindowLimiter(self._policy.rate_limit, self._clock) if self._policy.rate_limit else None
-        )
+        self._limiter = SlidingWindowLimiter(self._policy.rate_limit, self._clock) if self._policy.rate_limit else None
         # Monotonic instant before which the vendor said no quota is left (remaining hit 0).
         self._quota_resumes_at: float | None = None
         self._client = httpx.AsyncClient(
@@ -311,7 +224,7 @@ class SourceHttpClient:
             return
         self._closed = True
         await self._client.aclose()
-        _SECRETS.remove(self._secrets)
+        forget_secrets(self._secrets)
 
     async def _request_json(
         self,
@@ -334,9 +247,7 @@ class SourceHttpClient:
             reraise=True,
         )
         try:
-            response: httpx.Response = await retrying(
-                self._send_once, method, relative, where, params, json, headers
-            )
+            response: httpx.Response = await retrying(self._send_once, method, relative, where, params, json, headers)
         except SourceUnavailable as exc:
             raise SourceUnavailable(
                 f"{exc} (gave up after {self._policy.max_attempts} attempts)",
@@ -391,13 +302,9 @@ class SourceHttpClient:
             return
         source = self._source
         if code in (401, 403):
-            raise SourceAuthError(
-                f"{source} rejected the credential (HTTP {code})", source=source, status_code=code
-            )
+            raise SourceAuthError(f"{source} rejected the credential (HTTP {code})", source=source, status_code=code)
         if code == 408 or code >= 500:
-            raise SourceUnavailable(
-                f"{source} answered HTTP {code} to {where}", source=source, status_code=code
-            )
+            raise SourceUnavailable(f"{source} answered HTTP {code} to {where}", source=source, status_code=code)
         if code == 429:
             retry_after = self._retry_after(response)
             wait = "no wait given" if retry_after is None else f"asked to wait {retry_after:g}s"
@@ -413,9 +320,7 @@ class SourceHttpClient:
                 source=source,
                 status_code=code,
             )
-        raise SourceResponseError(
-            f"{source} answered {where} with HTTP {code}", source=source, status_code=code
-        )
+        raise SourceResponseError(f"{source} answered {where} with HTTP {code}", source=source, status_code=code)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         now = self._clock.now()

@@ -138,9 +138,7 @@ class LemlistConnector:
         """Close the HTTP client."""
         await self._http.aclose()
 
-    def _activities(
-        self, activity_type: str, campaign: str | None, window: SyncWindow
-    ) -> AsyncIterator[_Activity]:
+    def _activities(self, activity_type: str, campaign: str | None, window: SyncWindow) -> AsyncIterator[_Activity]:
         base_params: dict[str, str] = {
             "type": activity_type,
             "minDate": _iso_utc(window.start),

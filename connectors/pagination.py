@@ -81,6 +81,4 @@ def _page_numbers(max_pages: int | None, source: str) -> Iterator[int]:
     while max_pages is None or number < max_pages:
         yield number
         number += 1
-    raise SourceResponseError(
-        f"{source or 'the vendor'} still had more pages after {max_pages}", source=source
-    )
+    raise SourceResponseError(f"{source or 'the vendor'} still had more pages after {max_pages}", source=source)

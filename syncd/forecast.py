@@ -45,13 +45,59 @@ _FLOOR = 1e-300
 _NOISE = 1e-9
 
 
-def _log_beta(a: float, b: float) -> float:
-    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+# Above this, log-gamma differences go through Stirling's series: subtracting two log-gammas of 10**8
+# would otherwise leave only seven good digits.
+_STIRLING_FROM = 10.0
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _beta_fraction(x: float, a: float, b: float) -> float:
-    # Lentz's evaluation of the continued fraction for I_x(a, b); it converges fast for
-    # x < (a + 1) / (a + b + 2), the side the caller picks.
+def _stirling_remainder(z: float) -> float:
+    # lgamma(z) − ((z − ½) ln z − z + ½ ln 2π); four terms are good to 1e-12 from z = 10.
+    inverse = 1.0 / z
+    square = inverse * inverse
+    return inverse * (1.0 / 12.0 - square * (1.0 / 360.0 - square * (1.0 / 1260.0 - square / 1680.0)))
+
+
+def _log_gamma_ratio(big: float, small: float) -> float:
+    # lgamma(big) − lgamma(big + small), for big >= _STIRLING_FROM, without cancelling digits.
+    total = big + small
+    return (
+        (big - 0.5) * math.log1p(-small / total)
+        - small * math.log(total)
+        + small
+        + _stirling_remainder(big)
+        - _stirling_remainder(total)
+    )
+
+
+def _log_power_terms(x: float, y: float, a: float, b: float) -> float:
+    # ln(x^a y^b / B(a, b)), with y = 1 − x given separately so neither loses its small end.
+    log_x = math.log1p(-y) if y < 0.5 else math.log(x)
+    log_y = math.log1p(-x) if x < 0.5 else math.log(y)
+    if min(a, b) >= _STIRLING_FROM:
+        # Written around the mode: a ln(x (a+b)/a) + b ln(y (a+b)/b) are small where the result is not.
+        total = a + b
+        shift = (x * b - y * a) / total
+        return (
+            a * math.log1p(shift * total / a)
+            + b * math.log1p(-shift * total / b)
+            + 0.5 * math.log(a * b / total)
+            - _HALF_LOG_TWO_PI
+            - _stirling_remainder(a)
+            - _stirling_remainder(b)
+            + _stirling_remainder(total)
+        )
+    big, small = max(a, b), min(a, b)
+    if big >= _STIRLING_FROM:
+        log_beta = math.lgamma(small) + _log_gamma_ratio(big, small)
+    else:
+        log_beta = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    return a * log_x + b * log_y - log_beta
+
+
+def _beta_fraction(x: float, a: float, b: float) -> tuple[float, bool]:
+    # Lentz's evaluation of the continued fraction for I_x(a, b), and whether it converged; it
+    # converges fast for x < (a + 1) / (a + b + 2), more slowly beyond.
     numerator_c = 1.0
     denominator_d = 1.0 - (a + b) * x / (a + 1.0)
     denominator_d = 1.0 / (denominator_d if abs(denominator_d) > _FLOOR else _FLOOR)
@@ -69,8 +115,8 @@ def _beta_fraction(x: float, a: float, b: float) -> float:
             change = numerator_c * denominator_d
             fraction *= change
         if abs(change - 1.0) < _FRACTION_EPSILON:
-            break
-    return fraction
+            return fraction, True
+    return fraction, False
 
 
 def _regularized_beta(x: float, complement: float, a: float, b: float) -> float:
@@ -79,11 +125,17 @@ def _regularized_beta(x: float, complement: float, a: float, b: float) -> float:
         return 0.0
     if complement <= 0.0:
         return 1.0
-    log_front = a * math.log(x) + b * math.log(complement) - _log_beta(a, b)
+    front = math.exp(_log_power_terms(x, complement, a, b))
     if x < (a + 1.0) / (a + b + 2.0):
-        result = math.exp(log_front) * _beta_fraction(x, a, b) / a
+        result = front * _beta_fraction(x, a, b)[0] / a
     else:
-        result = 1.0 - math.exp(log_front) * _beta_fraction(complement, b, a) / b
+        result = 1.0 - front * _beta_fraction(complement, b, a)[0] / b
+        if result < 0.5:
+            # 1 − (something near 1) kept only its absolute digits; a tiny tail (a nearly certain
+            # zero) needs its relative ones, or a larger threshold could score a hair higher.
+            fraction, converged = _beta_fraction(x, a, b)
+            if converged:
+                result = front * fraction / a
     return min(1.0, max(0.0, result))
 
 
@@ -236,9 +288,9 @@ def hit_probability(
     counts = remaining_counts(estimate, remaining_weight)
     if counts.mean == 0.0:
         return 0.0
-    if math.isinf(counts.size):
-        # Not reachable with a dispersion of at least 1 and finite evidence; kept so no input can
-        # turn into a NaN.
+    if not 0.0 < counts.size < math.inf:
+        # A mean so close to 0 that the size underflows: nothing more will come. (An infinite size
+        # is not reachable with a dispersion of at least 1; kept so no input can turn into a NaN.)
         return 1.0 if counts.mean >= needed else 0.0
     return negative_binomial_survival(needed, size=counts.size, success=counts.success)
 

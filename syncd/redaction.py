@@ -1,17 +1,19 @@
-"""Keep credentials out of every text syncd writes: logs, errors, pages and the database."""
+"""Keep the configuration's credentials out of every text syncd writes: logs, errors, pages, the database.
+
+The masking itself lives in `connectors.redaction`, shared with the HTTP layer; this module
+knows where a configuration keeps its secrets.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-
 from pydantic import SecretStr
 
+from connectors.redaction import install_log_redaction as install_record_masking
+from connectors.redaction import redact as mask
+from connectors.redaction import register_secrets
 from syncd.model import Config, Source
 
-__all__ = ["RedactingFilter", "install_log_redaction", "redact", "secrets_of"]
-
-MASK = "***"
+__all__ = ["install_log_redaction", "redact", "secrets_of"]
 
 
 def secrets_of(source: Source) -> list[str]:
@@ -24,37 +26,12 @@ def secrets_of(source: Source) -> list[str]:
     return values
 
 
-def redact(text: str, source: Source | None = None, *, secrets: Iterable[str] = ()) -> str:
-    """Replace any secret of `source` (and any of `secrets`) found in `text` with ***."""
-    values = [*secrets_of(source)] if source is not None else []
-    values.extend(secrets)
-    # Longest first, so a secret that contains another is masked whole.
-    for value in sorted({v for v in values if len(v) >= 4}, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks known secrets in every record's final message."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = redact(message, secrets=self.secrets)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+def redact(text: str, source: Source | None = None) -> str:
+    """Replace any secret of `source` (and any registered one) found in `text` with ***."""
+    return mask(text, secrets_of(source) if source is not None else ())
 
 
 def install_log_redaction(config: Config) -> None:
-    """Mask every configured secret in all log output, and quiet httpx's URL logging."""
-    secrets = [value for source in config.sources.values() for value in secrets_of(source)]
-    log_filter = RedactingFilter(secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(log_filter)
-    # httpx logs each request's full URL at INFO, query string and all (encode/httpx#2760).
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    """Mask every configured secret in all log output for the life of the process; quiet httpx."""
+    register_secrets(value for source in config.sources.values() for value in secrets_of(source))
+    install_record_masking()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine
 
@@ -30,6 +32,8 @@ LONDON = ZoneInfo("Europe/London")
 # Sunday 29 March 2026: London moves from GMT to BST at 01:00 UTC.
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 URL = "/api/v1/sources/calls/observations"
+
+Client = TestClient[web.Request, web.Application]
 
 CONFIG = """
 timezone: Europe/London
@@ -95,7 +99,7 @@ def daemon(config: Config, engine: Engine) -> Daemon:
 
 
 @pytest.fixture
-async def client(daemon: Daemon) -> AsyncIterator[TestClient[object, object]]:
+async def client(daemon: Daemon) -> AsyncIterator[Client]:
     async with TestClient(TestServer(build_app(daemon.web_state))) as test_client:
         yield test_client
 
@@ -130,7 +134,7 @@ def item(**fields: object) -> dict[str, object]:
     ids=["none", "wrong", "wrong-length", "basic-scheme", "no-scheme"],
 )
 async def test_a_missing_or_wrong_token_is_401_and_stores_nothing(
-    client: TestClient[object, object], engine: Engine, headers: dict[str, str]
+    client: Client, engine: Engine, headers: dict[str, str]
 ) -> None:
     response = await client.post(URL, json={"observations": [item()]}, headers=headers)
 
@@ -140,7 +144,7 @@ async def test_a_missing_or_wrong_token_is_401_and_stores_nothing(
     assert stored(engine) == {}
 
 
-async def test_the_right_token_stores_the_batch(client: TestClient[object, object], engine: Engine) -> None:
+async def test_the_right_token_stores_the_batch(client: Client, engine: Engine) -> None:
     response = await client.post(
         URL,
         json={"observations": [item(), item(subject="bob", value=2.5), item(day="2026-03-28", value=1)]},
@@ -156,7 +160,7 @@ async def test_the_right_token_stores_the_batch(client: TestClient[object, objec
 
 
 @pytest.mark.parametrize("name", ["nosuch", "lemlist"])
-async def test_an_unknown_or_pulled_source_is_404(client: TestClient[object, object], name: str) -> None:
+async def test_an_unknown_or_pulled_source_is_404(client: Client, name: str) -> None:
     response = await client.post(
         f"/api/v1/sources/{name}/observations", json={"observations": [item()]}, headers=bearer()
     )
@@ -165,9 +169,7 @@ async def test_an_unknown_or_pulled_source_is_404(client: TestClient[object, obj
     assert await response.json() == {"error": f"no push source named {name!r}"}
 
 
-async def test_the_token_never_reaches_the_log(
-    client: TestClient[object, object], caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_the_token_never_reaches_the_log(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     near_miss = TOKEN[:-1] + "Z"
 
@@ -218,7 +220,7 @@ async def test_the_token_never_reaches_the_log(
     ],
 )
 async def test_one_bad_item_rejects_the_batch_naming_it(
-    client: TestClient[object, object], engine: Engine, bad: dict[str, object], problem: str
+    client: Client, engine: Engine, bad: dict[str, object], problem: str
 ) -> None:
     batch = [item(), item(mode="add", key="k1"), item(subject="bob"), bad, item(day="2026-03-28")]
 
@@ -229,7 +231,7 @@ async def test_one_bad_item_rejects_the_batch_naming_it(
     assert stored(engine) == {}
 
 
-async def test_every_problem_is_listed(client: TestClient[object, object]) -> None:
+async def test_every_problem_is_listed(client: Client) -> None:
     batch = [item(value=-1), item(), item(mode="sum")]
 
     response = await client.post(URL, json={"observations": batch}, headers=bearer())
@@ -250,16 +252,14 @@ async def test_every_problem_is_listed(client: TestClient[object, object]) -> No
         (b"{}", 422, "observations: missing required key"),
     ],
 )
-async def test_a_malformed_body_is_refused(
-    client: TestClient[object, object], body: bytes, status: int, error: str
-) -> None:
+async def test_a_malformed_body_is_refused(client: Client, body: bytes, status: int, error: str) -> None:
     response = await client.post(URL, data=body, headers=bearer())
 
     assert response.status == status
     assert (await response.json())["error"] == error
 
 
-async def test_a_batch_over_ten_thousand_items_is_refused(client: TestClient[object, object], engine: Engine) -> None:
+async def test_a_batch_over_ten_thousand_items_is_refused(client: Client, engine: Engine) -> None:
     small = {"metric": "m", "day": "2026-03-27", "value": 1}  # ~50 bytes: 10,001 fit in 1 MiB
 
     response = await client.post(URL, json={"observations": [small] * 10_001}, headers=bearer())
@@ -272,9 +272,7 @@ async def test_a_batch_over_ten_thousand_items_is_refused(client: TestClient[obj
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-async def test_a_body_over_one_mebibyte_is_413(
-    client: TestClient[object, object], engine: Engine, chunked: bool
-) -> None:
+async def test_a_body_over_one_mebibyte_is_413(client: Client, engine: Engine, chunked: bool) -> None:
     body = json.dumps({"observations": [item(subject="x" * 400)] * 2500}).encode()
     assert len(body) > 1024 * 1024
 
@@ -294,7 +292,7 @@ async def test_a_body_over_one_mebibyte_is_413(
 # --- idempotency --------------------------------------------------------------------------------
 
 
-async def test_set_replaces_the_days_count(client: TestClient[object, object], engine: Engine) -> None:
+async def test_set_replaces_the_days_count(client: Client, engine: Engine) -> None:
     await client.post(URL, json={"observations": [item(value=3)]}, headers=bearer())
     response = await client.post(URL, json={"observations": [item(value=5)]}, headers=bearer())
 
@@ -302,7 +300,7 @@ async def test_set_replaces_the_days_count(client: TestClient[object, object], e
     assert stored(engine) == {"alice": {date(2026, 3, 27): 5.0}}
 
 
-async def test_add_with_a_repeated_key_counts_once(client: TestClient[object, object], engine: Engine) -> None:
+async def test_add_with_a_repeated_key_counts_once(client: Client, engine: Engine) -> None:
     first = await client.post(URL, json={"observations": [item(mode="add", key="k1", value=2)]}, headers=bearer())
     retry = await client.post(URL, json={"observations": [item(mode="add", key="k1", value=2)]}, headers=bearer())
     other = await client.post(URL, json={"observations": [item(mode="add", key="k2", value=4)]}, headers=bearer())
@@ -316,35 +314,28 @@ async def test_add_with_a_repeated_key_counts_once(client: TestClient[object, ob
 # --- local days ------------------------------------------------------------------------------
 
 
-async def test_at_is_bucketed_into_the_london_day_across_the_dst_change(
-    client: TestClient[object, object], engine: Engine
-) -> None:
-    instants = [
-        "2026-03-28T23:30:00Z",  # GMT: 23:30 on the 28th
-        "2026-03-29T00:30:00Z",  # still GMT until 01:00 UTC: 00:30 on the 29th
-        "2026-03-29T22:59:59Z",  # BST: 23:59:59 on the 29th
-        "2026-03-29T23:00:00Z",  # BST: midnight, the 30th
-        "2026-03-30T00:30:00+01:00",  # written in BST: the 30th
-        "2026-03-29T12:00:00-07:00",  # 19:00 UTC, 20:00 BST: the 29th
+async def test_at_is_bucketed_into_the_london_day_across_the_dst_change(client: Client, engine: Engine) -> None:
+    # Powers of two, so each day's sum says exactly which instants landed on it.
+    instants = {
+        "2026-03-28T23:30:00Z": 1,  # GMT: 23:30 on the 28th
+        "2026-03-29T00:30:00Z": 2,  # still GMT until 01:00 UTC: 00:30 on the 29th
+        "2026-03-29T22:59:59Z": 4,  # BST: 23:59:59 on the 29th
+        "2026-03-29T23:00:00Z": 8,  # BST: midnight, the 30th
+        "2026-03-30T00:30:00+01:00": 16,  # written in BST: the 30th
+        "2026-03-29T17:30:00-07:00": 32,  # 00:30 UTC, 01:30 BST: the 30th, though the 29th where written
+        "2026-03-29T00:30:00+02:00": 64,  # 22:30 UTC, 22:30 GMT: the 28th, though the 29th where written
+    }
+    batch = [
+        {"metric": "calls_held", "subject": "alice", "at": at, "value": value, "mode": "add", "key": at}
+        for at, value in instants.items()
     ]
-    batch = [{"metric": "calls_held", "subject": "alice", "at": at, "value": 1} for at in instants]
 
     response = await client.post(URL, json={"observations": batch}, headers=bearer())
 
-    assert await response.json() == {"stored": 6, "duplicates": 0}
-    # Each is a `set` of 1, so a day reads 1 however many landed on it.
-    assert stored(engine) == {"alice": {date(2026, 3, 28): 1.0, date(2026, 3, 29): 1.0, date(2026, 3, 30): 1.0}}
-
-
-async def test_at_adds_land_on_their_local_day(client: TestClient[object, object], engine: Engine) -> None:
-    batch = [
-        {"metric": "calls_held", "subject": "alice", "at": at, "value": 1, "mode": "add", "key": f"c{i}"}
-        for i, at in enumerate(["2026-03-28T23:30:00Z", "2026-03-29T00:30:00Z", "2026-03-29T23:00:00Z"])
-    ]
-
-    await client.post(URL, json={"observations": batch}, headers=bearer())
-
-    assert stored(engine) == {"alice": {date(2026, 3, 28): 1.0, date(2026, 3, 29): 1.0, date(2026, 3, 30): 1.0}}
+    assert await response.json() == {"stored": 7, "duplicates": 0}
+    assert stored(engine) == {
+        "alice": {date(2026, 3, 28): 1.0 + 64, date(2026, 3, 29): 2.0 + 4, date(2026, 3, 30): 8.0 + 16 + 32}
+    }
 
 
 # --- the gauges -----------------------------------------------------------------------------------
@@ -359,7 +350,7 @@ def metric_line(text: str, name: str) -> str:
     return next(line for line in text.splitlines() if line.startswith(name + "{"))
 
 
-async def test_a_push_moves_the_goal_gauge_at_once(client: TestClient[object, object], daemon: Daemon) -> None:
+async def test_a_push_moves_the_goal_gauge_at_once(client: Client, daemon: Daemon) -> None:
     await daemon.evaluate()
     assert goal_value(daemon) == 0.0
 
@@ -455,10 +446,10 @@ def test_record_defaults_to_today_in_the_configured_zone(config: Config, engine:
 
 def test_record_buckets_at_into_the_local_day(config: Config, engine: Engine) -> None:
     record_observation(
-        config, "calls", metric="calls_held", at="2026-03-29T00:30:00Z", value="4", engine=engine, clock=FixedClock(NOW)
+        config, "calls", metric="calls_held", at="2026-03-29T23:30:00Z", value="4", engine=engine, clock=FixedClock(NOW)
     )
 
-    assert stored(engine) == {"all": {date(2026, 3, 29): 4.0}}
+    assert stored(engine) == {"all": {date(2026, 3, 30): 4.0}}  # 00:30 BST
 
 
 @pytest.mark.parametrize(
@@ -499,8 +490,8 @@ def test_record_refuses_a_source_that_is_not_push(config: Config, engine: Engine
 def test_record_refuses_bad_input_in_one_line(
     config: Config, engine: Engine, options: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=r"^.*$") as caught:
-        record_observation(config, "calls", metric="calls_held", engine=engine, clock=FixedClock(NOW), **options)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        record_observation(config, "calls", metric="calls_held", engine=engine, clock=FixedClock(NOW), **options)
 
     assert str(caught.value) == message
     assert stored(engine) == {}
@@ -526,3 +517,39 @@ def test_the_window_helper_matches_the_connector_contract() -> None:
     window = SyncWindow(start=datetime(2026, 3, 29, tzinfo=LONDON), end=NOW, timezone=LONDON)
     assert window.last_day == date(2026, 3, 29)
     assert window.last_day + timedelta(days=1) == date(2026, 3, 30)
+
+
+# --- the documentation ------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "connectors" / "push.md"
+
+
+def test_the_documented_configuration_loads_and_the_curl_example_stores_what_it_says(tmp_path: Path) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    snippet = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert snippet is not None
+    config = parse_config(snippet.group(1), file="push.md", environ={"CALLS_PUSH_TOKEN": TOKEN})
+    assert isinstance(config.sources["calls"].settings, PushSettings)
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'doc.db'}")
+    try:
+        upgrade(engine)
+        clock = FixedClock(NOW)
+        first = record_observation(
+            config,
+            "calls",
+            metric="qual_calls",
+            subject="carol",
+            day="2026-03-27",
+            value="4",
+            engine=engine,
+            clock=clock,
+        )
+        second = record_observation(
+            config, "calls", metric="interviews", at="2026-03-29T23:30:00Z", value="1",
+            mode="add", key="interview-2026-0412", engine=engine, clock=clock,
+        )  # fmt: skip
+    finally:
+        engine.dispose()
+    assert f"# {first}\n" in text
+    assert f"# {second}\n" in text

@@ -5,7 +5,7 @@
   "meta": {"next_cursor": "…" | null}}`; `since` is inclusive, `until` exclusive, oldest first.
 - `GET /v1/calls/count?from=<epoch s>&to=<epoch s>[&owner=<email>]` answers `{"count": n}`
   for `[from, to)`.
-- Auth: `Authorization: Bearer <key>`; otherwise 401 `{"error": "invalid_token"}`; a bad
+- Auth: `Authorization: Bearer <key>` or `X-Api-Key: <key>`; otherwise 401 `{"error": "invalid_token"}`; a bad
   parameter 400 `{"error": "…"}`.
 - 10 requests per key per fixed second; a 429 carries `Retry-After: 1`, and every answer
   `X-RateLimit-Remaining`.
@@ -78,7 +78,7 @@ class HttpJsonFake:
             return await handler(request)
         self.requests += 1
         auth = request.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("X-Api-Key", "")
         if not token or not hmac.compare_digest(token.encode(), self._api_key.encode()):
             return web.json_response({"error": "invalid_token"}, status=401)
         second = int(self._clock.monotonic())

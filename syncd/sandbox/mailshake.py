@@ -52,6 +52,7 @@ MAX_PER_PAGE = 100
 _PREFIX = "/2017-04-01"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PARAMS = web.RequestKey("mailshake_params", dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class MailshakeFake:
             self._spend(presented or "")
             if presented is None or not hmac.compare_digest(presented.encode(), self._api_key.encode()):
                 raise _Failure(401, "invalid_api_key", "The API key is invalid")
-            request["params"] = params
+            request[_PARAMS] = params
             return await handler(request)
         except _Failure as failure:
             body = {"error": failure.message, "message": failure.message, "code": failure.code}
@@ -132,10 +133,10 @@ class MailshakeFake:
 
     async def _sent(self, request: web.Request) -> web.StreamResponse:
         items = [e for e in self._served() if e.kind == "sent"]
-        return self._page(request["params"], items, self._sent_record)
+        return self._page(request[_PARAMS], items, self._sent_record)
 
     async def _replies(self, request: web.Request) -> web.StreamResponse:
-        params: Mapping[str, str] = request["params"]
+        params: Mapping[str, str] = request[_PARAMS]
         reply_type = params.get("replyType")
         items = [e for e in self._served() if e.kind != "sent" and (reply_type is None or e.kind == reply_type)]
         return self._page(params, items, self._reply_record)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -15,6 +17,7 @@ import respx
 from connectors.base import Connector, ConnectorContext, DailyCount, SyncWindow
 from connectors.http_json import HttpJsonConnector, HttpJsonSettings
 from connectors.jsonpath import parse_path
+from syncd.config import parse_config
 from syncd.errors import SourceAuthError, SourceRequestError, SourceResponseError
 from tests.connectors.conftest import FakeClock, RecordingObserver, load_fixture
 
@@ -42,6 +45,9 @@ COUNT: dict[str, object] = {
     "auth_header": "X-Api-Key",
     "auth_scheme": None,
 }
+DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "http_json.md"
+DOC_BLOCKS = 2
+DOC_ENV = {"CALLS_API_KEY": "calls-key-0001"}
 
 
 def settings(base: dict[str, object], **extra: object) -> HttpJsonSettings:
@@ -440,3 +446,10 @@ async def test_unreadable_items_are_response_errors(calls: HttpJsonConnector, bo
         router.get("/v1/calls").respond(json=body)
         with pytest.raises(SourceResponseError):
             await calls.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
+
+
+@pytest.mark.parametrize("block", range(DOC_BLOCKS))
+def test_the_docs_configuration_loads(block: int) -> None:
+    text = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)[block]
+    config = parse_config(text, environ=DOC_ENV)
+    assert config.sources

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -13,6 +15,7 @@ import respx
 
 from connectors.base import Connector, ConnectorContext, DailyCount, SyncWindow
 from connectors.mailchimp import MailchimpConnector, MailchimpSettings, data_centre
+from syncd.config import parse_config
 from syncd.errors import SourceAuthError, SourceRequestError, SourceResponseError
 from tests.connectors.conftest import FakeClock, RecordingObserver, load_fixture
 
@@ -21,6 +24,9 @@ BASE = "https://us19.api.mailchimp.com/3.0"
 LIST = "a1b2c3d4e5"
 MEMBERS = f"/lists/{LIST}/members"
 NEW_YORK = ZoneInfo("America/New_York")
+DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "mailchimp.md"
+DOC_BLOCKS = 1
+DOC_ENV = {"MAILCHIMP_API_KEY": "0123456789abcdef0123456789abcdef-us19"}
 
 
 def settings(**extra: object) -> MailchimpSettings:
@@ -254,3 +260,10 @@ async def test_unreadable_answers_are_response_errors(connector: MailchimpConnec
         router.get(MEMBERS).respond(200, text=body)
         with pytest.raises(SourceResponseError):
             await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
+
+
+@pytest.mark.parametrize("block", range(DOC_BLOCKS))
+def test_the_docs_configuration_loads(block: int) -> None:
+    text = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)[block]
+    config = parse_config(text, environ=DOC_ENV)
+    assert config.sources

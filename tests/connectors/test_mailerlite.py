@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -12,12 +14,16 @@ import respx
 
 from connectors.base import Connector, ConnectorContext, DailyCount, SyncWindow
 from connectors.mailerlite import MailerliteConnector, MailerliteSettings, parse_mailerlite_time
+from syncd.config import parse_config
 from syncd.errors import SourceAuthError, SourceRequestError, SourceResponseError
 from tests.connectors.conftest import FakeClock, RecordingObserver, load_fixture
 
 BASE = "https://connect.mailerlite.com/api"
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.mailerlite-test-token"
 NEW_YORK = ZoneInfo("America/New_York")
+DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "mailerlite.md"
+DOC_BLOCKS = 1
+DOC_ENV = {"MAILERLITE_API_TOKEN": "mailerlite-token-0001"}
 
 
 def settings(**extra: object) -> MailerliteSettings:
@@ -227,3 +233,10 @@ async def test_unreadable_answers_are_response_errors(connector: MailerliteConne
         router.get("/subscribers").respond(200, text=body)
         with pytest.raises(SourceResponseError):
             await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
+
+
+@pytest.mark.parametrize("block", range(DOC_BLOCKS))
+def test_the_docs_configuration_loads(block: int) -> None:
+    text = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)[block]
+    config = parse_config(text, environ=DOC_ENV)
+    assert config.sources

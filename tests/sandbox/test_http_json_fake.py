@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
@@ -19,29 +22,20 @@ from tests.connectors.conftest import FakeClock, RecordingObserver
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 KEY = "calls-demo-key-0001"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "http_json.md"
+
+
+def documented_source(example: int, name: str) -> dict[str, object]:
+    """Return source `name` of the doc's `example`th YAML block, with the demo key filled in."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+    document = yaml.safe_load(blocks[example - 1].replace("${CALLS_API_KEY}", KEY))
+    source: dict[str, object] = document["sources"][name]
+    return source
+
+
 # The two worked examples of docs/connectors/http_json.md, pointed at the fake by base_url.
-CALLS_LIST: dict[str, object] = {
-    "connector": "http_json",
-    "api_key": KEY,
-    "url": "https://api.calls.example/v1/calls?since={start}&until={end}&limit=100",
-    "metric": "calls_held",
-    "items_path": "data",
-    "date_field": "created_at",
-    "subject_path": "owner.email",
-    "pagination": "cursor",
-    "cursor_path": "meta.next_cursor",
-    "cursor_param": "cursor",
-    "rate_limit": {"requests": 10, "per_seconds": 1},
-}
-CALLS_COUNT: dict[str, object] = {
-    "connector": "http_json",
-    "api_key": KEY,
-    "url": "https://api.calls.example/v1/calls/count?from={start:epoch}&to={end:epoch}&owner=alice@acme.io",
-    "metric": "calls_held",
-    "count_path": "count",
-    "subject": "alice@acme.io",
-    "rate_limit": {"requests": 10, "per_seconds": 1},
-}
+CALLS_LIST = documented_source(1, "calls")
+CALLS_COUNT = documented_source(2, "alice_calls")
 
 
 @asynccontextmanager

@@ -57,6 +57,8 @@ class CalibrationReport:
     climatology_brier: float
     hit_rate: float
     calibration_error: float
+    weekday_only_error: float
+    weekend_workers_error: float
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -94,8 +96,8 @@ def _owner(rng: random.Random) -> Owner:
     )
 
 
-def _scenario(rng: random.Random) -> tuple[float, float, bool]:
-    """Draw one owner, goal and instant; return (forecast, naive 0/1 forecast, hit)."""
+def _scenario(rng: random.Random) -> tuple[float, float, bool, bool]:
+    """Draw one owner, goal and instant; return (forecast, naive 0/1 forecast, hit, works weekends)."""
     owner = _owner(rng)
     total_weight = math.fsum(PERIOD_WEIGHTS)
     difficulty = math.exp(rng.uniform(math.log(0.6), math.log(1.6)))
@@ -133,30 +135,40 @@ def _scenario(rng: random.Random) -> tuple[float, float, bool]:
     )
     elapsed = 1.0 - remaining_weight / total_weight
     projected = value / elapsed if elapsed > 0.0 else value
-    return probability, 1.0 if projected >= target else 0.0, value + rest >= target
+    naive = 1.0 if projected >= target else 0.0
+    return probability, naive, value + rest >= target, owner.weekend_share > 0.0
+
+
+def _in_bin(probability: float, index: int) -> bool:
+    return index / BINS <= probability < (index + 1) / BINS or (index == BINS - 1 and probability == 1.0)
+
+
+def _calibration_error(outcomes: list[tuple[float, bool]]) -> float:
+    # Σ over bins of (share of goals) × |mean p − hit rate|.
+    error = 0.0
+    for index in range(BINS):
+        members = [(p, hit) for p, hit in outcomes if _in_bin(p, index)]
+        if members:
+            gap = math.fsum(p for p, _ in members) - sum(hit for _, hit in members)
+            error += abs(gap) / len(outcomes)
+    return error
 
 
 def run(scenarios: int = SCENARIOS, seed: int = SEED) -> CalibrationReport:
     """Score `scenarios` synthetic goals and return the calibration table and Brier scores."""
     rng = random.Random(seed)
     outcomes = [_scenario(rng) for _ in range(scenarios)]
-    hit_rate = sum(hit for _, _, hit in outcomes) / scenarios
+    hit_rate = sum(hit for _, _, hit, _ in outcomes) / scenarios
 
     def brier(index: int) -> float:
         return math.fsum((forecast[index] - forecast[2]) ** 2 for forecast in outcomes) / scenarios
 
     bins: list[CalibrationBin] = []
-    calibration_error = 0.0
     for index in range(BINS):
-        low, high = index / BINS, (index + 1) / BINS
-        members = [(p, hit) for p, _, hit in outcomes if low <= p < high or (index == BINS - 1 and p == 1.0)]
-        if not members:
-            bins.append(CalibrationBin(low, high, 0, math.nan, math.nan))
-            continue
-        mean_probability = math.fsum(p for p, _ in members) / len(members)
-        observed = sum(hit for _, hit in members) / len(members)
-        calibration_error += len(members) / scenarios * abs(mean_probability - observed)
-        bins.append(CalibrationBin(low, high, len(members), mean_probability, observed))
+        members = [(p, hit) for p, _, hit, _ in outcomes if _in_bin(p, index)]
+        mean_probability = math.fsum(p for p, _ in members) / len(members) if members else math.nan
+        observed = sum(hit for _, hit in members) / len(members) if members else math.nan
+        bins.append(CalibrationBin(index / BINS, (index + 1) / BINS, len(members), mean_probability, observed))
     return CalibrationReport(
         scenarios=scenarios,
         bins=tuple(bins),
@@ -164,7 +176,9 @@ def run(scenarios: int = SCENARIOS, seed: int = SEED) -> CalibrationReport:
         naive_brier=brier(1),
         climatology_brier=hit_rate * (1.0 - hit_rate),
         hit_rate=hit_rate,
-        calibration_error=calibration_error,
+        calibration_error=_calibration_error([(p, hit) for p, _, hit, _ in outcomes]),
+        weekday_only_error=_calibration_error([(p, hit) for p, _, hit, weekends in outcomes if not weekends]),
+        weekend_workers_error=_calibration_error([(p, hit) for p, _, hit, weekends in outcomes if weekends]),
     )
 
 
@@ -174,10 +188,12 @@ def main() -> None:
     print(f"forecast calibration: {report.scenarios} synthetic goals, seed {SEED}")
     print(f"{'p bin':>11} {'goals':>7} {'mean p':>8} {'hit rate':>9}")
     for row in report.bins:
-        print(
-            f"{row.low:4.1f}-{row.high:<4.1f}   {row.goals:7d} {row.mean_probability:8.3f} {row.hit_rate:9.3f}"
-        )
-    print(f"hit rate overall {report.hit_rate:.3f}; expected calibration error {report.calibration_error:.3f}")
+        print(f"{row.low:4.1f}-{row.high:<4.1f}   {row.goals:7d} {row.mean_probability:8.3f} {row.hit_rate:9.3f}")
+    print(
+        f"hit rate overall {report.hit_rate:.3f}; expected calibration error {report.calibration_error:.3f} "
+        f"(owners working weekdays only {report.weekday_only_error:.3f}, "
+        f"also weekends {report.weekend_workers_error:.3f})"
+    )
     print(
         f"Brier score: forecast {report.brier:.4f}; "
         f"naive projected >= target {report.naive_brier:.4f} (forecast/naive {report.brier / report.naive_brier:.2f}); "

@@ -16,8 +16,8 @@ What this relies on (Google's Gmail API reference and guides, as summarised in t
   (200 units/s, 12,000 units/min), inside both.
 - Errors are `{"error": {"code", "message", "errors": [{"domain", "reason"}], "status"}}`: 401
   `authError`; rate limits arrive as 403 *or* 429 with reason `userRateLimitExceeded` or
-  `rateLimitExceeded`. The shared HTTP layer treats every 403 as an auth failure, so a small
-  transport here turns a rate-limit 403 into the 429 it means before the layer sees it.
+  `rateLimitExceeded`. The shared HTTP layer treats a 403 as an auth failure, so this connector's
+  response classifier reads a rate-limit 403 as the 429 it means.
 
 Unconfirmed: whether `q` is refused under the `gmail.metadata` scope (we document `gmail.readonly`).
 """
@@ -49,8 +49,9 @@ from connectors.http import (
     paginate_cursor,
     parse_payload,
 )
+from syncd.errors import SourceError, SourceRateLimited
 
-__all__ = ["GmailConnector", "GmailSettings", "RateLimitReasonTransport"]
+__all__ = ["GmailConnector", "GmailSettings", "classify_rate_limit"]
 
 DEFAULT_BASE_URL = "https://gmail.googleapis.com/gmail/v1"
 PAGE_SIZE = 500  # the most messages.list serves per page
@@ -83,25 +84,15 @@ class _MessageList(BaseModel):
 _LIST = TypeAdapter(_MessageList)
 
 
-class RateLimitReasonTransport(httpx.AsyncBaseTransport):
-    """Answer Google's rate-limit 403s as the 429s they are, so they are retried and not taken as auth."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`; rewrite a 403 whose reason is a rate limit to a 429."""
-        response = await self._inner.handle_async_request(request)
-        if response.status_code != 403:
-            return response
-        body = await response.aread()
-        await response.aclose()
-        status = 429 if _is_rate_limit(body) else 403
-        return httpx.Response(status, headers=response.headers, content=body, request=request)
-
-    async def aclose(self) -> None:
-        """Close the wrapped transport."""
-        await self._inner.aclose()
+def classify_rate_limit(response: httpx.Response) -> SourceError | None:
+    """Read Google's rate-limit 403s as the 429s they are, so they are backed off and not taken as auth."""
+    if response.status_code != 403 or not _is_rate_limit(response.content):
+        return None
+    return SourceRateLimited(
+        "gmail is rate limiting this mailbox (HTTP 403 userRateLimitExceeded)",
+        status_code=429,
+        retry_after=None,
+    )
 
 
 def _is_rate_limit(body: bytes) -> bool:
@@ -134,14 +125,12 @@ class GmailConnector:
         self._source = context.source
         self._mailbox_path = f"/users/{quote(settings.mailbox, safe='@')}"
         token = settings.api_key.get_secret_value()
-        verify = context.ssl_context if context.ssl_context is not None else True
         self._http = SourceHttpClient(
             context=context,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             headers={"Authorization": f"Bearer {token}"},
-            policy=HttpPolicy(rate_limit=RATE_LIMIT),
+            policy=HttpPolicy(rate_limit=RATE_LIMIT, classify=classify_rate_limit),
             secrets=(token,),
-            transport=RateLimitReasonTransport(httpx.AsyncHTTPTransport(verify=verify)),
         )
 
     async def check(self) -> None:

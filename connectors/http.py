@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -46,6 +46,7 @@ from connectors.redaction import (
 )
 from syncd.errors import (
     SourceAuthError,
+    SourceError,
     SourceRateLimited,
     SourceRequestError,
     SourceResponseError,
@@ -127,6 +128,10 @@ class HttpPolicy:
     # Header names are case-insensitive; these cover lemlist/Smartlead and X styles.
     remaining_headers: tuple[str, ...] = ("x-ratelimit-remaining", "x-rate-limit-remaining")
     reset_headers: tuple[str, ...] = ("x-ratelimit-reset", "x-rate-limit-reset")
+    # The vendor's own reading of a response, before status codes are: Slack's HTTP 200 with
+    # `ok: false`, Google's rate limits sent as 403. Return the error it means, or None to go on.
+    # A SourceUnavailable it returns is retried; a SourceRateLimited with status 429 is waited out.
+    classify: Callable[[httpx.Response], SourceError | None] | None = None
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -297,6 +302,10 @@ class SourceHttpClient:
         return response
 
     def _raise_for_status(self, response: httpx.Response, where: str) -> None:
+        if self._policy.classify is not None:
+            vendor_error = self._policy.classify(response)
+            if vendor_error is not None:
+                raise vendor_error
         code = response.status_code
         if 200 <= code < 300:
             return

@@ -24,11 +24,12 @@ messages sent. conversations.history lists a thread's parent and broadcasts, not
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
 from connectors.base import (
@@ -145,7 +146,10 @@ class SlackConnector:
             context=context,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             headers={"Authorization": f"Bearer {token}"},
-            policy=HttpPolicy(rate_limit=RateLimit(settings.requests_per_minute, RATE_WINDOW_SECONDS)),
+            policy=HttpPolicy(
+                rate_limit=RateLimit(settings.requests_per_minute, RATE_WINDOW_SECONDS),
+                classify=_classifier(context.source),
+            ),
             secrets=(token,),
         )
 
@@ -201,12 +205,31 @@ class SlackConnector:
         return paginate_cursor(fetch, extract, source=self._source)
 
     async def _call(self, method: str, params: Mapping[str, str]) -> object:
-        """Call a Web API method, turning Slack's `ok: false` answers into syncd errors."""
+        """Call a Web API method; `ok: false` answers were already turned into errors by the classifier."""
         payload = await self._http.get_json(f"/{method}", params=params)
-        envelope = parse_payload(_ENVELOPE, payload, source=self._source, what=method)
-        if not envelope.ok:
-            raise _error(self._source, method, envelope.error or "unknown_error")
+        parse_payload(_ENVELOPE, payload, source=self._source, what=method)
         return payload
+
+
+def _classifier(source: str) -> Callable[[httpx.Response], SourceError | None]:
+    """Read Slack's HTTP 200 `ok: false` answers as the errors they are, inside the HTTP layer.
+
+    There a transient code (internal_error) is retried and `ratelimited` is backed off like a 429.
+    """
+
+    def classify(response: httpx.Response) -> SourceError | None:
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("ok") is not False:
+            return None
+        method = response.request.url.path.rsplit("/", 1)[-1]
+        return _error(source, method, str(body.get("error") or "unknown_error"))
+
+    return classify
 
 
 def _error(source: str, method: str, code: str) -> SourceError:
@@ -215,7 +238,8 @@ def _error(source: str, method: str, code: str) -> SourceError:
     if code in AUTH_ERRORS:
         return SourceAuthError(message, source=source, status_code=200)
     if code == "ratelimited":
-        return SourceRateLimited(message, source=source, status_code=200)
+        # Reported as a 429 so the HTTP layer backs off and retries as it does for one.
+        return SourceRateLimited(message, source=source, status_code=429)
     if code in TRANSIENT_ERRORS:
         return SourceUnavailable(message, source=source, status_code=200)
     if code in RESPONSE_ERRORS:

@@ -154,23 +154,17 @@ def test_no_time_left_is_a_miss() -> None:
 
 def test_a_new_owner_gets_even_odds() -> None:
     for target in (1, 20, 400, 100_000):
-        probability = hit_probability(
-            value=0, target=target, remaining_weight=20, history=[], planned_rate=target / 20
-        )
+        probability = hit_probability(value=0, target=target, remaining_weight=20, history=[], planned_rate=target / 20)
         assert 0.49 < probability < 0.51
 
 
 def test_a_history_of_zeros_leaves_a_small_defined_chance() -> None:
-    probability = hit_probability(
-        value=0, target=100, remaining_weight=10, history=[(0, 1)] * 10, planned_rate=5
-    )
+    probability = hit_probability(value=0, target=100, remaining_weight=10, history=[(0, 1)] * 10, planned_rate=5)
     assert 0.0 < probability < 1e-3
 
 
 def test_an_owner_well_ahead_is_nearly_sure() -> None:
-    probability = hit_probability(
-        value=300, target=400, remaining_weight=10, history=[(30, 1)] * 10, planned_rate=20
-    )
+    probability = hit_probability(value=300, target=400, remaining_weight=10, history=[(30, 1)] * 10, planned_rate=20)
     assert probability > 0.999
 
 

@@ -163,7 +163,7 @@ async def test_rate_limit_403_is_retried_not_taken_for_auth(
             ]
         )
         result = await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
-    assert observer.codes == ["429", "200"]
+    assert observer.codes == ["403", "200"]  # counted as the vendor sent it
     assert len(clock.sleeps) == 1
     assert 1.0 <= clock.sleeps[0] <= 2.0
     assert counts_of(result.counts) == {("emails_sent", "me", date(2026, 3, 7)): 2.0}

@@ -113,4 +113,4 @@ async def test_the_per_user_quota_answers_403_which_is_a_rate_limit() -> None:
         with pytest.raises(SourceRateLimited, match="gave up after 5 attempts"):
             await collect(url, clock, window(date(2026, 11, 1)), "me", observer)
     # Two days read, then the third day's search is refused five times: retried as a rate limit, not auth.
-    assert observer.codes == ["200", "200", "429", "429", "429", "429", "429"]
+    assert observer.codes == ["200", "200", "403", "403", "403", "403", "403"]

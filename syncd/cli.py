@@ -110,7 +110,46 @@ def run(config_path: str | None) -> None:
 
 
 def _push_routes(daemon: Any) -> list[Any]:
-    return []
+    from syncd.push import push_routes
+
+    routes: list[Any] = push_routes(daemon)
+    return routes
+
+
+@main.command()
+@click.option("--source", "source_name", required=True, metavar="NAME", help="A push source.")
+@click.option("--metric", required=True, help="The metric the count is for.")
+@click.option("--subject", default="all", show_default=True, help="Whose count it is (an identity).")
+@click.option("--day", metavar="YYYY-MM-DD", help="The local day (default: today).")
+@click.option("--at", "at", metavar="ISO-8601", help="An instant; its local day is used.")
+@click.option("--value", required=True, help="The count (>= 0).")
+@click.option("--mode", type=click.Choice(["set", "add"]), default="set", show_default=True)
+@click.option("--key", help="With --mode add: an idempotency key, so a retry does not add twice.")
+@config_option
+@handles_errors
+def record(
+    source_name: str,
+    metric: str,
+    subject: str,
+    day: str | None,
+    at: str | None,
+    value: str,
+    mode: str,
+    key: str | None,
+    config_path: str | None,
+) -> None:
+    """Record a count for a step with no API (calls held, interviews) into a push source."""
+    from syncd.record import record_observation
+
+    config = _load(config_path)
+    try:
+        message = record_observation(
+            config, source_name, metric=metric, value=value, subject=subject, day=day, at=at, mode=mode, key=key
+        )
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(message)
 
 
 @main.command()

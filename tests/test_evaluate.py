@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -65,6 +66,9 @@ def test_person_goal_business_days_hand_computed():
     assert status.figures.buffer_days == pytest.approx(-6.9)  # (152 − 290) / (400 / 20)
     assert status.figures.progress_ratio == pytest.approx(0.38)
     assert status.status == "behind"
+    # About 10 a working day with 5.5 working days left cannot make up the 248 missing.
+    assert status.hit_probability is not None
+    assert 0.0 <= status.hit_probability < 0.001
     assert (status.period, status.team, status.source) == ("2026-11", "growth", "lemlist")
     assert status.start == datetime(2026, 11, 1, tzinfo=UTC)
     assert status.deadline == datetime(2026, 12, 1, tzinfo=UTC)
@@ -82,6 +86,10 @@ def test_team_goal_sums_its_members_linear():
     assert status.figures.expected == pytest.approx(375.0)
     assert status.status == "behind"  # 180 / 375 = 0.48
     assert status.team == "growth"
+    # The same history with a target already within reach is near certain.
+    easy = evaluate_goal(config, replace(config.goals[1], target=190), counts(), AT)
+    assert easy.hit_probability is not None
+    assert easy.hit_probability > 0.95
 
 
 def test_stock_goal_uses_latest_level_and_baseline():

@@ -132,11 +132,12 @@ class MailshakeFake:
         return web.json_response({"object": "me", "user": user})
 
     async def _sent(self, request: web.Request) -> web.StreamResponse:
+        params = request[_PARAMS]
         items = [e for e in self._served() if e.kind == "sent"]
-        return self._page(request[_PARAMS], items, self._sent_record)
+        return self._page(params, items, self._sent_record)
 
     async def _replies(self, request: web.Request) -> web.StreamResponse:
-        params: Mapping[str, str] = request[_PARAMS]
+        params = request[_PARAMS]
         reply_type = params.get("replyType")
         items = [e for e in self._served() if e.kind != "sent" and (reply_type is None or e.kind == reply_type)]
         return self._page(params, items, self._reply_record)

@@ -104,7 +104,8 @@ async def test_an_exhausted_workspace_budget_is_waited_out(events: list[Instantl
         result = await instantly.collect(SyncWindow(start, end, UTC_ZONE), {})
         await instantly.aclose()
     assert observer.codes == ["429", "200", "200"]
-    assert clock.sleeps and clock.sleeps[0] >= 1.0
+    assert clock.sleeps
+    assert clock.sleeps[0] >= 1.0
     assert {(c.metric, c.subject, c.day): c.value for c in result.counts} == expected_counts(
         events, UTC_ZONE, start, end
     )

@@ -30,8 +30,14 @@ def goal_hit_probability(
 ) -> float:
     """Return the chance the goal reaches its target by the deadline (docs/forecast.md)."""
     today = instant.astimezone(tz).date()
-    trailing = custom_period(period.first_day - TRAILING_HISTORY, period.first_day - timedelta(days=1))
-    weights = {**day_weights(trailing, curve), **day_weights(period, curve)}
+    # Days before the owner's first stored count are unknown, not idle: storage may simply not reach
+    # back that far (a first sync reads from the period's start), so they do not teach a rate of 0.
+    first_known = min((day for day, count in daily.items() if count > 0), default=period.first_day)
+    history_start = max(period.first_day - TRAILING_HISTORY, min(first_known, period.first_day))
+    weights = day_weights(period, curve)
+    if history_start < period.first_day:
+        trailing = custom_period(history_start, period.first_day - timedelta(days=1))
+        weights = {**day_weights(trailing, curve), **weights}
     return hit_probability(
         value=value,
         target=target,

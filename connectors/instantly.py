@@ -166,15 +166,15 @@ class InstantlyConnector:
         await self._http.aclose()
 
     async def _accounts_to_count(self) -> list[str]:
-        """Return the sending accounts to ask analytics for, sorted, without repeats."""
+        """Return the sending accounts to ask analytics for, as Instantly spells them, without repeats."""
         if self._settings.campaign_ids:
-            emails: set[str] = set()
+            listed: list[str] = []
             for campaign_id in self._settings.campaign_ids:
                 path = f"/campaigns/{quote(campaign_id, safe='')}"
                 payload = await self._http.get_json(path)
                 campaign = parse_payload(_CAMPAIGN, payload, source=self._source, what="GET /campaigns/{id}")
-                emails.update(_normalise(e) for e in campaign.email_list if e.strip())
-            return sorted(emails)
+                listed.extend(campaign.email_list)
+            return _distinct(listed)
 
         async def fetch(cursor: str | None) -> object:
             params: dict[str, str | int] = {"limit": ACCOUNTS_PAGE_SIZE}
@@ -187,8 +187,7 @@ class InstantlyConnector:
             # An empty page ends the list even if a cursor came with it.
             return Page(items=page.items, next_cursor=page.next_starting_after if page.items else None)
 
-        found = {_normalise(a.email) async for a in paginate_cursor(fetch, extract, source=self._source)}
-        return sorted(found)
+        return _distinct([a.email async for a in paginate_cursor(fetch, extract, source=self._source)])
 
     async def _daily_rows(self, emails: Sequence[str], start: date, end: date) -> list[_DailyRow]:
         params = {"emails": list(emails), "start_date": start.isoformat(), "end_date": end.isoformat()}
@@ -198,6 +197,15 @@ class InstantlyConnector:
 
 def _batches(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _distinct(emails: Sequence[str]) -> list[str]:
+    """Keep the first spelling of each address (the vendor's filter may be case-sensitive), sorted."""
+    by_key: dict[str, str] = {}
+    for email in emails:
+        if email.strip():
+            by_key.setdefault(_normalise(email), email.strip())
+    return [by_key[key] for key in sorted(by_key)]
 
 
 def _normalise(email: str) -> str:

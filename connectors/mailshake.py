@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import ClassVar
@@ -47,7 +47,13 @@ from connectors.base import (
     local_day,
 )
 from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, basic_auth_value, parse_payload
-from syncd.errors import SourceResponseError
+from syncd.errors import (
+    SourceAuthError,
+    SourceError,
+    SourceRateLimited,
+    SourceResponseError,
+    SourceUnavailable,
+)
 
 __all__ = ["MailshakeConnector", "MailshakeSettings"]
 
@@ -109,27 +115,25 @@ class _Page(BaseModel):
 _PAGE = TypeAdapter(_Page)
 
 
-class _ErrorCodeTransport(httpx.AsyncBaseTransport):
-    """Give Mailshake's error responses the status their JSON `code` means.
+def _classifier(source: str) -> Callable[[httpx.Response], SourceError | None]:
+    """Read Mailshake's error `code` (what went wrong is in the body) whatever status it comes with."""
 
-    The shared layer maps errors by HTTP status; Mailshake says what went wrong in the body's
-    `code`, so an exhausted quota or a bad key is recognised whatever status it comes with.
-    """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
+    def classify(response: httpx.Response) -> SourceError | None:
         if response.status_code < 400:
-            return response
-        body = await response.aread()
-        await response.aclose()
-        status = _CODE_STATUS.get(_error_code(body), response.status_code)
-        return httpx.Response(status, headers=response.headers, content=body, request=request)
+            return None
+        code = _error_code(response.content)
+        status = _CODE_STATUS.get(code)
+        if status is None:
+            return None
+        message = f"{source}: Mailshake answered with error code {code!r} (HTTP {response.status_code})"
+        if status in (401, 403):
+            return SourceAuthError(message, source=source, status_code=status)
+        if status == 429:
+            # A 429-coded rate limit is backed off and retried by the HTTP layer, then given up.
+            return SourceRateLimited(message, source=source, status_code=429, retry_after=None)
+        return SourceUnavailable(message, source=source, status_code=status)
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    return classify
 
 
 class MailshakeConnector:
@@ -149,14 +153,12 @@ class MailshakeConnector:
         self._source = context.source
         key = settings.api_key.get_secret_value()
         authorization = basic_auth_value(key, "")
-        inner = httpx.AsyncHTTPTransport(verify=context.ssl_context if context.ssl_context is not None else True)
         self._http = SourceHttpClient(
             context=context,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             headers={"Authorization": authorization, "Accept": "application/json"},
-            policy=HttpPolicy(rate_limit=RATE_LIMIT),
+            policy=HttpPolicy(rate_limit=RATE_LIMIT, classify=_classifier(context.source)),
             secrets=(key, authorization.removeprefix("Basic ")),
-            transport=_ErrorCodeTransport(inner),
         )
 
     async def check(self) -> None:

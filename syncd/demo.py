@@ -13,7 +13,9 @@ import click
 from syncd.config import load_config
 from syncd.daemon import Daemon
 from syncd.redaction import install_log_redaction
+from syncd.push import push_routes
 from syncd.sandbox.server import Sandbox
+from syncd.sandbox.vendors import VENDORS
 from syncd.store import create_engine_for, upgrade
 
 __all__ = ["run_demo"]
@@ -21,6 +23,7 @@ __all__ = ["run_demo"]
 # Preferred ports for the fakes, so the demo URLs are the same every time; any free one otherwise.
 DEMO_LEMLIST_PORT = 9471
 DEMO_KIT_PORT = 9472
+DEMO_VENDOR_PORTS = {name: 9473 + index for index, name in enumerate(VENDORS)}
 
 
 def _free(port: int) -> int:
@@ -40,27 +43,32 @@ def run_demo(config_path: str, *, seed: int = 42) -> None:
 
 
 async def _demo(config_path: str, seed: int) -> None:
-    sandbox = Sandbox(seed=seed, lemlist_port=_free(DEMO_LEMLIST_PORT), kit_port=_free(DEMO_KIT_PORT))
+    sandbox = Sandbox(
+        seed=seed,
+        lemlist_port=_free(DEMO_LEMLIST_PORT),
+        kit_port=_free(DEMO_KIT_PORT),
+        vendors=list(VENDORS),
+        vendor_ports={name: _free(port) for name, port in DEMO_VENDOR_PORTS.items()},
+    )
     async with sandbox:
         # The demo configuration reads its vendor URLs and (public, sandbox-only) keys from here.
-        os.environ["SYNCD_DEMO_LEMLIST_URL"] = sandbox.lemlist_url
-        os.environ["SYNCD_DEMO_KIT_URL"] = sandbox.kit_url
-        os.environ.setdefault("LEMLIST_API_KEY", sandbox.lemlist_api_key)
-        os.environ.setdefault("KIT_API_KEY", sandbox.kit_api_key)
+        for name in sandbox.names:
+            os.environ[f"SYNCD_DEMO_{name.upper()}_URL"] = sandbox.url(name)
+            os.environ.setdefault(f"{name.upper()}_API_KEY", sandbox.api_keys[name])
         config = load_config(config_path)
         install_log_redaction(config)
         if not config.database_url.startswith("sqlite"):
             raise click.UsageError("the demo runs on SQLite; unset SYNCD_DATABASE_URL")
         engine = create_engine_for(config.database_url)
         await asyncio.to_thread(upgrade, engine)
-        daemon = Daemon(config, engine)
+        daemon = Daemon(config, engine, extra_routes=push_routes)
         base = f"http://{config.listen_host}:{config.listen_port}"
         click.echo(
             "syncd demo is running (Ctrl-C stops it)\n"
             f"  status page   {base}/\n"
             f"  metrics       {base}/metrics\n"
             f"  goals (JSON)  {base}/api/v1/goals\n"
-            f"  sandbox       lemlist {sandbox.lemlist_url}  kit {sandbox.kit_url}\n"
+            f"  sandbox       {len(sandbox.names)} fake vendor APIs, lemlist at {sandbox.lemlist_url}\n"
             f"  database      {config.database_url}"
         )
         stop = asyncio.Event()

@@ -190,12 +190,18 @@ async def sync_window(
         log.exception("connector %s crashed", source.connector)
         await _record_failure(engine, source, message, clock.now())
         return _failed(stats, source, window, "error", message, clock.monotonic() - started)
+    # A connector that emits metrics "as configured" (http_json) declares none: the KPIs reading
+    # this source say which metrics its windows replace.
+    metrics = {metric.name for metric in connector_cls.metrics} or {
+        kpi.metric for kpi in config.kpis.values() if kpi.source == source.name
+    }
+    metrics |= {count.metric for count in result.counts} if not connector_cls.metrics else set()
     try:
         changed = await asyncio.to_thread(
             save_sync,
             engine,
             source=source.name,
-            metrics=[metric.name for metric in connector_cls.metrics],
+            metrics=sorted(metrics),
             counts=result.counts,
             replace_from=max(result.complete_from or window.first_day, window.first_day),
             replace_to=window.last_day,
@@ -205,6 +211,11 @@ async def sync_window(
         )
     except StorageError as exc:
         return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started)
+    except ValueError as exc:
+        # The store refuses counts that break its rules (an undeclared metric, a key twice).
+        message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)
+        await _record_failure(engine, source, message, clock.now())
+        return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started)
     duration = clock.monotonic() - started
     stats.record_success(clock.now(), duration)
     return SyncOutcome(

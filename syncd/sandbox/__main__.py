@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from syncd.sandbox.activity import ActivitySource, load_events
 from syncd.sandbox.server import DEFAULT_HISTORY_DAYS, Sandbox
+from syncd.sandbox.vendors import VENDORS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history-days", type=int, default=DEFAULT_HISTORY_DAYS, help="days of generated history")
     p.add_argument("--events", type=Path, help="JSON file of explicit events, served instead of generated ones")
     p.add_argument("--json", action="store_true", help="print the URLs and keys as one JSON line")
+    p.add_argument(
+        "--vendors",
+        default="",
+        help=f"comma-separated extra fakes to run, or 'all' ({', '.join(VENDORS)})",
+    )
     return p
 
 
@@ -37,6 +43,9 @@ async def _serve(args: argparse.Namespace, activity: ActivitySource | None) -> N
         host=args.host,
         lemlist_port=args.port_lemlist,
         kit_port=args.port_kit,
+        vendors=_vendor_names(args.vendors),
+        # Explicit events describe lemlist and Kit; the other fakes then serve nothing.
+        vendor_events={} if activity is not None else None,
     )
     async with sandbox:
         # The demo keys are public constants of the sandbox, not secrets.
@@ -48,6 +57,10 @@ async def _serve(args: argparse.Namespace, activity: ActivitySource | None) -> N
                         "kit_url": sandbox.kit_url,
                         "lemlist_api_key": sandbox.lemlist_api_key,
                         "kit_api_key": sandbox.kit_api_key,
+                        "vendors": {
+                            name: {"url": sandbox.url(name), "api_key": sandbox.api_keys[name]}
+                            for name in sandbox.names
+                        },
                     }
                 ),
                 flush=True,
@@ -55,11 +68,23 @@ async def _serve(args: argparse.Namespace, activity: ActivitySource | None) -> N
         else:
             print(f"lemlist  {sandbox.lemlist_url}  key {sandbox.lemlist_api_key}", flush=True)
             print(f"kit      {sandbox.kit_url}  key {sandbox.kit_api_key}", flush=True)
+            for name in sandbox.names[2:]:
+                print(f"{name:<8} {sandbox.url(name)}  key {sandbox.api_keys[name]}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+
+
+def _vendor_names(text: str) -> list[str]:
+    if text.strip() == "all":
+        return list(VENDORS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VENDORS]
+    if unknown:
+        raise SystemExit(f"unknown vendor(s): {', '.join(unknown)} (known: {', '.join(VENDORS)})")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:

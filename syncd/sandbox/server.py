@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -13,13 +14,15 @@ from syncd.clock import Clock, SystemClock
 from syncd.sandbox.activity import DEMO_TEAM, ActivitySource, DemoTeam, GeneratedActivity
 from syncd.sandbox.kit import KitFake
 from syncd.sandbox.lemlist import LemlistFake
+from syncd.sandbox.vendors import VENDORS, demo_api_key
 
-__all__ = ["DEFAULT_HISTORY_DAYS", "DEMO_KIT_API_KEY", "DEMO_LEMLIST_API_KEY", "Sandbox"]
+__all__ = ["DEFAULT_HISTORY_DAYS", "DEMO_KIT_API_KEY", "DEMO_LEMLIST_API_KEY", "FUTURE_DAYS", "Sandbox"]
 
 # Public, fixed demo credentials: they open nothing but the sandbox.
 DEMO_LEMLIST_API_KEY = "demo-lemlist-key-0000"
 DEMO_KIT_API_KEY = "demo-kit-key-0000"
 DEFAULT_HISTORY_DAYS = 120
+FUTURE_DAYS = 62
 
 
 class Sandbox:
@@ -42,6 +45,9 @@ class Sandbox:
         lemlist_port: int = 0,
         kit_port: int = 0,
         team: DemoTeam = DEMO_TEAM,
+        vendors: Iterable[str] = (),
+        vendor_ports: Mapping[str, int] | None = None,
+        vendor_events: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         zone = ZoneInfo(timezone)
@@ -58,6 +64,21 @@ class Sandbox:
             "lemlist": LemlistFake(activity, self.clock, self.lemlist_api_key, team).app(),
             "kit": KitFake(activity, self.clock, self.kit_api_key, team).app(),
         }
+        today = self.clock.now().astimezone(zone).date()
+        self.api_keys: dict[str, str] = {"lemlist": self.lemlist_api_key, "kit": self.kit_api_key}
+        for name in vendors:
+            vendor = VENDORS[name]
+            if vendor_events is not None:
+                events: Sequence[Any] = vendor_events.get(name, ())
+            else:
+                # Generated ahead of today too: the fakes serve nothing after the clock's now,
+                # so a long-running demo keeps receiving fresh activity.
+                events = vendor.demo_events(
+                    seed, today - timedelta(days=history_days), today + timedelta(days=FUTURE_DAYS), zone
+                )
+            self.api_keys[name] = demo_api_key(name)
+            self._apps[name] = vendor.build(events, self.clock, self.api_keys[name]).app()
+            self._ports[name] = (vendor_ports or {}).get(name, 0)
         self._runners: dict[str, web.AppRunner] = {}
         self._bound: dict[str, int] = {}
 
@@ -94,6 +115,16 @@ class Sandbox:
     def kit_url(self) -> str:
         """The Kit API root, ending in `/v4` (what `base_url` takes)."""
         return f"http://{self._host}:{self._port('kit')}/v4"
+
+    def url(self, name: str) -> str:
+        """Return a started fake's API root (what `base_url` takes), e.g. `http://127.0.0.1:9473/2` for X."""
+        root = {"lemlist": "/api", "kit": "/v4"}.get(name) or VENDORS[name].api_root
+        return f"http://{self._host}:{self._port(name)}{root}"
+
+    @property
+    def names(self) -> list[str]:
+        """Return the names of the fakes this sandbox runs."""
+        return list(self._apps)
 
     def _port(self, name: str) -> int:
         if name not in self._bound:

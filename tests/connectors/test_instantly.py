@@ -134,7 +134,8 @@ async def test_request_shape_auth_and_fixture_rows(connector: InstantlyConnector
     assert KEY not in str(request.url)
     assert request.url.path == "/api/v2/accounts/analytics/daily"
     # Ask for one day more: whether end_date is inclusive is not documented.
-    assert request.url.params.get_list("emails") == ["alice@acme.io", "bob@acme.io"]
+    # Sent as Instantly spells them; counted under the lower-case address.
+    assert request.url.params.get_list("emails") == ["alice@acme.io", "Bob@Acme.io"]
     assert (request.url.params["start_date"], request.url.params["end_date"]) == ("2026-03-07", "2026-03-08")
     assert listing.call_count == 2
     assert counts_of(result.counts) == {
@@ -209,7 +210,7 @@ async def test_campaign_ids_narrow_the_accounts(context: ConnectorContext) -> No
     await instantly.aclose()
     assert campaign.call_count == 1
     assert listing.call_count == 0
-    assert analytics.calls[0].request.url.params.get_list("emails") == ["alice@acme.io", "carol@acme.io"]
+    assert analytics.calls[0].request.url.params.get_list("emails") == ["alice@acme.io", "Carol@Acme.io"]
 
 
 async def test_empty_workspace_asks_for_no_analytics(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -273,3 +275,13 @@ async def test_a_repeated_token_is_a_response_error(connector: MailshakeConnecto
         router.get("/activity/sent").respond(json=page)
         with pytest.raises(SourceResponseError):
             await connector.collect(DAY, {})
+
+
+async def test_a_compressed_error_body_is_still_read(connector: MailshakeConnector) -> None:
+    body = gzip.compress(json.dumps(load_fixture("mailshake", "error_invalid_api_key.json")).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    with respx.mock(base_url=BASE) as router:
+        route = router.get("/me").respond(400, content=body, headers=headers)
+        with pytest.raises(SourceAuthError):
+            await connector.check()
+    assert route.call_count == 1

@@ -126,7 +126,7 @@ def start_sandbox(stack: Stack, events: dict[str, object] | None = None) -> dict
         args += ["--events", str(events_file)]
     sandbox = stack.start("sandbox", args)
     line = wait_until(lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs")
-    return {str(k): str(v) for k, v in json.loads(line).items()}
+    return {str(k): str(v) for k, v in json.loads(line).items() if isinstance(v, str)}
 
 
 def start_syncd(stack: Stack, config: dict[str, Any], env: dict[str, str]) -> str:

@@ -11,9 +11,7 @@ from tests.deploy.stack import ALERTMANAGER_CONFIG, require_binary
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_binary("amtool"), *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    return subprocess.run([require_binary("amtool"), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_amtool_accepts_the_config() -> None:
@@ -40,7 +38,11 @@ def test_amtool_accepts_the_config() -> None:
 )
 def test_routes(labels: str, receivers: str) -> None:
     result = amtool(
-        "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}", f"--verify.receivers={receivers}",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        f"--verify.receivers={receivers}",
         *labels.split(),
     )
     assert result.returncode == 0, result.stdout + result.stderr

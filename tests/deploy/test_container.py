@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.stack import DEPLOY, ROOT, Stack, free_port, require_binary, start_syncd, wait_until
+from tests.deploy.stack import DEPLOY, ROOT, Stack, free_port, require_binary, start_syncd
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -52,7 +52,8 @@ def test_hadolint_passes() -> None:
 
 def test_multi_stage_slim_and_only_the_venv_is_carried_over() -> None:
     froms = [args for op, args in instructions() if op == "FROM"]
-    assert len(froms) == 2 and all(" AS " in f for f in froms)
+    assert len(froms) == 2
+    assert all(" AS " in f for f in froms)
     args = dict(a.split("=", 1) for op, a in instructions() if op == "ARG" and "=" in a)
     assert args["PYTHON_IMAGE"].endswith("-slim-bookworm")
     copies = [a for op, a in final_stage() if op == "COPY"]
@@ -63,7 +64,7 @@ def test_runs_as_a_non_root_user_with_data_on_a_volume() -> None:
     stage = final_stage()
     users = [a for op, a in stage if op == "USER"]
     assert users == ["10001:10001"]
-    assert ["/var/lib/syncd"] == json.loads(next(a for op, a in stage if op == "VOLUME"))
+    assert json.loads(next(a for op, a in stage if op == "VOLUME")) == ["/var/lib/syncd"]
     env = " ".join(a for op, a in stage if op == "ENV")
     assert "SYNCD_DATABASE_URL=sqlite:////var/lib/syncd/syncd.db" in env  # the volume, not the image
     assert "PYTHONDONTWRITEBYTECODE=1" in env  # nothing written beside the code: root may be read-only
@@ -74,7 +75,8 @@ def test_runs_as_a_non_root_user_with_data_on_a_volume() -> None:
 def healthcheck_command() -> list[str]:
     (args,) = [a for op, a in final_stage() if op == "HEALTHCHECK"]
     options, _, command = args.partition("CMD ")
-    assert "--interval=" in options and "--timeout=" in options
+    assert "--interval=" in options
+    assert "--timeout=" in options
     argv: list[str] = json.loads(command)
     return argv
 
@@ -82,7 +84,8 @@ def healthcheck_command() -> list[str]:
 def test_healthcheck_uses_python_on_healthz() -> None:
     argv = healthcheck_command()
     assert argv[0] == "python"
-    assert "curl" not in " ".join(argv) and "wget" not in " ".join(argv)
+    assert "curl" not in " ".join(argv)
+    assert "wget" not in " ".join(argv)
     assert "http://127.0.0.1:9464/healthz" in argv[-1]
 
 
@@ -136,9 +139,7 @@ def test_syncd_run_stops_cleanly_on_sigterm(stack: Stack) -> None:
 
 
 def test_dockerignore_lets_in_exactly_what_the_build_copies() -> None:
-    lines = [
-        line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")
-    ]
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "*"
     allowed = {line.removeprefix("!").rstrip("/") for line in lines if line.startswith("!")}
     copied = set()
@@ -155,7 +156,8 @@ def test_compose_wires_the_five_services_together() -> None:
     syncd = services["syncd"]
     assert syncd["environment"]["SYNCD_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in syncd["environment"]["SYNCD_DATABASE_URL"]
-    assert syncd["read_only"] is True and syncd["tmpfs"] == ["/tmp"]
+    assert syncd["read_only"] is True
+    assert syncd["tmpfs"] == ["/tmp"]  # noqa: S108 - the container's tmpfs, not a temp file here
     assert "syncd-data:/var/lib/syncd" in syncd["volumes"]
     assert syncd["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert syncd["cap_drop"] == ["ALL"]
@@ -166,7 +168,9 @@ def test_compose_wires_the_five_services_together() -> None:
     mounts = services["prometheus"]["volumes"]
     for rule_file in prometheus["rule_files"]:
         assert f"./prometheus/{rule_file}:/etc/prometheus/{rule_file}:ro" in mounts
-    assert "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in services["alertmanager"]["volumes"]
+    assert (
+        "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in services["alertmanager"]["volumes"]
+    )
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in services["grafana"]["volumes"]
     # Every bind-mounted file exists (paths are relative to deploy/).
     for service in services.values():

@@ -20,9 +20,7 @@ ALERTS = {
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_binary("promtool"), *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    return subprocess.run([require_binary("promtool"), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def alert_rules() -> list[dict[str, object]]:
@@ -65,7 +63,8 @@ def test_every_alert_follows_the_mixin_conventions() -> None:
     for rule in rules:
         name = str(rule["alert"])
         labels, annotations = rule["labels"], rule["annotations"]
-        assert isinstance(labels, dict) and isinstance(annotations, dict)
+        assert isinstance(labels, dict)
+        assert isinstance(annotations, dict)
         assert labels["severity"] in {"critical", "warning", "info"}, name
         assert set(annotations) == {"summary", "description", "runbook_url"}, name
         anchor = name.lower()
@@ -78,7 +77,8 @@ def test_source_alerts_carry_owner_and_team_and_goal_alerts_keep_theirs() -> Non
         labels = rule["labels"]
         assert isinstance(labels, dict)
         if str(rule["alert"]).startswith("SyncdSource"):
-            assert labels["owner"] == "syncd-operators" and labels["team"] == "operations"
+            assert labels["owner"] == "syncd-operators"
+            assert labels["team"] == "operations"
         else:
             # Goal alerts take owner, team and source from the goal's series: never overwrite them.
             assert not {"owner", "team", "source"} & set(labels), rule["alert"]
@@ -87,6 +87,4 @@ def test_source_alerts_carry_owner_and_team_and_goal_alerts_keep_theirs() -> Non
 def test_staleness_is_twice_the_interval() -> None:
     stale = next(r for r in alert_rules() if r["alert"] == "SyncdSourceStale")
     expr = " ".join(str(stale["expr"]).split())
-    assert expr == (
-        "time() - syncd_source_last_success_timestamp_seconds > 2 * syncd_source_interval_seconds"
-    )
+    assert expr == ("time() - syncd_source_last_success_timestamp_seconds > 2 * syncd_source_interval_seconds")

@@ -12,8 +12,8 @@ import click
 
 from syncd.config import load_config
 from syncd.daemon import Daemon
-from syncd.redaction import install_log_redaction
 from syncd.push import push_routes
+from syncd.redaction import install_log_redaction
 from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
 from syncd.store import create_engine_for, upgrade

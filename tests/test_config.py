@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -215,7 +216,7 @@ def test_listen_and_database_url():
 
 @pytest.mark.parametrize("name", ["syncd.yaml", "example.yaml"])
 def test_shipped_configurations_load(name: str):
-    root = Path(__file__).resolve().parents[1]
-    env = {**ENV, "X_BEARER_TOKEN": "t" * 10, "PUSH_TOKEN": "p" * 24}
-    config = load_config(root / "config" / name, environ=env)
+    path = Path(__file__).resolve().parents[1] / "config" / name
+    env = {var: f"{var.lower()}-value-0001" for var in re.findall(r"\$\{([A-Z0-9_]+)\}", path.read_text())}
+    config = load_config(path, environ=env)
     assert config.goals

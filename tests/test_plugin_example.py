@@ -40,7 +40,9 @@ def test_installed_plugin_is_listed_and_configurable(plugin_path: Path, tmp_path
         "kpis: {meetings: {source: cal, metric: meetings_booked, per_person: true}}\n"
         "goals: [{kpi: meetings, owner: alice, period: week, target: 10}]\n"
     )
-    checked = subprocess.run([SYNCD, "check", "--offline", "--config", str(config)], capture_output=True, text=True, env=env)
+    checked = subprocess.run(
+        [SYNCD, "check", "--offline", "--config", str(config)], capture_output=True, text=True, env=env
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

@@ -38,9 +38,6 @@ from tests.deploy.stack import (
 GRAFANA = DEPLOY / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 VARIABLE = re.compile(r"\$\{?(\w+)\}?")
-# CONTRACT §5 metrics the daemon does not expose yet. A query on one of them is expected to come
-# back empty only while syncd's own /metrics has no sample of it; once it does, it is checked too.
-PENDING_METRICS = frozenset({"syncd_goal_hit_probability"})
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -132,8 +129,8 @@ def check_exposition(exposed: str) -> None:
             assert name in documented, sample.name
             assert set(sample.labels) - {"le"} == set(documented[name]), sample
             seen.add(name)
-    # Every documented metric is exposed, but failures (none happen in the demo) and pending ones.
-    assert set(documented) - seen <= {"syncd_source_sync_failures_total", *PENDING_METRICS}
+    # Every documented metric is exposed, but failures: none happen here.
+    assert set(documented) - seen <= {"syncd_source_sync_failures_total"}
 
 
 def compose_config(listen: str, database: str) -> dict[str, Any]:
@@ -178,16 +175,8 @@ def test_every_panel_query_returns_data_from_a_prometheus_scraping_syncd(stack: 
 
     exposed = wait_until(full_exposition, timeout=30, what="a full exposition from syncd")
     check_exposition(exposed)
-    pending = {m for m in PENDING_METRICS if not re.search(rf"^{m}{{", exposed, re.MULTILINE)}
-
-    def still_missing() -> list[str]:
-        return [q for q in unanswered() if not any(m in q for m in pending)]
-
     # Rates need a few scrapes and every source a few syncs: poll until every query has a number.
     try:
-        wait_until(lambda: not still_missing(), timeout=60, what="data for every dashboard query")
+        wait_until(lambda: not unanswered(), timeout=60, what="data for every dashboard query")
     except AssertionError:
-        pytest.fail("queries without data:\n" + "\n".join(still_missing()) + "\n" + stack.logs())
-    if pending:
-        assert all(any(m in q for m in pending) for q in unanswered())
-        pytest.xfail(f"syncd does not expose {sorted(pending)} yet; every other query returned data")
+        pytest.fail("queries without data:\n" + "\n".join(unanswered()) + "\n" + stack.logs())

@@ -1,7 +1,7 @@
 """`syncd backfill`: fetch history into storage in chunks, with a progress bar.
 
-Each chunk is stored with its cursor in one transaction, so an interrupted backfill keeps every
-finished chunk, and the daemon's next sync resumes from the last stored cursor.
+Each chunk is stored with its cursor in one transaction and its progress recorded, so an
+interrupted backfill (Ctrl-C) keeps every finished chunk and the same command resumes after them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 from datetime import date, timedelta
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
 
 from connectors.base import SyncWindow, local_day
 from syncd.clock import Clock, SystemClock
@@ -17,9 +18,10 @@ from syncd.model import Config, Source
 from syncd.registry import load_registry
 from syncd.source_stats import SourceStats
 from syncd.store import create_engine_for, load_source_states, upgrade
-from syncd.sync import local_midnight_of, sync_window
+from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
+from syncd.sync import ConnectorPool, local_midnight_of, sync_window
 
-__all__ = ["CHUNK_DAYS", "plan_chunks", "run_backfill"]
+__all__ = ["CHUNK_DAYS", "backfill_source", "plan_chunks", "run_backfill"]
 
 # A week per chunk keeps each request window small and each committed step short.
 CHUNK_DAYS = 7
@@ -58,6 +60,63 @@ def run_backfill(config: Config, sources: list[Source], since: date, clock: Cloc
     return asyncio.run(_backfill(config, sources, since, clock or SystemClock()))
 
 
+def _stored_through(window: SyncWindow, config: Config) -> date:
+    """Return the last day a stored chunk holds whole (its last day is partial when it ends at now)."""
+    ends_at_midnight = window.end == local_midnight_of(local_day(window.end, config.timezone), config)
+    return window.last_day if ends_at_midnight else window.last_day - timedelta(days=1)
+
+
+async def backfill_source(
+    config: Config,
+    source: Source,
+    since: date,
+    engine: Engine,
+    clock: Clock,
+    progress: Progress | None = None,
+) -> bool:
+    """Backfill one source in chunks, skipping the ones a previous, interrupted run already stored."""
+    windows, notes = plan_chunks(config, source, since, clock)
+    console = progress.console if progress is not None else None
+    for note in notes:
+        if console is not None:
+            console.print(f"note: {note}")
+    done = await asyncio.to_thread(backfill_done_through, engine, source.name, since)
+    pending = [w for w in windows if done is None or w.last_day > done]
+    task = (
+        progress.add_task(source.name, total=len(windows), completed=len(windows) - len(pending)) if progress else None
+    )
+    stats = SourceStats(source.name, source.connector, source.interval_seconds)
+    # One connector for every chunk, so its rate limiter spans the whole backfill.
+    pool = ConnectorPool()
+    try:
+        for window in pending:
+            states = await asyncio.to_thread(load_source_states, engine)
+            outcome = await sync_window(
+                config,
+                source,
+                engine,
+                clock,
+                stats,
+                window,
+                states.get(source.name),
+                deadline=CHUNK_DEADLINE_SECONDS,
+                pool=pool,
+            )
+            if not outcome.ok:
+                if console is not None:
+                    console.print(f"[red]{source.name}: stopped at {window.first_day}: {outcome.error}[/]")
+                return False
+            # Stored after the chunk's own transaction: a crash in between only re-reads that chunk.
+            await asyncio.to_thread(
+                save_backfill_progress, engine, source.name, since, _stored_through(window, config), clock.now()
+            )
+            if progress is not None and task is not None:
+                progress.advance(task)
+    finally:
+        await pool.aclose()
+    return True
+
+
 async def _backfill(config: Config, sources: list[Source], since: date, clock: Clock) -> bool:
     engine = create_engine_for(config.database_url)
     await asyncio.to_thread(upgrade, engine)
@@ -70,27 +129,6 @@ async def _backfill(config: Config, sources: list[Source], since: date, clock: C
         TimeRemainingColumn(),
     ) as progress:
         for source in sources:
-            windows, notes = plan_chunks(config, source, since, clock)
-            for note in notes:
-                progress.console.print(f"note: {note}")
-            task = progress.add_task(source.name, total=len(windows))
-            stats = SourceStats(source.name, source.connector, source.interval_seconds)
-            for window in windows:
-                states = await asyncio.to_thread(load_source_states, engine)
-                outcome = await sync_window(
-                    config,
-                    source,
-                    engine,
-                    clock,
-                    stats,
-                    window,
-                    states.get(source.name),
-                    deadline=CHUNK_DEADLINE_SECONDS,
-                )
-                if not outcome.ok:
-                    progress.console.print(f"[red]{source.name}: stopped at {window.first_day}: {outcome.error}[/]")
-                    ok = False
-                    break
-                progress.advance(task)
+            ok = await backfill_source(config, source, since, engine, clock, progress) and ok
     engine.dispose()
     return ok

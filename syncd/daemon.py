@@ -29,7 +29,7 @@ from syncd.snapshot import GoalStatus, Snapshot, SnapshotHolder
 from syncd.source_stats import SourceStats
 from syncd.store import load_daily_counts, ping
 from syncd.store.goal_repository import CheckpointResult, save_checkpoint_results
-from syncd.sync import SyncOutcome, sync_source
+from syncd.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.web import WebState, build_app
 from syncd.web_config import WebConfig
 
@@ -91,6 +91,7 @@ class Daemon:
             extra_routes=extra_routes(self) if extra_routes else [],
         )
         self._evaluate_lock = asyncio.Lock()
+        self.connectors = ConnectorPool()
 
     async def _storage_reachable(self) -> bool:
         try:
@@ -165,7 +166,9 @@ class Daemon:
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""
-        outcome = await sync_source(self.config, source, self.engine, self.clock, self.stats[source.name])
+        outcome = await sync_source(
+            self.config, source, self.engine, self.clock, self.stats[source.name], pool=self.connectors
+        )
         keys = tuple((kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name)
         try:
             # Nothing stored changed: keep every goal's figures, refresh only the source's health.
@@ -285,6 +288,7 @@ class Daemon:
                 log.info("configuration reloaded")
         finally:
             await _cancel([*sources, evaluator])
+            await self.connectors.aclose()
             if runner is not None:
                 await runner.cleanup()
 

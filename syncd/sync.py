@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -27,6 +27,7 @@ from syncd.source_stats import SourceStats
 from syncd.store import SourceState, load_source_states, record_failure, save_sync
 
 __all__ = [
+    "ConnectorPool",
     "SyncOutcome",
     "first_window_start",
     "plan_window",
@@ -130,6 +131,7 @@ async def sync_source(
     *,
     since: date | None = None,
     deadline: float | None = None,
+    pool: ConnectorPool | None = None,
 ) -> SyncOutcome:
     """Sync one source once: collect its window and store counts and cursor in one transaction."""
     started = clock.monotonic()
@@ -146,7 +148,7 @@ async def sync_source(
     state = states.get(source.name)
     window, notes = plan_window(config, source, state, now, since=since, history_limit=connector_cls.history_limit)
     return await sync_window(
-        config, source, engine, clock, stats, window, state, notes=notes, deadline=deadline, started=started
+        config, source, engine, clock, stats, window, state, notes=notes, deadline=deadline, started=started, pool=pool
     )
 
 
@@ -162,6 +164,7 @@ async def sync_window(
     notes: tuple[str, ...] = (),
     deadline: float | None = None,
     started: float | None = None,
+    pool: ConnectorPool | None = None,
 ) -> SyncOutcome:
     """Collect one planned window and store its counts and the new cursor in one transaction."""
     started = clock.monotonic() if started is None else started
@@ -176,7 +179,7 @@ async def sync_window(
         ssl_context=shared_ssl_context(),
     )
     try:
-        result = await _collect(connector_cls, source, context, window, state, deadline)
+        result = await _collect(connector_cls, source, context, window, state, deadline, pool)
     except SourceError as exc:
         message = redact(str(exc), source)
         await _record_failure(engine, source, message, clock.now())
@@ -229,6 +232,34 @@ async def sync_window(
     )
 
 
+class ConnectorPool:
+    """Keep one connector, and so one HTTP client and rate limiter, per source for its life.
+
+    A new client per sync would forget how much of the vendor's rate limit it has just spent,
+    so back-to-back syncs (a backfill's chunks) could exceed it; it would also reload the CA bundle.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[Source, Connector]] = {}
+
+    async def get(self, source: Source, factory: Callable[[], Connector]) -> Connector:
+        """Return the source's open connector, replacing it when the source's settings changed."""
+        current = self._open.get(source.name)
+        if current is not None and current[0] == source:
+            return current[1]
+        if current is not None:
+            await current[1].aclose()
+        connector = factory()
+        self._open[source.name] = (source, connector)
+        return connector
+
+    async def aclose(self) -> None:
+        """Close every open connector."""
+        open_now, self._open = self._open, {}
+        for _, connector in open_now.values():
+            await connector.aclose()
+
+
 async def _collect(
     connector_cls: type[Connector],
     source: Source,
@@ -236,14 +267,19 @@ async def _collect(
     window: SyncWindow,
     state: SourceState | None,
     deadline: float | None,
+    pool: ConnectorPool | None,
 ) -> CollectResult:
-    connector = connector_cls(source.settings, context)
+    if pool is not None:
+        connector = await pool.get(source, lambda: connector_cls(source.settings, context))
+    else:
+        connector = connector_cls(source.settings, context)
     try:
         previous: Mapping[str, str] = state.connector_state if state is not None else {}
         async with asyncio.timeout(deadline if deadline is not None else sync_deadline(source)):
             return await connector.collect(window, previous)
     finally:
-        await connector.aclose()
+        if pool is None:
+            await connector.aclose()
 
 
 async def _record_failure(engine: Engine, source: Source, message: str, at: datetime) -> None:

@@ -75,6 +75,8 @@ async def test_sync_failure_and_reload(tmp_path: Path):
 
     first = await daemon.sync_once(config.sources["lemlist"])
     assert first.ok
+    # One connector per source for the daemon's life: the next sync reuses its client and limiter.
+    first_connector = await daemon.connectors.get(config.sources["lemlist"], lambda: None)  # type: ignore[arg-type,return-value]
     assert values(daemon)[("emails", "alice")] == 12
     assert values(daemon)[("emails", "bob")] == 3
     kit_goal_before = daemon.holder.current.goals[2]
@@ -84,6 +86,7 @@ async def test_sync_failure_and_reload(tmp_path: Path):
         rows_before = connection.execute(select(func.count()).select_from(DailyCountRow)).scalar_one()
     again = await daemon.sync_once(config.sources["lemlist"])
     assert (again.ok, again.changed) == (True, 0)
+    assert await daemon.connectors.get(config.sources["lemlist"], lambda: None) is first_connector  # type: ignore[arg-type,return-value]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(DailyCountRow)).scalar_one() == rows_before
     # Only the synced source's goals were recomputed; the kit goal is the very same object.
@@ -93,6 +96,9 @@ async def test_sync_failure_and_reload(tmp_path: Path):
     assert values(daemon)[("optins", "growth")] == 5
 
     # The vendor goes away: the sync fails, the source is down, the last good numbers stay.
+    # Close the pooled connections first: httpcore drops a keep-alive socket whose peer vanished
+    # without closing it, which pytest (warnings as errors) would report as a leak.
+    await daemon.connectors.aclose()
     await sandbox.stop()
     failed = await daemon.sync_once(config.sources["lemlist"])
     assert (failed.ok, failed.reason) == (False, "unavailable")
@@ -135,6 +141,7 @@ async def test_pace_moves_with_the_clock_without_a_sync(tmp_path: Path):
         clock.advance(86400)
         await daemon.evaluate()
         after = daemon.holder.current.goals[0].figures.elapsed_ratio
+        await daemon.connectors.aclose()
     # One day of a 30-day month, linear pacing.
     assert after - before == pytest.approx(1 / 30)
     engine.dispose()

@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from connectors.base import ConnectorContext
+from tests.fakes import FakeClock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 START = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock whose time moves only when someone sleeps on it (or the test advances it)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._start = start
-        self._elapsed = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
-
-    def monotonic(self) -> float:
-        return self._elapsed
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self._elapsed += max(0.0, seconds)
-
-    def advance(self, seconds: float) -> None:
-        self._elapsed += seconds
 
 
 class RecordingObserver:
@@ -58,7 +37,7 @@ def load_fixture(vendor: str, name: str) -> object:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

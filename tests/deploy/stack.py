@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +20,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import yaml
+
+from tests.processes import Process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -42,56 +41,6 @@ def require_binary(*names: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.25) -> T:
-    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-        except (httpx.HTTPError, OSError, ValueError, KeyError, IndexError) as exc:
-            last_error = exc
-            result = None
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
-
-
-class Process:
-    """A child process with its output in a file, stopped (SIGTERM, then SIGKILL) at teardown."""
-
-    def __init__(self, name: str, args: list[str], logs: Path, env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.log = logs / f"{name}.log"
-        self._handle = self.log.open("wb")
-        self.proc = subprocess.Popen(args, stdout=self._handle, stderr=subprocess.STDOUT, env=env)
-
-    def output(self) -> str:
-        """Return what the process has printed so far."""
-        if not self._handle.closed:
-            self._handle.flush()
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 10) -> None:
-        """Stop the process and wait for it."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._handle.close()
 
 
 @dataclass

@@ -4,67 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.processes import Process, wait_until
+
 SYNCD = str(Path(sys.executable).with_name("syncd"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2):
-    """Poll `predicate` until it returns a truthy value; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-        except (httpx.HTTPError, OSError, ValueError, KeyError, IndexError) as exc:
-            last_error = exc
-            result = None
-        if result:
-            return result
-        time.sleep(interval)  # real processes on the real clock: polling is the only way to observe them
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
-
-
-class Process:
-    """A child process whose output goes to a file, stopped at teardown."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.log = log
-        self.handle = log.open("wb")
-        self.proc = subprocess.Popen(args, stdout=self.handle, stderr=subprocess.STDOUT, env=env)
-
-    def output(self) -> str:
-        if not self.handle.closed:
-            self.handle.flush()
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 10) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.handle.close()
-        return int(self.proc.returncode)
 
 
 @pytest.fixture
@@ -80,8 +31,7 @@ def start_sandbox(processes: list[Process], tmp_path: Path, events: dict[str, ob
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events))
     sandbox = Process(
-        [sys.executable, "-m", "syncd.sandbox", "--events", str(events_file), "--json"],
-        tmp_path / "sandbox.log",
+        "sandbox", [sys.executable, "-m", "syncd.sandbox", "--events", str(events_file), "--json"], tmp_path
     )
     processes.append(sandbox)
     line = wait_until(lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs")

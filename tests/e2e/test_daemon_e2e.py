@@ -15,7 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.sandbox.server import DEMO_KIT_API_KEY, DEMO_LEMLIST_API_KEY
-from tests.e2e.conftest import SYNCD, Process, free_port, start_sandbox, wait_until
+from tests.e2e.conftest import SYNCD, start_sandbox
+from tests.processes import Process, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,7 @@ def test_daemon_syncs_sandbox_and_serves_the_numbers(processes: list[Process], t
     )
     env = {**os.environ, "LEMLIST_API_KEY": DEMO_LEMLIST_API_KEY, "KIT_API_KEY": DEMO_KIT_API_KEY}
     env.pop("SYNCD_DATABASE_URL", None)
-    daemon = Process([SYNCD, "run", "--config", str(config)], tmp_path / "daemon.log", env=env)
+    daemon = Process("daemon", [SYNCD, "run", "--config", str(config)], tmp_path, env=env)
     processes.append(daemon)
     base = f"http://127.0.0.1:{port}"
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.ahrefs import AhrefsConnector, AhrefsSettings
 from connectors.base import ConnectorContext, SyncWindow
@@ -24,21 +22,14 @@ from syncd.sandbox.ahrefs import (
     expected_counts,
 )
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 KEY = "ahrefs_demo_key_0123456789"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v3"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/v3")
 
 
 def connector(url: str, clock: FakeClock, observer: RecordingObserver, key: str = KEY) -> AhrefsConnector:

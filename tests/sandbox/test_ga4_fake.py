@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import CollectResult, ConnectorContext, SyncWindow
 from connectors.ga4 import Ga4Connector, Ga4Settings
 from syncd.errors import SourceAuthError, SourceRateLimited
 from syncd.sandbox.ga4 import DEMO_PROPERTY_ID, Ga4Fake, Ga4Session, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 TOKEN = "ya29.demo-ga4-token-0123456789"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1beta"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/v1beta")
 
 
 def window(first: date) -> SyncWindow:

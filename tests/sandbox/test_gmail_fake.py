@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.gmail import GmailConnector, GmailSettings
 from syncd.errors import SourceAuthError, SourceRateLimited
 from syncd.sandbox.gmail import DEMO_MAILBOXES, GmailFake, GmailMessage, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 4, 20, 0, tzinfo=UTC)
 TOKEN = "ya29.demo-gmail-token-0123456789"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/gmail/v1"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/gmail/v1")
 
 
 def window(first: date) -> SyncWindow:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.http_json import HttpJsonConnector, HttpJsonSettings
 from syncd.errors import SourceAuthError
 from syncd.sandbox.http_json import Call, HttpJsonFake, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
@@ -38,15 +36,7 @@ CALLS_LIST = documented_source(1, "calls")
 CALLS_COUNT = documented_source(2, "alice_calls")
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+running = serve
 
 
 async def collect(

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.hubspot import HubspotConnector, HubspotSettings
 from syncd.errors import SourceAuthError
 from syncd.sandbox.hubspot import DEMO_FORMS, HubspotEvent, HubspotFake, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 KEY = "pat-na1-hubspot-fake-token-0123"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -23,17 +21,7 @@ NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 SEARCH = "/crm/v3/objects/emails/search"
 
 
-@asynccontextmanager
-async def running(fake: HubspotFake) -> AsyncIterator[str]:
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+running = serve
 
 
 def connector(base: str, clock: FakeClock, observer: RecordingObserver, key: str = KEY) -> HubspotConnector:

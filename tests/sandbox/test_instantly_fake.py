@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.instantly import InstantlyConnector, InstantlySettings
 from syncd.errors import SourceAuthError
 from syncd.sandbox.instantly import InstantlyEvent, InstantlyFake, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 KEY = "instantly-fake-key-0123456789"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -25,17 +23,7 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 IDLE_ACCOUNTS = [f"idle{n:03d}@acme.io" for n in range(150)]
 
 
-@asynccontextmanager
-async def running(fake: InstantlyFake) -> AsyncIterator[str]:
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+running = serve
 
 
 def connector(base: str, clock: FakeClock, observer: RecordingObserver, key: str = KEY) -> InstantlyConnector:

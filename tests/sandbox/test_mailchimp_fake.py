@@ -5,32 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.mailchimp import MailchimpConnector, MailchimpSettings
 from syncd.errors import SourceAuthError, SourceRequestError
 from syncd.sandbox.mailchimp import DEMO_LIST_ID, MailchimpFake, MailchimpMember, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 KEY = "f00dfeedf00dfeedf00dfeedf00dfeed-us19"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/3.0"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/3.0")
 
 
 @asynccontextmanager

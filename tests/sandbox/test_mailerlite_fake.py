@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.mailerlite import MailerliteConnector, MailerliteSettings
@@ -23,21 +21,14 @@ from syncd.sandbox.mailerlite import (
     expected_counts,
 )
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 TOKEN = "mailerlite-demo-token-0001"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/api"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/api")
 
 
 def connector_for(url: str, clock: FakeClock, token: str = TOKEN, **extra: str) -> MailerliteConnector:

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.mailshake import MailshakeConnector, MailshakeSettings
 from syncd.errors import SourceAuthError, SourceRateLimited
 from syncd.sandbox.mailshake import MAILSHAKE_QUOTA, MailshakeEvent, MailshakeFake, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 KEY = "mailshake-fake-key-0123456789"
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 
 
-@asynccontextmanager
-async def running(fake: MailshakeFake) -> AsyncIterator[str]:
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+running = serve
 
 
 def connector(base: str, clock: FakeClock, observer: RecordingObserver, key: str = KEY) -> MailshakeConnector:

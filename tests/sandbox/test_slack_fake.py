@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.slack import SlackConnector, SlackSettings
@@ -23,6 +21,7 @@ from syncd.sandbox.slack import (
     expected_counts,
 )
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
@@ -30,15 +29,7 @@ TOKEN = "xoxb-1111-2222-demotoken"
 CHANNELS = list(DEMO_SLACK_CHANNELS)
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/api"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/api")
 
 
 @pytest.fixture

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.stripe import StripeConnector, StripeSettings
 from syncd.errors import SourceAuthError
 from syncd.sandbox.stripe import STRIPE_RATE_LIMIT, StripeFake, StripeObject, demo_events, expected_counts
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 KEY = "sk_test_51DemoKey000000000000"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/v1")
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiohttp import web
 
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.x import XConnector, XSettings
@@ -25,21 +25,14 @@ from syncd.sandbox.x import (
     expected_counts,
 )
 from tests.connectors.conftest import FakeClock, RecordingObserver
+from tests.sandbox.loopback import serve
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 ALICE_TOKEN, CAROL_TOKEN = "x-alice-token-0001", "x-carol-token-0003"
 
 
-@asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/2"
-    finally:
-        await runner.cleanup()
+running = partial(serve, root="/2")
 
 
 @pytest.fixture

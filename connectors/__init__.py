@@ -12,6 +12,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import (
@@ -21,6 +22,7 @@ from connectors.http import (
     RateLimit,
     SourceHttpClient,
     basic_auth_value,
+    bearer_client,
     paginate_cursor,
     paginate_offset,
     parse_payload,
@@ -57,6 +59,8 @@ __all__ = [
     "SourceUnavailable",
     "SyncWindow",
     "basic_auth_value",
+    "bearer_client",
+    "expect_settings",
     "local_day",
     "paginate_cursor",
     "paginate_offset",

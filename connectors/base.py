@@ -11,7 +11,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -28,6 +28,7 @@ __all__ = [
     "DailyCount",
     "MetricSpec",
     "SyncWindow",
+    "expect_settings",
     "local_day",
 ]
 
@@ -141,6 +142,16 @@ class Connector(Protocol):
     async def aclose(self) -> None:
         """Release the connector's HTTP client."""
         ...
+
+
+SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
+
+
+def expect_settings(settings: ConnectorSettings, model: type[SettingsT]) -> SettingsT:
+    """Return `settings` as the connector's own settings model, or fail loudly on a wiring mistake."""
+    if not isinstance(settings, model):
+        raise TypeError(f"expected {model.__name__}, got {type(settings).__name__}")
+    return settings
 
 
 def local_day(instant: datetime, timezone: ZoneInfo) -> date:

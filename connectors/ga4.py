@@ -38,8 +38,9 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
 )
-from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, parse_payload
+from connectors.http import HttpPolicy, RateLimit, bearer_client, parse_payload
 from syncd.errors import SourceResponseError
 
 __all__ = ["Ga4Connector", "Ga4Settings"]
@@ -119,18 +120,15 @@ class Ga4Connector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, Ga4Settings):
-            raise TypeError(f"Ga4Connector needs Ga4Settings, got {type(settings).__name__}")
+        settings = expect_settings(settings, Ga4Settings)
         self._settings = settings
         self._source = context.source
         self._path = f"/properties/{quote(settings.property_id, safe='')}:runReport"
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {token}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT),
-            secrets=(token,),
         )
 
     async def check(self) -> None:

@@ -40,12 +40,13 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
 )
 from connectors.http import (
     HttpPolicy,
     Page,
     RateLimit,
-    SourceHttpClient,
+    bearer_client,
     paginate_cursor,
     parse_payload,
 )
@@ -119,18 +120,15 @@ class GmailConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, GmailSettings):
-            raise TypeError(f"GmailConnector needs GmailSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, GmailSettings)
         self._settings = settings
         self._source = context.source
         self._mailbox_path = f"/users/{quote(settings.mailbox, safe='@')}"
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {token}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT, classify=classify_rate_limit),
-            secrets=(token,),
         )
 
     async def check(self) -> None:

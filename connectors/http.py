@@ -55,7 +55,7 @@ from syncd.errors import (
 
 if TYPE_CHECKING:
     # connectors.base imports this module for HttpObserver; importing it back at runtime would cycle.
-    from connectors.base import ConnectorContext
+    from connectors.base import ConnectorContext, ConnectorSettings
 
 __all__ = [
     "HttpObserver",
@@ -67,6 +67,7 @@ __all__ = [
     "RedactingFilter",
     "SourceHttpClient",
     "basic_auth_value",
+    "bearer_client",
     "install_log_redaction",
     "paginate_cursor",
     "paginate_offset",
@@ -136,6 +137,31 @@ class HttpPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+
+
+def bearer_client(
+    context: ConnectorContext,
+    settings: ConnectorSettings,
+    *,
+    default_base_url: str,
+    policy: HttpPolicy,
+    headers: Mapping[str, str] | None = None,
+) -> SourceHttpClient:
+    """Return a source's client that sends its `api_key` as `Authorization: Bearer <key>`.
+
+    Most vendors take their key or OAuth token this way; `base_url` from the settings wins over
+    the vendor's root, and the key is registered for masking.
+    """
+    if settings.api_key is None:
+        raise ValueError(f"{context.source}: the connector needs an api_key")
+    token = settings.api_key.get_secret_value()
+    return SourceHttpClient(
+        context=context,
+        base_url=settings.base_url or default_base_url,
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        policy=policy,
+        secrets=(token,),
+    )
 
 
 def basic_auth_value(username: str, password: str) -> str:

@@ -44,6 +44,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import HttpPolicy, RateLimit, SourceHttpClient
@@ -152,8 +153,7 @@ class HttpJsonConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, HttpJsonSettings):
-            raise TypeError(f"HttpJsonConnector needs HttpJsonSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, HttpJsonSettings)
         self._s = settings
         self._source = context.source
         self._clock = context.clock

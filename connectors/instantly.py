@@ -44,12 +44,13 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
 )
 from connectors.http import (
     HttpPolicy,
     Page,
     RateLimit,
-    SourceHttpClient,
+    bearer_client,
     paginate_cursor,
     parse_payload,
 )
@@ -117,17 +118,14 @@ class InstantlyConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, InstantlySettings):
-            raise TypeError(f"InstantlyConnector needs InstantlySettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, InstantlySettings)
         self._settings = settings
         self._source = context.source
-        key = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {key}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT),
-            secrets=(key,),
         )
 
     async def check(self) -> None:

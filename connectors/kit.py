@@ -38,6 +38,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import (
@@ -103,8 +104,7 @@ class KitConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, KitSettings):
-            raise TypeError(f"KitConnector needs KitSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, KitSettings)
         self._settings = settings
         self._source = context.source
         key = settings.api_key.get_secret_value()

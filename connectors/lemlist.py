@@ -34,6 +34,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import (
@@ -89,8 +90,7 @@ class LemlistConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, LemlistSettings):
-            raise TypeError(f"LemlistConnector needs LemlistSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, LemlistSettings)
         self._settings = settings
         self._source = context.source
         key = settings.api_key.get_secret_value()

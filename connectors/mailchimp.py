@@ -49,6 +49,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, basic_auth_value, parse_payload
@@ -132,8 +133,7 @@ class MailchimpConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, MailchimpSettings):
-            raise TypeError(f"MailchimpConnector needs MailchimpSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, MailchimpSettings)
         self._settings = settings
         self._source = context.source
         key = settings.api_key.get_secret_value()

@@ -35,13 +35,14 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import (
     HttpPolicy,
     Page,
     RateLimit,
-    SourceHttpClient,
+    bearer_client,
     paginate_cursor,
     parse_payload,
 )
@@ -122,17 +123,15 @@ class MailerliteConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, MailerliteSettings):
-            raise TypeError(f"MailerliteConnector needs MailerliteSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, MailerliteSettings)
         self._settings = settings
         self._source = context.source
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT),
-            secrets=(token,),
+            headers={"Accept": "application/json"},
         )
 
     async def check(self) -> None:

@@ -44,6 +44,7 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
 from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, basic_auth_value, parse_payload
@@ -148,8 +149,7 @@ class MailshakeConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, MailshakeSettings):
-            raise TypeError(f"MailshakeConnector needs MailshakeSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, MailshakeSettings)
         self._source = context.source
         key = settings.api_key.get_secret_value()
         authorization = basic_auth_value(key, "")

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.base import CollectResult, ConnectorContext, ConnectorSettings, MetricSpec, SyncWindow
+from connectors.base import CollectResult, ConnectorContext, ConnectorSettings, MetricSpec, SyncWindow, expect_settings
 
 __all__ = ["MIN_TOKEN_LENGTH", "PushConnector", "PushSettings"]
 
@@ -53,8 +53,7 @@ class PushConnector:
     pull: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, PushSettings):
-            raise TypeError(f"PushConnector needs PushSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, PushSettings)
         self._settings = settings
         self._source = context.source
 

@@ -39,9 +39,10 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
-from connectors.http import HttpPolicy, Page, RateLimit, SourceHttpClient, paginate_cursor, parse_payload
+from connectors.http import HttpPolicy, Page, RateLimit, bearer_client, paginate_cursor, parse_payload
 from syncd.errors import (
     SourceAuthError,
     SourceError,
@@ -137,20 +138,17 @@ class SlackConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, SlackSettings):
-            raise TypeError(f"SlackConnector needs SlackSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, SlackSettings)
         self._settings = settings
         self._source = context.source
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {token}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(
                 rate_limit=RateLimit(settings.requests_per_minute, RATE_WINDOW_SECONDS),
                 classify=_classifier(context.source),
             ),
-            secrets=(token,),
         )
 
     async def check(self) -> None:

@@ -36,9 +36,10 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
-from connectors.http import HttpPolicy, Page, RateLimit, SourceHttpClient, paginate_cursor, parse_payload
+from connectors.http import HttpPolicy, Page, RateLimit, bearer_client, paginate_cursor, parse_payload
 
 __all__ = ["StripeConnector", "StripeSettings"]
 
@@ -91,16 +92,13 @@ class StripeConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, StripeSettings):
-            raise TypeError(f"StripeConnector needs StripeSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, StripeSettings)
         self._source = context.source
-        key = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {key}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT),
-            secrets=(key,),
         )
 
     async def check(self) -> None:

@@ -36,9 +36,10 @@ from connectors.base import (
     DailyCount,
     MetricSpec,
     SyncWindow,
+    expect_settings,
     local_day,
 )
-from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, parse_payload
+from connectors.http import HttpPolicy, RateLimit, bearer_client, parse_payload
 from syncd.errors import SourceResponseError
 
 __all__ = ["XConnector", "XSettings"]
@@ -110,17 +111,14 @@ class XConnector:
     history_limit: ClassVar[timedelta | None] = HISTORY
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        if not isinstance(settings, XSettings):
-            raise TypeError(f"XConnector needs XSettings, got {type(settings).__name__}")
+        settings = expect_settings(settings, XSettings)
         self._source = context.source
         self._clock = context.clock
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or DEFAULT_BASE_URL,
-            headers={"Authorization": f"Bearer {token}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url=DEFAULT_BASE_URL,
             policy=HttpPolicy(rate_limit=RATE_LIMIT),
-            secrets=(token,),
         )
         self._user_id: str | None = None
 

@@ -8,7 +8,7 @@ PUBLIC = {
     "CollectResult", "Connector", "ConnectorContext", "ConnectorSettings", "DailyCount", "Duration",
     "HttpObserver", "HttpPolicy", "MetricSpec", "Page", "RateLimit", "SourceAuthError", "SourceError",
     "SourceHttpClient", "SourceRateLimited", "SourceRequestError", "SourceResponseError", "SourceUnavailable",
-    "SyncWindow", "basic_auth_value", "local_day", "paginate_cursor", "paginate_offset", "parse_payload", "redact",
+    "SyncWindow", "basic_auth_value", "bearer_client", "expect_settings", "local_day", "paginate_cursor", "paginate_offset", "parse_payload", "redact",
 }  # fmt: skip
 
 

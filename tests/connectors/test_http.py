@@ -518,6 +518,7 @@ def test_public_surface_is_pinned() -> None:
         "RedactingFilter",
         "SourceHttpClient",
         "basic_auth_value",
+        "bearer_client",
         "install_log_redaction",
         "paginate_cursor",
         "paginate_offset",

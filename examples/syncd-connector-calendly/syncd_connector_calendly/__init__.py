@@ -24,8 +24,9 @@ from connectors import (
     MetricSpec,
     Page,
     RateLimit,
-    SourceHttpClient,
     SyncWindow,
+    bearer_client,
+    expect_settings,
     local_day,
     paginate_cursor,
     parse_payload,
@@ -72,17 +73,13 @@ class CalendlyConnector:
     history_limit: ClassVar[timedelta | None] = None
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
-        assert isinstance(settings, CalendlySettings)
-        assert settings.api_key is not None
-        self._settings = settings
+        self._settings = expect_settings(settings, CalendlySettings)
         self._source = context.source
-        token = settings.api_key.get_secret_value()
-        self._http = SourceHttpClient(
-            context=context,
-            base_url=settings.base_url or "https://api.calendly.com",
-            headers={"Authorization": f"Bearer {token}"},
+        self._http = bearer_client(
+            context,
+            settings,
+            default_base_url="https://api.calendly.com",
             policy=HttpPolicy(rate_limit=RateLimit(requests=60, per_seconds=60)),
-            secrets=(token,),
         )
 
     async def check(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from syncd import pace
 from syncd.forecast_bridge import goal_hit_probability
 from syncd.history_pacing import HISTORY_LOOKBACK, learned_curve
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
@@ -18,6 +19,7 @@ from syncd.pace import (
     CustomWeights,
     Linear,
     PacingCurve,
+    checkin_holding,
     checkin_target,
     day_weights,
     elapsed_fraction,
@@ -192,7 +194,7 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
     if kpi.kind == "stock":
         value = stock_value(by_subject, subjects, through)
     else:
-        value = sum(count for day, count in daily.items() if period.first_day <= day <= through)
+        value = pace.flow_value(daily, period, through)
 
     curve, note = pacing_curve(config, goal, period, daily)
     weights = day_weights(period, curve)
@@ -271,12 +273,11 @@ def _current_checkpoint(
     assert goal.checkins is not None
     today = instant.astimezone(config.timezone).date()
     day = min(max(today, period.first_day), period.last_day)
-    for sub in checkin_periods(period, goal.checkins, week_start=config.week_start):
-        if sub.contains(day):
-            through = min(today, sub.last_day)
-            value = _checkpoint_value(kpi, sub, by_subject, subjects, through)
-            return CheckpointStatus(id=sub.id, target=checkin_target(goal.target, sub, period, weights), value=value)
-    return None
+    sub = checkin_holding(checkin_periods(period, goal.checkins, week_start=config.week_start), day)
+    if sub is None:
+        return None
+    value = _checkpoint_value(kpi, sub, by_subject, subjects, min(today, sub.last_day))
+    return CheckpointStatus(id=sub.id, target=checkin_target(goal.target, sub, period, weights), value=value)
 
 
 @dataclass(frozen=True)

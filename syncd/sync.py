@@ -193,12 +193,12 @@ async def sync_window(
         log.exception("connector %s crashed", source.connector)
         await _record_failure(engine, source, message, clock.now())
         return _failed(stats, source, window, "error", message, clock.monotonic() - started)
-    # A connector that emits metrics "as configured" (http_json) declares none: the KPIs reading
-    # this source say which metrics its windows replace.
-    metrics = {metric.name for metric in connector_cls.metrics} or {
-        kpi.metric for kpi in config.kpis.values() if kpi.source == source.name
-    }
-    metrics |= {count.metric for count in result.counts} if not connector_cls.metrics else set()
+    # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
+    # reading this source and the counts it returned say which metrics its window replaces.
+    metrics = {metric.name for metric in connector_cls.metrics} or (
+        {kpi.metric for kpi in config.kpis.values() if kpi.source == source.name}
+        | {count.metric for count in result.counts}
+    )
     try:
         changed = await asyncio.to_thread(
             save_sync,

@@ -6,8 +6,10 @@ with a deadline, and nothing sleeps longer than one poll interval.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import TypeVar
 
 import httpx
 
-__all__ = ["Process", "free_port", "wait_until"]
+__all__ = ["SYNCD", "Process", "free_port", "start_sandbox", "wait_until"]
 
 T = TypeVar("T")
 
@@ -69,3 +71,18 @@ class Process:
                 self.proc.wait()
         self._handle.close()
         return int(self.proc.returncode)
+
+
+SYNCD = str(Path(sys.executable).with_name("syncd"))
+
+
+def start_sandbox(processes: list[Process], tmp_path: Path, events: dict[str, object]) -> dict[str, str]:
+    """Run `python -m syncd.sandbox` with explicit events; return its URLs and keys."""
+    events_file = tmp_path / "events.json"
+    events_file.write_text(json.dumps(events))
+    sandbox = Process(
+        "sandbox", [sys.executable, "-m", "syncd.sandbox", "--events", str(events_file), "--json"], tmp_path
+    )
+    processes.append(sandbox)
+    line = wait_until(lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs")
+    return dict(json.loads(line))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SYNCD
+from tests.processes import SYNCD
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "syncd-connector-calendly"
 

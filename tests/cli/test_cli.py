@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from syncd.cli import main
 from syncd.sandbox.server import DEMO_LEMLIST_API_KEY
-from tests.e2e.conftest import SYNCD, Process, processes, start_sandbox  # noqa: F401 - fixture
+from tests.processes import SYNCD, Process, start_sandbox
 
 GOOD = """
 timezone: America/New_York
@@ -121,7 +121,7 @@ def test_connectors_lists_settings_and_metrics():
     assert api_key["secret"] is True
 
 
-def test_sync_once_exit_codes_against_the_sandbox(processes: list[Process], tmp_path: Path):  # noqa: F811
+def test_sync_once_exit_codes_against_the_sandbox(processes: list[Process], tmp_path: Path):
     urls = start_sandbox(processes, tmp_path, {"lemlist": [], "kit": []})
     config = tmp_path / "syncd.yaml"
     config.write_text(GOOD.format(db=tmp_path / "s.db", url=urls["lemlist_url"]))

@@ -1,10 +1,8 @@
-"""Processes for end-to-end tests: the sandbox fakes and `syncd run`, on SQLite and PostgreSQL."""
+"""End-to-end fixtures: a fresh database per test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,30 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from tests.processes import Process, wait_until
-
-SYNCD = str(Path(sys.executable).with_name("syncd"))
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in reversed(started):
-        process.stop()
-
-
-def start_sandbox(processes: list[Process], tmp_path: Path, events: dict[str, object]) -> dict[str, str]:
-    """Run `python -m syncd.sandbox` with explicit events; return its URLs and keys."""
-    events_file = tmp_path / "events.json"
-    events_file.write_text(json.dumps(events))
-    sandbox = Process(
-        "sandbox", [sys.executable, "-m", "syncd.sandbox", "--events", str(events_file), "--json"], tmp_path
-    )
-    processes.append(sandbox)
-    line = wait_until(lambda: sandbox.output().strip().splitlines()[0], timeout=20, what="the sandbox's URLs")
-    return dict(json.loads(line))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,8 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.sandbox.server import DEMO_KIT_API_KEY, DEMO_LEMLIST_API_KEY
-from tests.e2e.conftest import SYNCD, start_sandbox
-from tests.processes import Process, free_port, wait_until
+from tests.processes import SYNCD, Process, free_port, start_sandbox, wait_until
 
 pytestmark = pytest.mark.e2e
 

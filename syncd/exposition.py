@@ -24,8 +24,8 @@ from syncd.version import VERSION
 __all__ = ["SnapshotCollector", "build_registry"]
 
 
-def _gauge(name: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, m.HELP[name], labels=(*m.GOAL_LABELS, *extra))
+def _gauge(name: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, m.HELP[name], labels=(*m.GOAL_LABELS, *m.EXTRA_LABELS.get(name, ())))
 
 
 def _goal_labels(goal: GoalStatus) -> list[str]:
@@ -56,10 +56,10 @@ class SnapshotCollector(Collector):
         )
         elapsed, projected = _gauge(m.GOAL_ELAPSED_RATIO), _gauge(m.GOAL_PROJECTED)
         required, buffer = _gauge(m.GOAL_REQUIRED_DAILY_RATE), _gauge(m.GOAL_BUFFER_WORKDAYS)
-        probability, status = _gauge(m.GOAL_HIT_PROBABILITY), _gauge(m.GOAL_STATUS, ("status",))
+        probability, status = _gauge(m.GOAL_HIT_PROBABILITY), _gauge(m.GOAL_STATUS)
         start, deadline = _gauge(m.GOAL_START), _gauge(m.GOAL_DEADLINE)
-        cp_target = _gauge(m.CHECKPOINT_TARGET, ("checkpoint",))
-        cp_value = _gauge(m.CHECKPOINT_VALUE, ("checkpoint",))
+        cp_target = _gauge(m.CHECKPOINT_TARGET)
+        cp_value = _gauge(m.CHECKPOINT_VALUE)
         for goal in goals:
             labels = _goal_labels(goal)
             f = goal.figures
@@ -93,7 +93,7 @@ class SnapshotCollector(Collector):
         benchmark = GaugeMetricFamily(
             m.FUNNEL_BENCHMARK_RATIO,
             m.HELP[m.FUNNEL_BENCHMARK_RATIO],
-            labels=(*m.FUNNEL_LABELS, "benchmark_owner"),
+            labels=(*m.FUNNEL_LABELS, *m.EXTRA_LABELS[m.FUNNEL_BENCHMARK_RATIO]),
         )
         for stage in snapshot.funnels:
             labels = [stage.funnel, stage.from_step, stage.to_step, stage.owner, stage.team, stage.period]
@@ -112,9 +112,15 @@ class SnapshotCollector(Collector):
         duration = HistogramMetricFamily(m.SOURCE_SYNC_DURATION, m.HELP[m.SOURCE_SYNC_DURATION], labels=labels)
         syncs = CounterMetricFamily(m.SOURCE_SYNCS, m.HELP[m.SOURCE_SYNCS], labels=labels)
         failures = CounterMetricFamily(
-            m.SOURCE_SYNC_FAILURES, m.HELP[m.SOURCE_SYNC_FAILURES], labels=(*labels, "reason")
+            m.SOURCE_SYNC_FAILURES,
+            m.HELP[m.SOURCE_SYNC_FAILURES],
+            labels=(*labels, *m.EXTRA_LABELS[m.SOURCE_SYNC_FAILURES]),
         )
-        requests = CounterMetricFamily(m.SOURCE_HTTP_REQUESTS, m.HELP[m.SOURCE_HTTP_REQUESTS], labels=(*labels, "code"))
+        requests = CounterMetricFamily(
+            m.SOURCE_HTTP_REQUESTS,
+            m.HELP[m.SOURCE_HTTP_REQUESTS],
+            labels=(*labels, *m.EXTRA_LABELS[m.SOURCE_HTTP_REQUESTS]),
+        )
         remaining = GaugeMetricFamily(
             m.SOURCE_RATE_LIMIT_REMAINING, m.HELP[m.SOURCE_RATE_LIMIT_REMAINING], labels=labels
         )

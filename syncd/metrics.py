@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GOAL_LABELS", "HELP"]
+__all__ = ["EXTRA_LABELS", "FAILURE_REASONS", "GOAL_LABELS", "HELP"]
 
 GOAL_VALUE = "syncd_goal_value"
 GOAL_TARGET = "syncd_goal_target"
@@ -35,6 +35,30 @@ BUILD_INFO = "syncd_build_info"
 GOAL_LABELS = ("kpi", "source", "owner", "team", "period")
 SOURCE_LABELS = ("source", "connector")
 FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
+
+# Labels a family adds to its group's common labels above.
+EXTRA_LABELS: dict[str, tuple[str, ...]] = {
+    GOAL_STATUS: ("status",),
+    CHECKPOINT_TARGET: ("checkpoint",),
+    CHECKPOINT_VALUE: ("checkpoint",),
+    FUNNEL_BENCHMARK_RATIO: ("benchmark_owner",),
+    SOURCE_SYNC_FAILURES: ("reason",),
+    SOURCE_HTTP_REQUESTS: ("code",),
+}
+
+# Every `reason` a failed sync is counted under: the SourceError subclasses' own, and the
+# outcomes syncd.sync maps the other failures to.
+FAILURE_REASONS = (
+    "auth",
+    "rate_limited",
+    "unavailable",
+    "bad_request",
+    "bad_response",
+    "timeout",
+    "storage",
+    "config",
+    "error",
+)
 
 # Goal numbers come from syncs on syncd's own schedule (vendors rate-limit and are slow), not
 # from the scrape: said in HELP as the exporter guidelines ask of cached values.

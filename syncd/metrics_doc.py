@@ -16,15 +16,6 @@ __all__ = ["exposed_name", "labels_of", "metric_type", "render"]
 
 MetricType = Literal["gauge", "counter", "histogram", "info"]
 
-# Labels a family adds to its group's common labels (exposition.py builds them the same way).
-_EXTRA_LABELS: dict[str, tuple[str, ...]] = {
-    m.GOAL_STATUS: ("status",),
-    m.CHECKPOINT_TARGET: ("checkpoint",),
-    m.CHECKPOINT_VALUE: ("checkpoint",),
-    m.FUNNEL_BENCHMARK_RATIO: ("benchmark_owner",),
-    m.SOURCE_SYNC_FAILURES: ("reason",),
-    m.SOURCE_HTTP_REQUESTS: ("code",),
-}
 _TYPES: dict[str, MetricType] = {
     m.SOURCE_SYNCS: "counter",
     m.SOURCE_SYNC_FAILURES: "counter",
@@ -45,8 +36,7 @@ LABEL_HELP: dict[str, str] = {
     "to_step": "the stage's second step (a KPI name)",
     "benchmark_owner": "the owner with the best ratio for the stage",
     "connector": "the source's connector type",
-    "reason": "why a sync failed: `auth`, `rate_limited`, `unavailable`, `bad_request`, `bad_response`, "
-    "`config`, `error`",
+    "reason": "why a sync failed: " + ", ".join(f"`{reason}`" for reason in m.FAILURE_REASONS),
     "code": "the HTTP status code the vendor answered",
     "version": "syncd's version",
 }
@@ -74,7 +64,7 @@ def labels_of(name: str) -> tuple[str, ...]:
         common = ("version",)
     else:
         raise ValueError(f"no label group for {name}")
-    return (*common, *_EXTRA_LABELS.get(name, ()))
+    return (*common, *m.EXTRA_LABELS.get(name, ()))
 
 
 def _rows() -> Iterator[str]:

@@ -116,7 +116,11 @@ class Daemon:
             elif refreshed:
                 await asyncio.to_thread(self.cache.load, self.engine, needed, refreshed)
             goals = self._goal_statuses(now, None if range_moved else refreshed)
-            funnels = evaluate_funnels(self.config, self.cache.counts, now)
+            # Nothing re-read (a sync that changed no count): the funnels stand as they were.
+            keep_funnels = refreshed == () and not range_moved
+            funnels = (
+                self.holder.current.funnels if keep_funnels else evaluate_funnels(self.config, self.cache.counts, now)
+            )
             snapshot = Snapshot(
                 generated_at=now,
                 goals=goals,

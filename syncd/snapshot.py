@@ -6,7 +6,6 @@ with one assignment; readers never see half of an update and never touch the dat
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,16 +140,18 @@ class Snapshot:
 
 
 class SnapshotHolder:
-    """Hold the current snapshot; `swap` replaces it atomically for every reader."""
+    """Hold the current snapshot; `swap` replaces it for every reader at once.
+
+    One attribute assignment is atomic, so readers (the collector in a worker thread) need no lock:
+    they take `current` once and read everything from that one snapshot.
+    """
 
     def __init__(self, initial: Snapshot) -> None:
         self._current = initial
-        self._lock = threading.Lock()
 
     @property
     def current(self) -> Snapshot:
         return self._current
 
     def swap(self, snapshot: Snapshot) -> None:
-        with self._lock:
-            self._current = snapshot
+        self._current = snapshot

@@ -13,7 +13,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from syncd.forecast import hit_probability
+from syncd.engine.forecast import hit_probability
 
 SEED = 20261116
 SCENARIOS = 6000

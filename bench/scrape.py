@@ -17,12 +17,12 @@ from tempfile import TemporaryDirectory
 from prometheus_client import generate_latest
 
 from syncd.config import parse_config
-from syncd.daemon import Daemon
-from syncd.evaluate import evaluate_goals
-from syncd.exposition import build_registry
-from syncd.snapshot import Snapshot
+from syncd.engine.evaluate import evaluate_goals
+from syncd.engine.snapshot import Snapshot
+from syncd.run.daemon import Daemon
+from syncd.serve.exposition import build_registry
+from syncd.serve.web import WebState
 from syncd.store import create_engine_for, upgrade
-from syncd.web import WebState
 
 PEOPLE = 300
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """push: counts that people or scripts send to syncd, for steps that have no API.
 
 Nothing is pulled. Clients `POST /api/v1/sources/<name>/observations` with the source's bearer
-`token` (served by `syncd.push`), or an operator runs `syncd record` (`syncd.record`); both write
+`token` (served by `syncd.serve.push`), or an operator runs `syncd record` (`syncd.run.record`); both write
 straight into storage. So the connector declares no metrics (any metric name is accepted, as
 posted), tells the scheduler not to schedule it (`pull = False`), and its `collect` replaces
 nothing, should anything call it.

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from syncd.config_schema import MONTHS, WEEKDAYS, RawConfig, RawCustomPeriod, RawGoal, RawWeights
+from syncd.engine.pace import stretched_target
 from syncd.errors import ConfigError, ConfigProblem
 from syncd.model import (
     Config,
@@ -35,7 +36,6 @@ from syncd.model import (
     Source,
     Team,
 )
-from syncd.pace import stretched_target
 from syncd.registry import ConnectorRegistry, load_registry
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]

@@ -12,7 +12,7 @@
         └── SourceResponseError    the vendor answered something we cannot read
 
 Errors carry structured facts (`source`, `retryable`, `reason`) so the one place that maps them
-to outcomes (syncd.sync) needs no string matching. No error message ever holds a credential.
+to outcomes (syncd.run.sync) needs no string matching. No error message ever holds a credential.
 """
 
 from __future__ import annotations

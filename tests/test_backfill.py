@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import syncd.backfill as backfill
-from syncd.evaluate import owner_daily_counts
+import syncd.run.backfill as backfill
+from syncd.engine.evaluate import owner_daily_counts
 from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
 from syncd.store import create_engine_for, load_daily_counts, upgrade

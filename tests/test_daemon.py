@@ -9,10 +9,10 @@ import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import func, select
 
-from syncd.daemon import Daemon
-from syncd.exposition import build_registry
+from syncd.run.daemon import Daemon
 from syncd.sandbox.activity import ExplicitActivity, make_kit_subscriber, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
+from syncd.serve.exposition import build_registry
 from syncd.store import create_engine_for, upgrade
 from syncd.store.models import DailyCountRow
 from tests.fakes import FakeClock, make_config

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from syncd.evaluate import counts_needed, evaluate_goal, evaluate_goals, finished_checkins
+from syncd.engine.evaluate import counts_needed, evaluate_goal, evaluate_goals, finished_checkins
 from tests.fakes import make_config
 
 CONFIG = """

@@ -1,4 +1,4 @@
-"""The goal forecast (syncd/forecast.py) against hand-computed values, edge cases and properties."""
+"""The goal forecast (syncd/engine/forecast.py) against hand-computed values, edge cases and properties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.forecast_calibration import run as run_calibration
-from syncd.forecast import (
+from syncd.engine.forecast import (
     DISPERSION_PRIOR,
     PRIOR_COUNTS,
     RateEstimate,

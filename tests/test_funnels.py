@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from connectors.base import DailyCount
 from syncd.cli import main
-from syncd.funnel_report import what_if
-from syncd.funnels import evaluate_funnels
+from syncd.cli.funnel_report import what_if
+from syncd.engine.funnels import evaluate_funnels
 from syncd.store import create_engine_for, save_sync, upgrade
 from tests.fakes import make_config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syncd.goal_history import goals_as_of, load_goals_as_of, record_config_goals
 from syncd.store import create_engine_for, upgrade
+from syncd.store.goal_history import goals_as_of, load_goals_as_of, record_config_goals
 from syncd.store.goal_repository import load_goal_versions
 from tests.fakes import make_config
 

@@ -1,9 +1,9 @@
-"""Metric names and label values kept in syncd/metrics.py match what the code emits."""
+"""Metric names and label values kept in syncd/serve/metrics.py match what the code emits."""
 
 from __future__ import annotations
 
 from syncd import errors
-from syncd.metrics import FAILURE_REASONS
+from syncd.serve.metrics import FAILURE_REASONS
 
 
 def test_every_failure_reason_is_documented():

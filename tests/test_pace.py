@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd.pace import (
+from syncd.engine.pace import (
     BusinessDays,
     CustomWeights,
     Linear,
@@ -26,7 +26,7 @@ from syncd.pace import (
     stock_value,
     stretched_target,
 )
-from syncd.periods import Period, checkin_periods, custom_period, period_containing
+from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

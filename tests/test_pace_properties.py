@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.pace import (
+from syncd.engine.pace import (
     BusinessDays,
     CustomWeights,
     Linear,
@@ -19,7 +19,7 @@ from syncd.pace import (
     elapsed_fraction,
     pace_figures,
 )
-from syncd.periods import CheckinKind, Period, checkin_periods, custom_period
+from syncd.engine.periods import CheckinKind, Period, checkin_periods, custom_period
 
 # Zones with the awkward cases: DST at 01:00/02:00, a 30-minute DST (Lord Howe), midnight jumps
 # (Santiago) and a half-hour offset without DST (Kolkata).

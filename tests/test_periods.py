@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncd.periods import (
+from syncd.engine.periods import (
     CheckinKind,
     Period,
     PeriodKind,

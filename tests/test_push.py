@@ -19,13 +19,13 @@ from sqlalchemy import Engine
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.push import PushConnector, PushSettings
 from syncd.config import parse_config
-from syncd.daemon import Daemon
 from syncd.errors import ConfigError
 from syncd.model import Config
-from syncd.push import push_routes
-from syncd.record import record_observation
+from syncd.run.daemon import Daemon
+from syncd.run.record import record_observation
+from syncd.serve.push import push_routes
+from syncd.serve.web import build_app
 from syncd.store import create_engine_for, load_daily_counts, upgrade
-from syncd.web import build_app
 
 TOKEN = "calls-token-0123456789abcdef"
 LONDON = ZoneInfo("Europe/London")

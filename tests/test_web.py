@@ -12,10 +12,10 @@ import httpx
 import pytest
 from aiohttp import web
 
+from syncd.engine.snapshot import Snapshot, SnapshotHolder
 from syncd.errors import ConfigError
-from syncd.snapshot import Snapshot, SnapshotHolder
-from syncd.web import WebState, build_app
-from syncd.web_config import WebConfig, load_web_config
+from syncd.serve.web import WebState, build_app
+from syncd.serve.web_config import WebConfig, load_web_config
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd import metrics as m
-from syncd.metrics_doc import exposed_name, labels_of
 from syncd.sandbox import DEMO_KIT_API_KEY, DEMO_LEMLIST_API_KEY
+from syncd.serve import metrics as m
+from syncd.serve.metrics_doc import exposed_name, labels_of
 from tests.deploy.stack import (
     DEPLOY,
     RULES,

@@ -1,15 +1,15 @@
-"""docs/metrics.md is generated from syncd/metrics.py and must match it."""
+"""docs/metrics.md is generated from syncd/serve/metrics.py and must match it."""
 
 from __future__ import annotations
 
-from syncd import metrics as m
-from syncd.metrics_doc import exposed_name, labels_of, metric_type, render
+from syncd.serve import metrics as m
+from syncd.serve.metrics_doc import exposed_name, labels_of, metric_type, render
 from tests.deploy.stack import ROOT
 
 
 def test_committed_metrics_doc_is_the_generated_one() -> None:
     committed = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
-    assert committed == render(), "run: python -m syncd.metrics_doc > docs/metrics.md"
+    assert committed == render(), "run: python -m syncd.serve.metrics_doc > docs/metrics.md"
 
 
 def test_every_metric_name_in_metrics_py_is_documented() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from syncd.clock import Clock, SystemClock
 from syncd.errors import ConfigError, ConfigProblem
 from syncd.model import Config
-from syncd.push import Observation, push_source
+from syncd.serve.push import Observation, push_source
 from syncd.store import create_engine_for, upgrade
 from syncd.store.push_repository import PushedCount, PushOutcome, apply_pushed_counts, load_pushed_value
 

@@ -18,12 +18,12 @@ from sqlalchemy import Engine
 
 from connectors.base import CollectResult, Connector, ConnectorContext, SyncWindow, local_day
 from syncd.clock import Clock
+from syncd.engine.evaluate import period_at
 from syncd.errors import SourceError, StorageError
-from syncd.evaluate import period_at
 from syncd.model import Config, Source
 from syncd.redaction import redact
 from syncd.registry import load_registry
-from syncd.source_stats import SourceStats
+from syncd.run.source_stats import SourceStats
 from syncd.store import SourceState, load_source_states, record_failure, save_sync
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Feed the forecast (syncd.forecast) the owner's own history for one goal at one instant."""
+"""Feed the forecast (syncd.engine.forecast) the owner's own history for one goal at one instant."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from syncd.forecast import daily_history, hit_probability
-from syncd.periods import Period, custom_period
-from syncd.weights import PacingCurve, day_weights
+from syncd.engine.forecast import daily_history, hit_probability
+from syncd.engine.periods import Period, custom_period
+from syncd.engine.weights import PacingCurve, day_weights
 
 __all__ = ["TRAILING_HISTORY", "goal_hit_probability"]
 

@@ -17,8 +17,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from syncd import metrics as m
-from syncd.snapshot import STATUSES, GoalStatus, Snapshot, SnapshotHolder
+from syncd.engine.snapshot import STATUSES, GoalStatus, Snapshot, SnapshotHolder
+from syncd.serve import metrics as m
 from syncd.version import VERSION
 
 __all__ = ["SnapshotCollector", "build_registry"]

@@ -16,10 +16,10 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from syncd.exposition import build_registry
-from syncd.snapshot import Snapshot, SnapshotHolder
-from syncd.status_page import render_status_page
-from syncd.web_config import WebConfig
+from syncd.engine.snapshot import Snapshot, SnapshotHolder
+from syncd.serve.exposition import build_registry
+from syncd.serve.status_page import render_status_page
+from syncd.serve.web_config import WebConfig
 
 __all__ = ["WebState", "build_app"]
 

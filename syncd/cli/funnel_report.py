@@ -7,11 +7,11 @@ from datetime import datetime
 
 from rich.table import Table
 
-from syncd.console import wide_console
-from syncd.evaluate import counts_needed, period_at
-from syncd.funnels import evaluate_funnel
+from syncd.cli.console import wide_console
+from syncd.engine.evaluate import counts_needed, period_at
+from syncd.engine.funnels import evaluate_funnel
+from syncd.engine.snapshot import FunnelStage
 from syncd.model import Config
-from syncd.snapshot import FunnelStage
 from syncd.store import create_engine_for, load_daily_counts, upgrade
 
 __all__ = ["WhatIf", "compute_funnel", "render_funnel", "what_if"]

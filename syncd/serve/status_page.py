@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from syncd.snapshot import GoalStatus, Snapshot
+from syncd.engine.snapshot import GoalStatus, Snapshot
 
 __all__ = ["render_status_page"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from syncd.periods import Period
+from syncd.engine.periods import Period
 
 __all__ = ["BusinessDays", "CustomWeights", "Linear", "PacingCurve", "day_weights"]
 

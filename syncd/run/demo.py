@@ -11,11 +11,11 @@ import socket
 import click
 
 from syncd.config import load_config
-from syncd.daemon import Daemon
-from syncd.push import push_routes
 from syncd.redaction import install_log_redaction
+from syncd.run.daemon import Daemon
 from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
+from syncd.serve.push import push_routes
 from syncd.store import create_engine_for, upgrade
 
 __all__ = ["run_demo"]

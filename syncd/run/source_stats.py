@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from syncd.snapshot import SourceStatus
+from syncd.engine.snapshot import SourceStatus
 
 __all__ = ["DURATION_BUCKETS", "SourceStats"]
 

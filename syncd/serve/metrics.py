@@ -47,7 +47,7 @@ EXTRA_LABELS: dict[str, tuple[str, ...]] = {
 }
 
 # Every `reason` a failed sync is counted under: the SourceError subclasses' own, and the
-# outcomes syncd.sync maps the other failures to.
+# outcomes syncd.run.sync maps the other failures to.
 FAILURE_REASONS = (
     "auth",
     "rate_limited",

@@ -10,7 +10,7 @@ from syncd.errors import SourceAuthError, SourceError, SourceRateLimited, Source
 from syncd.model import Config, Source
 from syncd.redaction import redact
 from syncd.registry import load_registry
-from syncd.sync import shared_ssl_context
+from syncd.run.sync import shared_ssl_context
 
 __all__ = ["CheckResult", "check_sources"]
 

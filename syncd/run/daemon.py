@@ -19,19 +19,19 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
+from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
+from syncd.engine.funnels import evaluate_funnels
+from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder
 from syncd.errors import ConfigError, StorageError
-from syncd.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
-from syncd.funnels import evaluate_funnels
-from syncd.goal_history import goal_key, record_config_goals
 from syncd.model import Config, Source
 from syncd.registry import load_registry
-from syncd.snapshot import GoalStatus, Snapshot, SnapshotHolder
-from syncd.source_stats import SourceStats
+from syncd.run.source_stats import SourceStats
+from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
+from syncd.serve.web import WebState, build_app
+from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
+from syncd.store.goal_history import goal_key, record_config_goals
 from syncd.store.goal_repository import CheckpointResult, save_checkpoint_results
-from syncd.sync import ConnectorPool, SyncOutcome, sync_source
-from syncd.web import WebState, build_app
-from syncd.web_config import WebConfig
 
 __all__ = ["CountsCache", "Daemon"]
 

@@ -34,8 +34,8 @@ from sqlalchemy import Engine
 from connectors.base import local_day
 from connectors.push import PushSettings
 from syncd.clock import Clock
+from syncd.engine.evaluate import CountKey
 from syncd.errors import StorageError
-from syncd.evaluate import CountKey
 from syncd.model import Config, Source
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
 
@@ -121,7 +121,7 @@ class ObservationBatch(BaseModel):
 
 
 class PushTarget(Protocol):
-    """What the endpoint needs of the daemon (`syncd.daemon.Daemon` provides it)."""
+    """What the endpoint needs of the daemon (`syncd.run.daemon.Daemon` provides it)."""
 
     config: Config
     engine: Engine

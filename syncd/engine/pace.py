@@ -17,8 +17,8 @@ from fractions import Fraction
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from syncd.periods import Period, local_midnight
-from syncd.weights import BusinessDays, CustomWeights, Linear, PacingCurve, day_weights
+from syncd.engine.periods import Period, local_midnight
+from syncd.engine.weights import BusinessDays, CustomWeights, Linear, PacingCurve, day_weights
 
 __all__ = [
     "BusinessDays",

@@ -16,10 +16,10 @@ from connectors.base import SyncWindow, local_day
 from syncd.clock import Clock, SystemClock
 from syncd.model import Config, Source
 from syncd.registry import load_registry
-from syncd.source_stats import SourceStats
+from syncd.run.source_stats import SourceStats
+from syncd.run.sync import ConnectorPool, local_midnight_of, sync_window
 from syncd.store import create_engine_for, load_source_states, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
-from syncd.sync import ConnectorPool, local_midnight_of, sync_window
 
 __all__ = ["CHUNK_DAYS", "backfill_source", "plan_chunks", "run_backfill"]
 

@@ -1,6 +1,6 @@
 """Turn stored daily counts into each goal's figures at an instant (CONTRACT §4).
 
-This is the bridge between the store and the pure maths of `syncd.pace`: it decides which
+This is the bridge between the store and the pure maths of `syncd.engine.pace`: it decides which
 subjects count for an owner, which period holds the instant, and what the value is so far.
 """
 
@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from syncd import pace
-from syncd.forecast_bridge import goal_hit_probability
-from syncd.history_pacing import HISTORY_LOOKBACK, learned_curve
-from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
-from syncd.pace import (
+from syncd.engine import pace
+from syncd.engine.forecast_bridge import goal_hit_probability
+from syncd.engine.history_pacing import HISTORY_LOOKBACK, learned_curve
+from syncd.engine.pace import (
     BusinessDays,
     CustomWeights,
     Linear,
@@ -26,8 +25,9 @@ from syncd.pace import (
     pace_figures,
     period_weight,
 )
-from syncd.periods import Period, checkin_periods, custom_period, period_containing
-from syncd.snapshot import CheckpointStatus, GoalStatus
+from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
+from syncd.engine.snapshot import CheckpointStatus, GoalStatus
+from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 
 __all__ = [
     "CountKey",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from syncd.evaluate import DailyCounts, flow_value, owner_subjects, period_at
+from syncd.engine.evaluate import DailyCounts, flow_value, owner_subjects, period_at
+from syncd.engine.snapshot import FunnelStage
 from syncd.model import Config, Funnel
-from syncd.snapshot import FunnelStage
 
 __all__ = ["evaluate_funnel", "evaluate_funnels"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from syncd.pace import PaceFigures
+from syncd.engine.pace import PaceFigures
 
 __all__ = [
     "CheckpointStatus",

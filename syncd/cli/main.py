@@ -87,9 +87,9 @@ def main(verbose: bool) -> None:
 @handles_errors
 def run(config_path: str | None) -> None:
     """Run the daemon: schedule every source, store snapshots, serve HTTP."""
-    from syncd.daemon import Daemon
+    from syncd.run.daemon import Daemon
+    from syncd.serve.web_config import load_web_config
     from syncd.store import create_engine_for, upgrade
-    from syncd.web_config import load_web_config
 
     config = _load(config_path)
     web_config = load_web_config(config.web_config_file) if config.web_config_file else None
@@ -110,7 +110,7 @@ def run(config_path: str | None) -> None:
 
 
 def _push_routes(daemon: Any) -> list[Any]:
-    from syncd.push import push_routes
+    from syncd.serve.push import push_routes
 
     routes: list[Any] = push_routes(daemon)
     return routes
@@ -139,7 +139,7 @@ def record(
     config_path: str | None,
 ) -> None:
     """Record a count for a step with no API (calls held, interviews) into a push source."""
-    from syncd.record import record_observation
+    from syncd.run.record import record_observation
 
     config = _load(config_path)
     try:
@@ -160,10 +160,10 @@ def record(
 def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     """Sync every source (or one) once, store the counts, print a summary."""
     from syncd.clock import SystemClock
-    from syncd.goal_history import record_config_goals
-    from syncd.source_stats import SourceStats
+    from syncd.run.source_stats import SourceStats
+    from syncd.run.sync import sync_source
     from syncd.store import create_engine_for, upgrade
-    from syncd.sync import sync_source
+    from syncd.store.goal_history import record_config_goals
 
     config = _load(config_path)
     sources = _select_sources(config, source_name)
@@ -221,7 +221,7 @@ def check(offline: bool, config_path: str | None) -> None:
     )
     if offline:
         return
-    from syncd.checks import check_sources
+    from syncd.cli.checks import check_sources
 
     results = _run(check_sources(config))
     failed = [r for r in results if not r.ok]
@@ -237,7 +237,7 @@ def check(offline: bool, config_path: str | None) -> None:
 @handles_errors
 def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
     """Print every goal's pace, computed from stored data as of an instant."""
-    from syncd.status_report import compute_status, render_table
+    from syncd.cli.status_report import compute_status, render_table
 
     config = _load(config_path)
     instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
@@ -269,7 +269,7 @@ def _parse_instant(text: str, config: Config) -> datetime:
 @handles_errors
 def funnel(name: str, as_of: str | None, uplift: str | None, config_path: str | None) -> None:
     """Print a funnel's stage conversions per owner, the benchmark per stage and a what-if."""
-    from syncd.funnel_report import compute_funnel, render_funnel
+    from syncd.cli.funnel_report import compute_funnel, render_funnel
 
     config = _load(config_path)
     if name not in config.funnels:
@@ -297,7 +297,7 @@ def _parse_percent(text: str) -> float:
 @handles_errors
 def backfill(since: str, source_name: str | None, config_path: str | None) -> None:
     """Fetch history from a day on into storage, with a progress bar."""
-    from syncd.backfill import run_backfill
+    from syncd.run.backfill import run_backfill
 
     try:
         first_day = date.fromisoformat(since)
@@ -315,7 +315,7 @@ def backfill(since: str, source_name: str | None, config_path: str | None) -> No
 @handles_errors
 def demo(seed: int, config_path: str | None) -> None:
     """Start the sandbox (fake SaaS APIs) and the daemon against it, on SQLite."""
-    from syncd.demo import run_demo
+    from syncd.run.demo import run_demo
 
     run_demo(resolve_config_path(config_path), seed=seed)
 
@@ -342,7 +342,7 @@ def upgrade(config_path: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def connectors(fmt: str) -> None:
     """List connector types, their settings and the metrics they emit."""
-    from syncd.connector_catalog import describe_connectors, render_catalog
+    from syncd.cli.connector_catalog import describe_connectors, render_catalog
 
     catalog = describe_connectors()
     if fmt == "json":

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from syncd.periods import Period
-from syncd.weights import BusinessDays, PacingCurve
+from syncd.engine.periods import Period
+from syncd.engine.weights import BusinessDays, PacingCurve
 
 __all__ = ["HISTORY_LOOKBACK", "MIN_HISTORY_EVENTS", "LearnedWeights", "learned_curve"]
 

@@ -7,12 +7,12 @@ from itertools import groupby
 
 from rich.table import Table
 
-from syncd.console import wide_console
-from syncd.evaluate import counts_needed, evaluate_goals
-from syncd.goal_history import load_goals_as_of
+from syncd.cli.console import wide_console
+from syncd.engine.evaluate import counts_needed, evaluate_goals
+from syncd.engine.snapshot import GoalStatus
 from syncd.model import Config
-from syncd.snapshot import GoalStatus
 from syncd.store import create_engine_for, load_daily_counts, upgrade
+from syncd.store.goal_history import load_goals_as_of
 
 __all__ = ["compute_status", "render_table"]
 

@@ -1,34 +1,36 @@
 # One Makefile, used by people and by CI alike.
 PYTHON ?= python3
-VENV := .venv
+# Every path from the Makefile's own folder, so `make -f path/to/Makefile run` works from anywhere.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(ROOT)/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip "setuptools>=70.1"
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '$(ROOT)[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/syncd demo
+	cd $(ROOT) && $(BIN)/syncd demo
 
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	cd $(ROOT) && $(BIN)/ruff check .
+	cd $(ROOT) && $(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy syncd connectors
+	cd $(ROOT) && $(BIN)/mypy syncd connectors
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	cd $(ROOT) && $(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	cd $(ROOT) && $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	cd $(ROOT) && rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

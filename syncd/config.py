@@ -50,8 +50,14 @@ def resolve_config_path(option: str | None) -> str:
     return option or os.environ.get("SYNCD_CONFIG") or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read `path` and return the validated configuration, or raise ConfigError listing every problem."""
+def load_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, unset_env: list[str] | None = None
+) -> Config:
+    """Read `path` and return the validated configuration, or raise ConfigError listing every problem.
+
+    With `unset_env` (a list to fill), a `${VAR}` that is not set is no problem: it stands as a
+    placeholder and its name is appended, so `check --offline` validates structure without secrets.
+    """
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -59,7 +65,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         raise ConfigError([ConfigProblem(file, "", "file not found")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "", f"cannot read the file: {exc.strerror}")]) from None
-    return parse_config(text, file=file, environ=environ)
+    return parse_config(text, file=file, environ=environ, unset_env=unset_env)
 
 
 def parse_config(
@@ -68,6 +74,7 @@ def parse_config(
     file: str = "<config>",
     environ: Mapping[str, str] | None = None,
     registry: ConnectorRegistry | None = None,
+    unset_env: list[str] | None = None,
 ) -> Config:
     """Validate YAML text into a Config; `file` only names the source in messages."""
     env = os.environ if environ is None else environ
@@ -81,7 +88,7 @@ def parse_config(
         raise ConfigError([ConfigProblem(file, "", "the top level must be a mapping of keys")])
 
     problems: list[ConfigProblem] = []
-    interpolated = _interpolate(document, env, "", file, problems)
+    interpolated = _interpolate(document, env, "", file, problems, unset_env)
     chosen = registry or load_registry()
     try:
         raw = _build_raw(interpolated, env)
@@ -164,12 +171,19 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {problem}"
 
 
-def _interpolate(value: Any, env: Mapping[str, str], path: str, file: str, problems: list[ConfigProblem]) -> Any:
+def _interpolate(
+    value: Any,
+    env: Mapping[str, str],
+    path: str,
+    file: str,
+    problems: list[ConfigProblem],
+    unset_env: list[str] | None = None,
+) -> Any:
     """Replace `${VAR}` and `${VAR:-default}` in every string with the environment's value."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, _join(path, str(k)), file, problems) for k, v in value.items()}
+        return {k: _interpolate(v, env, _join(path, str(k)), file, problems, unset_env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, env, f"{path}[{i}]", file, problems) for i, v in enumerate(value)]
+        return [_interpolate(v, env, f"{path}[{i}]", file, problems, unset_env) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -179,6 +193,10 @@ def _interpolate(value: Any, env: Mapping[str, str], path: str, file: str, probl
             return env[name]
         if default is not None:
             return default
+        if unset_env is not None:
+            if name not in unset_env:
+                unset_env.append(name)
+            return f"unset-{name}"
         problems.append(ConfigProblem(file, path, f"environment variable {name} is not set"))
         return ""
 

@@ -48,11 +48,13 @@ def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str, 
 class Process:
     """A child process with its output in a file, stopped (SIGTERM, then SIGKILL) at teardown."""
 
-    def __init__(self, name: str, args: list[str], logs: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, args: list[str], logs: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.name = name
         self.log = logs / f"{name}.log"
         self._handle = self.log.open("wb")
-        self.proc = subprocess.Popen(args, stdout=self._handle, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(args, stdout=self._handle, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
     def output(self) -> str:
         """Return what the process has printed so far."""

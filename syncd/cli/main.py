@@ -33,6 +33,8 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every plugin and migration at INFO: noise before every command's output.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -214,12 +216,15 @@ def _select_sources(config: Config, name: str | None) -> list[Any]:
 @handles_errors
 def check(offline: bool, config_path: str | None) -> None:
     """Validate the configuration; without --offline, make one cheap authenticated call per source."""
-    config = _load(config_path)
+    unset: list[str] = []
+    config = load_config(resolve_config_path(config_path), unset_env=unset) if offline else _load(config_path)
     click.echo(
         f"{config.file}: ok ({len(config.sources)} sources, {len(config.kpis)} KPIs, "
         f"{len(config.goals)} goals, {len(config.funnels)} funnels)"
     )
     if offline:
+        for name in unset:
+            click.echo(f"note: environment variable {name} is not set; `syncd run` will need it")
         return
     from syncd.cli.checks import check_sources
 
@@ -315,9 +320,9 @@ def backfill(since: str, source_name: str | None, config_path: str | None) -> No
 @handles_errors
 def demo(seed: int, config_path: str | None) -> None:
     """Start the sandbox (fake SaaS APIs) and the daemon against it, on SQLite."""
-    from syncd.run.demo import run_demo
+    from syncd.run.demo import demo_config_path, run_demo
 
-    run_demo(resolve_config_path(config_path), seed=seed)
+    run_demo(demo_config_path(config_path), seed=seed)
 
 
 @main.group()

@@ -1,16 +1,26 @@
-"""`syncd demo`: the sandbox's fake SaaS APIs and the daemon against them, on SQLite, in one process."""
+"""`syncd demo`: the sandbox's fake SaaS APIs and the daemon against them, on SQLite, in one process.
+
+The configuration is the one truth: each source's `base_url` names the loopback port its fake
+listens on (config/syncd.yaml's defaults), so every other command run beside the demo with the same
+file reaches the same fakes with nothing exported. A source that points anywhere but loopback is
+refused: the demo's keys must never reach a real vendor.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import os
 import signal
-import socket
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
-from syncd.config import load_config
+from syncd.config import DEFAULT_CONFIG_PATH, load_config
+from syncd.model import Config
 from syncd.redaction import install_log_redaction
 from syncd.run.daemon import Daemon
 from syncd.sandbox.server import Sandbox
@@ -18,47 +28,86 @@ from syncd.sandbox.vendors import VENDORS
 from syncd.serve.push import push_routes
 from syncd.store import create_engine_for, upgrade
 
-__all__ = ["run_demo"]
+__all__ = ["demo_config_path", "run_demo", "sandbox_ports"]
 
-# Preferred ports for the fakes, so the demo URLs are the same every time; any free one otherwise.
-DEMO_LEMLIST_PORT = 9471
-DEMO_KIT_PORT = 9472
-DEMO_VENDOR_PORTS = {name: 9473 + index for index, name in enumerate(VENDORS)}
+SANDBOX_VENDORS = ("lemlist", "kit", *VENDORS)
 
 
-def _free(port: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return 0
-            raise
-    return port
+def demo_config_path(option: str | None) -> str:
+    """Return the demo's configuration: the one asked for, else config/syncd.yaml here, else the packaged copy."""
+    if option:
+        return option
+    if os.environ.get("SYNCD_CONFIG"):
+        return os.environ["SYNCD_CONFIG"]
+    if Path(DEFAULT_CONFIG_PATH).is_file():
+        return DEFAULT_CONFIG_PATH
+    # Outside a checkout (an installed syncd, another directory) the demo still has its file.
+    return str(resources.files("syncd.sandbox").joinpath("demo.yaml"))
+
+
+def sandbox_ports(config: Config) -> dict[str, int]:
+    """Return the port each sandbox vendor must listen on, read from the sources' `base_url`.
+
+    Raises click.UsageError when a source would leave the machine or two sources of one vendor
+    disagree on the port.
+    """
+    ports: dict[str, int] = {}
+    for source in config.sources.values():
+        if source.connector not in SANDBOX_VENDORS:
+            continue
+        base_url = getattr(source.settings, "base_url", None)
+        parts = urlsplit(base_url or "")
+        if not base_url or not _is_loopback(parts.hostname or "") or parts.port is None:
+            raise click.UsageError(
+                f"source {source.name}: the demo runs only against its sandbox, so base_url must be "
+                f"http://127.0.0.1:PORT/... (it is {base_url or 'the vendor default'})"
+            )
+        known = ports.setdefault(source.connector, parts.port)
+        if known != parts.port:
+            raise click.UsageError(
+                f"source {source.name}: the {source.connector} fake listens on port {known}, not {parts.port}"
+            )
+    return ports
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_demo(config_path: str, *, seed: int = 42) -> None:
-    """Start the sandbox, point the configuration at it and run the daemon until interrupted."""
-    asyncio.run(_demo(config_path, seed))
+    """Start the sandbox on the configured ports and run the daemon against it until interrupted."""
+    config = load_config(config_path)
+    install_log_redaction(config)
+    if not config.database_url.startswith("sqlite"):
+        raise click.UsageError("the demo runs on SQLite; unset SYNCD_DATABASE_URL")
+    asyncio.run(_demo(config, seed, sandbox_ports(config), str(Path(config.file).resolve())))
 
 
-async def _demo(config_path: str, seed: int) -> None:
+async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: str) -> None:
     sandbox = Sandbox(
         seed=seed,
-        lemlist_port=_free(DEMO_LEMLIST_PORT),
-        kit_port=_free(DEMO_KIT_PORT),
+        timezone=str(config.timezone),
+        lemlist_port=ports.get("lemlist", 0),
+        kit_port=ports.get("kit", 0),
         vendors=list(VENDORS),
-        vendor_ports={name: _free(port) for name, port in DEMO_VENDOR_PORTS.items()},
+        vendor_ports={name: port for name, port in ports.items() if name in VENDORS},
     )
-    async with sandbox:
-        # The demo configuration reads its vendor URLs and (public, sandbox-only) keys from here.
-        for name in sandbox.names:
-            os.environ[f"SYNCD_DEMO_{name.upper()}_URL"] = sandbox.url(name)
-            os.environ.setdefault(f"{name.upper()}_API_KEY", sandbox.api_keys[name])
-        config = load_config(config_path)
-        install_log_redaction(config)
-        if not config.database_url.startswith("sqlite"):
-            raise click.UsageError("the demo runs on SQLite; unset SYNCD_DATABASE_URL")
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        await sandbox.stop()
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"a sandbox port is already in use ({exc.strerror}): is another `syncd demo` running? "
+                "Stop it, or move the fakes with SYNCD_DEMO_<VENDOR>_URL"
+            ) from None
+        raise
+    try:
         engine = create_engine_for(config.database_url)
         await asyncio.to_thread(upgrade, engine)
         daemon = Daemon(config, engine, extra_routes=push_routes)
@@ -68,7 +117,9 @@ async def _demo(config_path: str, seed: int) -> None:
             f"  status page   {base}/\n"
             f"  metrics       {base}/metrics\n"
             f"  goals (JSON)  {base}/api/v1/goals\n"
-            f"  sandbox       {len(sandbox.names)} fake vendor APIs, lemlist at {sandbox.lemlist_url}\n"
+            f"  sandbox       {len(sandbox.names)} fake vendor APIs on loopback (lemlist at {sandbox.lemlist_url})\n"
+            f"  config        {config_file}\n"
+            "                (every `syncd` command run from this folder uses it: nothing to export)\n"
             f"  database      {config.database_url}"
         )
         stop = asyncio.Event()
@@ -76,3 +127,5 @@ async def _demo(config_path: str, seed: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await daemon.run(stop)
+    finally:
+        await sandbox.stop()

@@ -10,11 +10,15 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/syncd
-# Metadata first, so editing code does not invalidate the dependency layer's cache.
-COPY pyproject.toml README.md ./
+# The dependencies alone first, from pyproject.toml: editing code reuses this layer from the cache.
+COPY pyproject.toml ./
+RUN /opt/syncd/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && /opt/syncd/bin/pip install --no-cache-dir -r requirements.txt
+# Then syncd itself, without touching the dependencies again.
+COPY README.md ./
 COPY syncd ./syncd
 COPY connectors ./connectors
-RUN /opt/syncd/bin/pip install --no-cache-dir . \
+RUN /opt/syncd/bin/pip install --no-cache-dir --no-deps . \
     && find /opt/syncd -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -33,15 +37,16 @@ RUN groupadd --system --gid 10001 syncd \
        --shell /usr/sbin/nologin syncd \
     && install -d -o syncd -g syncd -m 0750 /var/lib/syncd
 COPY --from=build /opt/syncd /opt/syncd
-# An example configuration; mount the real one over it (compose: a bind mount, Kubernetes: a ConfigMap).
-COPY config/syncd.yaml /etc/syncd/syncd.yaml
+# No configuration is baked in: mount yours at $SYNCD_CONFIG (compose: a bind mount, Kubernetes: a
+# ConfigMap). `docker run IMAGE demo` runs the demo on its packaged configuration.
 USER 10001:10001
 WORKDIR /var/lib/syncd
 VOLUME ["/var/lib/syncd"]
 EXPOSE 9464
 # python, not curl: the slim image has no curl, and one fewer package is one fewer CVE to track.
+# The port is the one syncd listens on ($SYNCD_LISTEN), not a second copy of it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('SYNCD_LISTEN', '127.0.0.1:9464').rpartition(':')[2]; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 # `syncd run` finishes its current work and exits on SIGTERM (docker stop, Kubernetes).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["syncd"]

@@ -325,6 +325,26 @@ def demo(seed: int, config_path: str | None) -> None:
     run_demo(demo_config_path(config_path), seed=seed)
 
 
+@main.command("alertmanager-routes")
+@click.option(
+    "--webhook",
+    default="http://alert-bridge:9095/notify/{receiver}",
+    show_default=True,
+    help="Each receiver's webhook URL; {receiver} is the person's name.",
+)
+@config_option
+@handles_errors
+def alertmanager_routes(webhook: str, config_path: str | None) -> None:
+    """Print an Alertmanager configuration that routes each goal alert to its owner and team head."""
+    from syncd.cli.alertmanager_routes import render_alertmanager_config
+
+    if "{receiver}" not in webhook:
+        raise click.BadParameter("must contain {receiver}", param_hint="--webhook")
+    # Routing needs the people, not the secrets: unset ${VAR}s are fine here.
+    config = load_config(resolve_config_path(config_path), unset_env=[])
+    click.echo(render_alertmanager_config(config, webhook), nl=False)
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.deploy.stack import ALERTMANAGER_CONFIG, require_binary
+from tests.processes import SYNCD
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +59,43 @@ def test_source_trouble_inhibits_the_goal_alerts_of_that_source() -> None:
     assert rule["source_matchers"] == ['alertname=~"SyncdSourceDown|SyncdSourceStale"']
     assert rule["target_matchers"] == ['alertname=~"SyncdGoal.+|SyncdCheckpoint.+"']
     assert rule["equal"] == ["source"]
+
+
+def test_shipped_config_is_the_one_generated_from_the_example_people() -> None:
+    from syncd.cli.alertmanager_routes import alertmanager_config
+    from syncd.config import load_config
+
+    config = load_config(ROOT / "config" / "example.yaml", unset_env=[])
+    assert yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8")) == alertmanager_config(config)
+
+
+def test_a_new_owner_is_reached_as_soon_as_they_are_in_the_configuration(tmp_path: Path) -> None:
+    example = yaml.safe_load((ROOT / "config" / "example.yaml").read_text(encoding="utf-8"))
+    example["people"]["dana"] = {"team": "growth"}
+    example["teams"]["support"] = {"head": "erin"}
+    example["people"]["erin"] = {"team": "support"}
+    example["people"]["finn"] = {"team": "support"}
+    config_file = tmp_path / "syncd.yaml"
+    config_file.write_text(yaml.safe_dump(example), encoding="utf-8")
+    generated = subprocess.run(
+        [SYNCD, "alertmanager-routes", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))},
+    )
+    assert generated.returncode == 0, generated.stderr
+    routes = tmp_path / "alertmanager.yml"
+    routes.write_text(generated.stdout, encoding="utf-8")
+    assert amtool("check-config", str(routes)).returncode == 0
+    for labels, receivers in [
+        ("alertname=SyncdGoalBehindPace owner=dana team=growth source=lemlist", "maya,dana"),
+        ("alertname=SyncdGoalBehindPace owner=finn team=support source=kit", "erin,finn"),
+        ("alertname=SyncdGoalBehindPace owner=erin team=support source=kit", "erin"),
+        ("alertname=SyncdGoalBehindPace owner=alice team=growth source=lemlist", "maya,alice"),
+    ]:
+        result = amtool(
+            "config", "routes", "test", f"--config.file={routes}", f"--verify.receivers={receivers}", *labels.split()
+        )
+        assert result.returncode == 0, labels + "\n" + result.stdout + result.stderr

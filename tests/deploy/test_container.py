@@ -57,7 +57,8 @@ def test_multi_stage_slim_and_only_the_venv_is_carried_over() -> None:
     args = dict(a.split("=", 1) for op, a in instructions() if op == "ARG" and "=" in a)
     assert args["PYTHON_IMAGE"].endswith("-slim-bookworm")
     copies = [a for op, a in final_stage() if op == "COPY"]
-    assert copies == ["--from=build /opt/syncd /opt/syncd", "config/syncd.yaml /etc/syncd/syncd.yaml"]
+    # No configuration baked in: the demo's keys and loopback URLs would be a trap in production.
+    assert copies == ["--from=build /opt/syncd /opt/syncd"]
 
 
 def test_runs_as_a_non_root_user_with_data_on_a_volume() -> None:
@@ -86,7 +87,8 @@ def test_healthcheck_uses_python_on_healthz() -> None:
     assert argv[0] == "python"
     assert "curl" not in " ".join(argv)
     assert "wget" not in " ".join(argv)
-    assert "http://127.0.0.1:9464/healthz" in argv[-1]
+    assert "9464/healthz" not in argv[-1], "the port comes from SYNCD_LISTEN"
+    assert "SYNCD_LISTEN" in argv[-1]
 
 
 class _Healthz(BaseHTTPRequestHandler):
@@ -105,14 +107,15 @@ def test_healthcheck_command_passes_on_a_live_server_and_fails_without_one() -> 
     port = server.server_address[1]
     argv = healthcheck_command()
     # The image's python is the venv's; here, the test's.
-    run = [sys.executable, *argv[1:-1], argv[-1].replace(":9464/", f":{port}/")]
+    run = [sys.executable, *argv[1:]]
     try:
-        assert subprocess.run(run, timeout=10, check=False).returncode == 0
+        env = {**os.environ, "SYNCD_LISTEN": f"0.0.0.0:{port}"}
+        assert subprocess.run(run, timeout=10, check=False, env=env).returncode == 0
     finally:
         server.shutdown()
         server.server_close()
-    closed = [sys.executable, *argv[1:-1], argv[-1].replace(":9464/", f":{free_port()}/")]
-    assert subprocess.run(closed, timeout=10, capture_output=True, check=False).returncode != 0
+    closed_env = {**os.environ, "SYNCD_LISTEN": f"0.0.0.0:{free_port()}"}
+    assert subprocess.run(run, timeout=10, capture_output=True, check=False, env=closed_env).returncode != 0
 
 
 @pytest.mark.e2e
@@ -178,6 +181,11 @@ def test_compose_wires_the_five_services_together() -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), volume
+    # Removing the sandbox (as docs/deploy.md says to, for real vendors) leaves a valid file.
+    without_sandbox = {name: service for name, service in services.items() if name != "sandbox"}
+    for name, service in without_sandbox.items():
+        depends = service.get("depends_on", [])
+        assert "sandbox" not in depends, f"{name} depends on the sandbox"
     # The demo keys compose falls back to are the sandbox's, so `up` works with no .env at all.
     from syncd.sandbox import DEMO_KIT_API_KEY, DEMO_LEMLIST_API_KEY
 

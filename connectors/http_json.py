@@ -89,7 +89,9 @@ class HttpJsonSettings(ConnectorSettings):
     subject_path: str | None = Field(default=None, description="JSON path to each item's subject")
     subject: str = Field(default=DEFAULT_SUBJECT, description="the subject when subject_path is unset")
     id_path: str | None = Field(default=None, description="JSON path to an item id, to count each once")
-    pagination: Literal["none", "next_link", "cursor", "offset"] = Field(default="none")
+    pagination: Literal["none", "next_link", "cursor", "offset"] = Field(
+        default="none", description="how the next page is asked for (the *_path/*_param keys below)"
+    )
     next_link_path: str | None = Field(default=None, description="next_link: JSON path to the next URL")
     cursor_path: str | None = Field(default=None, description="cursor: JSON path to the next cursor")
     cursor_param: str | None = Field(default=None, description="cursor: parameter the cursor is sent in")

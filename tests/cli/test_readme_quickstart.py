@@ -30,6 +30,13 @@ def quickstart_commands() -> list[str]:
     return [line.strip() for line in blocks[1].splitlines() if line.strip() and not line.startswith("#")]
 
 
+def getting_started_commands() -> list[str]:
+    """Return the shell commands of docs/getting-started.md that run beside the demo."""
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    lines = [line.strip() for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S) for line in block.splitlines()]
+    return [line for line in lines if line.startswith((".venv/bin/syncd", "curl "))]
+
+
 def newcomer_env(listen_port: int) -> dict[str, str]:
     """Return a clean environment: no keys, no URLs, only the demo's ports moved to free ones."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SYNCD_", "LEMLIST", "KIT"))}
@@ -41,8 +48,8 @@ def newcomer_env(listen_port: int) -> dict[str, str]:
 
 
 def test_every_readme_quickstart_command_works_beside_the_demo(tmp_path: Path, processes: list[Process]) -> None:
-    commands = quickstart_commands()
-    assert len(commands) >= 6
+    commands = quickstart_commands() + getting_started_commands()
+    assert len(commands) >= 12
     workdir = tmp_path / "repo"
     shutil.copytree(ROOT / "config", workdir / "config")
     port = free_port()

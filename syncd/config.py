@@ -37,6 +37,7 @@ from syncd.model import (
     Team,
 )
 from syncd.registry import ConnectorRegistry, load_registry
+from syncd.store.database import normalise_database_url
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
 
@@ -98,14 +99,26 @@ def parse_config(
         sources = interpolated.get("sources")
         if isinstance(sources, dict):
             build_sources(sources, file, chosen, problems)
-        raise ConfigError(_in_file_order(problems, interpolated)) from None
+        raise ConfigError(_blame_environment(_in_file_order(problems, interpolated), env)) from None
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_blame_environment(problems, env))
     builder = _Builder(raw, file, chosen)
     config = builder.build()
     if builder.problems:
-        raise ConfigError(builder.problems)
+        raise ConfigError(_blame_environment(builder.problems, env))
     return config
+
+
+def _blame_environment(problems: list[ConfigProblem], env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Name the `SYNCD_*` variable, not the file, for a top-level value the environment overrode."""
+    out = []
+    for problem in problems:
+        top = re.split(r"[.\[]", problem.path, maxsplit=1)[0]
+        variable = f"SYNCD_{top.upper()}"
+        if top and env.get(variable):
+            problem = ConfigProblem(f"environment variable {variable}", problem.path, problem.message)
+        out.append(problem)
+    return out
 
 
 def _in_file_order(problems: list[ConfigProblem], document: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -296,7 +309,7 @@ class _Builder:
             week_start=WEEKDAYS.index(raw.week_start),
             fortnight_anchor=raw.fortnight_anchor,
             holidays=frozenset(raw.holidays),
-            database_url=raw.database_url,
+            database_url=normalise_database_url(raw.database_url),
             listen_host=host,
             listen_port=port,
             web_config_file=raw.web_config_file,
@@ -318,7 +331,7 @@ class _Builder:
 
     def _database_url(self, url: str) -> None:
         try:
-            parsed = make_url(url)
+            parsed = make_url(normalise_database_url(url))
         except ArgumentError:
             self.problem("database_url", "is not a database URL (e.g. sqlite:///syncd.db)")
             return

@@ -220,3 +220,15 @@ def test_shipped_configurations_load(name: str):
     env = {var: f"{var.lower()}-value-0001" for var in re.findall(r"\$\{([A-Z0-9_]+)\}", path.read_text())}
     config = load_config(path, environ=env)
     assert config.goals
+
+
+def test_a_bad_value_from_a_syncd_variable_is_blamed_on_the_variable_not_the_file() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("timezone: UTC\n", file="syncd.yaml", environ={"SYNCD_TIMEZONE": "Mars/Base"})
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("environment variable SYNCD_TIMEZONE: timezone: unknown time zone 'Mars/Base'")
+
+
+def test_postgres_urls_without_a_driver_are_accepted() -> None:
+    config = parse_config("database_url: postgres://u@db:5432/syncd\n", environ={})
+    assert config.database_url == "postgresql+psycopg://u@db:5432/syncd"

@@ -18,7 +18,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from syncd.errors import StorageError
 
-__all__ = ["MIGRATIONS_DIR", "create_engine_for", "ping", "storage_errors", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "create_engine_for", "normalise_database_url", "ping", "storage_errors", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -29,9 +29,9 @@ _POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 def create_engine_for(url: str) -> Engine:
-    """Return an engine for a `sqlite:` or `postgresql+psycopg:` URL, tuned for syncd's use."""
+    """Return an engine for a `sqlite:` or PostgreSQL URL, tuned for syncd's use."""
     try:
-        parsed = make_url(url)
+        parsed = make_url(normalise_database_url(url))
     except ArgumentError:
         # The text may hold a password, so it is not repeated.
         raise StorageError("database_url is not a valid database URL") from None
@@ -41,6 +41,14 @@ def create_engine_for(url: str) -> Engine:
     if backend == "postgresql":
         return _postgres_engine(parsed)
     raise StorageError(f"unsupported database {_safe(parsed)}: syncd stores to sqlite or postgresql+psycopg")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` (what Heroku, libpq and most docs write) as psycopg URLs."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -170,3 +170,12 @@ def test_in_memory_sqlite_is_one_database_across_threads() -> None:
         assert seen == [{}]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_plain_postgres_urls_mean_psycopg(scheme: str) -> None:
+    engine = create_engine_for(f"{scheme}://postgres@127.0.0.1:5432/x")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+    finally:
+        engine.dispose()

@@ -6,13 +6,15 @@ VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean venv
 
 $(STAMP): $(ROOT)/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip "setuptools>=70.1"
 	$(BIN)/pip install --quiet -e '$(ROOT)[dev]'
 	touch $(STAMP)
+
+venv: $(STAMP)
 
 run: $(STAMP)
 	cd $(ROOT) && $(BIN)/syncd demo

@@ -23,6 +23,7 @@ from syncd.config_schema import MONTHS, WEEKDAYS, RawConfig, RawCustomPeriod, Ra
 from syncd.engine.pace import stretched_target
 from syncd.errors import ConfigError, ConfigProblem
 from syncd.model import (
+    SOURCE_JOIN,
     Config,
     CustomWeightsSpec,
     FixedPeriodSpec,
@@ -368,25 +369,29 @@ class _Builder:
         kpis: dict[str, Kpi] = {}
         for name, spec in self.raw.kpis.items():
             path = f"kpis.{name}"
-            if spec.source not in self.raw.sources:
-                self.problem(f"{path}.source", f"unknown source {spec.source!r}")
-            elif spec.source in sources:
-                cls = self.registry.get(sources[spec.source].connector)
-                metrics = [m.name for m in cls.metrics] if cls else []
-                if metrics and spec.metric not in metrics:
-                    self.problem(
-                        f"{path}.metric",
-                        f"connector {sources[spec.source].connector!r} has no metric {spec.metric!r} "
-                        f"(it has: {', '.join(metrics)})",
-                    )
+            for index, source in enumerate(spec.source):
+                where = f"{path}.source" if len(spec.source) == 1 else f"{path}.source[{index}]"
+                if source not in self.raw.sources:
+                    self.problem(where, f"unknown source {source!r}")
+                elif source in sources:
+                    cls = self.registry.get(sources[source].connector)
+                    metrics = [m.name for m in cls.metrics] if cls else []
+                    if metrics and spec.metric not in metrics:
+                        which = f" (source {source})" if len(spec.source) > 1 else ""
+                        self.problem(
+                            f"{path}.metric",
+                            f"connector {sources[source].connector!r}{which} has no metric "
+                            f"{spec.metric!r} (it has: {', '.join(metrics)})",
+                        )
             kpis[name] = Kpi(
                 name=name,
-                source=spec.source,
+                source=SOURCE_JOIN.join(spec.source),
                 metric=spec.metric,
                 description=spec.description,
                 per_person=spec.per_person,
                 unit=spec.unit,
                 kind=spec.kind,
+                sources=spec.source,
             )
         return kpis
 
@@ -421,12 +426,12 @@ class _Builder:
     def _check_influence(self, owner: str, kpi: Kpi, people: Mapping[str, Person], path: str) -> None:
         """Reject a goal on a per-person KPI that no identity ties to its owner."""
         owners = [owner] if owner in people else [p.name for p in people.values() if p.team == owner]
-        if not any(kpi.source in people[name].identities for name in owners):
+        if not any(source in people[name].identities for name in owners for source in kpi.sources):
             who = f"person {owner!r}" if owner in people else f"no member of team {owner!r}"
+            where = f"source {kpi.source!r}" if len(kpi.sources) == 1 else f"any of sources {', '.join(kpi.sources)}"
             self.problem(
                 f"{path}.owner",
-                f"{who} has no identity in source {kpi.source!r}, so KPI {kpi.name!r} "
-                f"(per_person) cannot count anything for them",
+                f"{who} has no identity in {where}, so KPI {kpi.name!r} (per_person) cannot count anything for them",
             )
 
     def _goal(self, spec: RawGoal, path: str) -> Goal | None:

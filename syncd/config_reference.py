@@ -51,7 +51,7 @@ DESCRIPTIONS: dict[str, str] = {
     "RawTeam.head": "the person who hears about every goal of the team",
     "RawPerson.team": "the team the person belongs to (a team owns the sum of its members)",
     "RawPerson.identities": "source name -> how the person appears there (an email, a user id; several allowed)",
-    "RawKpi.source": "the source the KPI reads",
+    "RawKpi.source": "the source the KPI reads, or a list of them whose counts it sums (label: names joined by `+`)",
     "RawKpi.metric": "the connector metric it counts (see `syncd connectors`)",
     "RawKpi.description": "what the KPI means, for people",
     "RawKpi.per_person": "split by `people.*.identities.<source>`; else one series for the whole source",

@@ -93,8 +93,25 @@ class RawPerson(_Strict):
     identities: dict[str, IdentityValues] = Field(default_factory=dict)
 
 
+def _source_names(value: object) -> tuple[str, ...]:
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise ValueError("name at least one source")
+    names = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"a source is named by text, got {item!r}")
+        names.append(item.strip())
+    if len(set(names)) != len(names):
+        raise ValueError("a source is listed twice")
+    return tuple(names)
+
+
+SourceNames = Annotated[tuple[str, ...], BeforeValidator(_source_names)]
+
+
 class RawKpi(_Strict):
-    source: str
+    source: SourceNames
     metric: str
     description: str = ""
     per_person: bool = False

@@ -60,8 +60,18 @@ class Source:
         return self.settings.interval.total_seconds()
 
 
+# The `source` label of a KPI over several sources (CONTRACT §7): `x_alice+x_carol`.
+SOURCE_JOIN = "+"
+
+
 @dataclass(frozen=True)
 class Kpi:
+    """A metric read from one or several sources (CONTRACT §7), owned per person or as a whole.
+
+    `source` is the label goal series carry: the source names joined with `+` in configuration
+    order; `sources` are the names themselves (one for most KPIs).
+    """
+
     name: str
     source: str
     metric: str
@@ -69,6 +79,20 @@ class Kpi:
     per_person: bool = False
     unit: str = ""
     kind: KpiKind = "flow"
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            object.__setattr__(self, "sources", tuple(self.source.split(SOURCE_JOIN)))
+
+    @property
+    def count_keys(self) -> tuple[tuple[str, str], ...]:
+        """Return the (source, metric) keys of the stored counts this KPI sums."""
+        return tuple((source, self.metric) for source in self.sources)
+
+    def reads(self, source: str) -> bool:
+        """Return whether `source` is one of the KPI's sources."""
+        return source in self.sources
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,17 @@ from syncd.model import Config
 __all__ = ["DEFAULT_WEBHOOK", "OPERATORS", "alertmanager_config", "render_alertmanager_config"]
 
 OPERATORS = "syncd-operators"
+# Receives the alerts that exist only to inhibit others (SyncdSourceGroupDegraded): nobody is told.
+INHIBIT_ONLY = "syncd-inhibit-only"
 DEFAULT_WEBHOOK = "http://alert-bridge:9095/notify/{receiver}"
 
 # A source that is down or stale serves old numbers: its goals' alerts would page people about a number
-# that is not real. Goal series carry `source` (CONTRACT §5) for exactly this.
+# that is not real. Goal series carry `source` (CONTRACT §5) for exactly this; a goal over several
+# sources carries them joined (x_alice+x_carol), which SyncdSourceGroupDegraded restates a member's
+# trouble under.
 INHIBIT_RULES: list[dict[str, Any]] = [
     {
-        "source_matchers": ['alertname=~"SyncdSourceDown|SyncdSourceStale"'],
+        "source_matchers": ['alertname=~"SyncdSourceDown|SyncdSourceStale|SyncdSourceGroupDegraded"'],
         "target_matchers": ['alertname=~"SyncdGoal.+|SyncdCheckpoint.+"'],
         "equal": ["source"],
     }
@@ -48,6 +52,7 @@ def alertmanager_config(config: Config, webhook: str = DEFAULT_WEBHOOK) -> dict[
     """Return the Alertmanager configuration (route, inhibit_rules, receivers) for `config`'s people."""
     heads = {team.name: team.head for team in config.teams.values() if team.head}
     routes: list[dict[str, Any]] = [
+        {"receiver": INHIBIT_ONLY, "matchers": ['alertname="SyncdSourceGroupDegraded"']},
         {"receiver": OPERATORS, "matchers": ['alertname=~"SyncdSource.+"'], "repeat_interval": "4h"},
     ]
     # The head hears about every goal of the team (team-owned goals carry owner = the team)...
@@ -61,6 +66,7 @@ def alertmanager_config(config: Config, webhook: str = DEFAULT_WEBHOOK) -> dict[
         routes.append({"receiver": person.name, "matchers": [_matcher("owner", person.name)]})
     receivers = [OPERATORS, *heads.values(), *(p.name for p in config.people.values())]
     unique = list(dict.fromkeys(receivers))
+    people = [{"name": name, "webhook_configs": [{"url": webhook.format(receiver=name)}]} for name in unique]
     return {
         "route": {
             "receiver": OPERATORS,
@@ -72,7 +78,7 @@ def alertmanager_config(config: Config, webhook: str = DEFAULT_WEBHOOK) -> dict[
             "routes": routes,
         },
         "inhibit_rules": INHIBIT_RULES,
-        "receivers": [{"name": name, "webhook_configs": [{"url": webhook.format(receiver=name)}]} for name in unique],
+        "receivers": [{"name": INHIBIT_ONLY}, *people],
     }
 
 

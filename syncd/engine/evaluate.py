@@ -37,6 +37,7 @@ __all__ = [
     "evaluate_goal",
     "evaluate_goals",
     "finished_checkins",
+    "kpi_counts",
     "owner_daily_counts",
     "owner_subjects",
     "period_at",
@@ -99,12 +100,12 @@ def counts_needed(config: Config, instant: datetime, goals: Iterable[Goal] | Non
     for goal in config.goals if goals is None else goals:
         kpi = config.kpis[goal.kpi]
         period = period_at(config, goal.period, instant)
-        keys.add((kpi.source, kpi.metric))
+        keys.update(kpi.count_keys)
         firsts.append(_history_needed(config, goal, kpi, period, instant))
         lasts.append(period.last_day)
     for funnel in config.funnels.values():
         period = period_at(config, funnel.period, instant)
-        keys.update((config.kpis[step].source, config.kpis[step].metric) for step in funnel.steps)
+        keys.update(key for step in funnel.steps for key in config.kpis[step].count_keys)
         firsts.append(period.first_day)
         lasts.append(period.last_day)
     today = instant.astimezone(config.timezone).date()
@@ -123,8 +124,34 @@ def owner_subjects(config: Config, kpi: Kpi, owner: str) -> frozenset[str] | Non
     names = [owner] if owner in config.people else list(config.members_of(owner))
     subjects: set[str] = set()
     for name in names:
-        subjects.update(value.casefold() for value in config.people[name].identities.get(kpi.source, ()))
+        identities = config.people[name].identities
+        if len(kpi.sources) == 1:
+            subjects.update(value.casefold() for value in identities.get(kpi.sources[0], ()))
+        else:
+            # Identities are per source: match them only in that source's counts (see kpi_counts).
+            for source in kpi.sources:
+                subjects.update(_in_source(source, value).casefold() for value in identities.get(source, ()))
     return frozenset(subjects)
+
+
+def _in_source(source: str, subject: str) -> str:
+    # The unit separator cannot appear in a source name (config names are [A-Za-z0-9_.@-]).
+    return f"{source}\x1f{subject}"
+
+
+def kpi_counts(kpi: Kpi, counts: DailyCounts) -> Mapping[str, Mapping[date, float]]:
+    """Return subject -> day -> count for the KPI, over every one of its sources.
+
+    One source: its counts as stored. Several: each subject is qualified by its source, so a
+    person's identity counts only where it was given, and a team sums across the sources.
+    """
+    if len(kpi.sources) == 1:
+        return counts.get(kpi.count_keys[0], {})
+    merged: dict[str, Mapping[date, float]] = {}
+    for source, metric in kpi.count_keys:
+        for subject, days in counts.get((source, metric), {}).items():
+            merged[_in_source(source, subject)] = days
+    return merged
 
 
 def owner_daily_counts(
@@ -188,7 +215,7 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
     period = period_at(config, goal.period, instant)
     today = instant.astimezone(tz).date()
     through = _value_through(period, today)
-    by_subject = counts.get((kpi.source, kpi.metric), {})
+    by_subject = kpi_counts(kpi, counts)
     subjects = owner_subjects(config, kpi, goal.owner)
     daily = owner_daily_counts(by_subject, subjects)
     if kpi.kind == "stock":
@@ -300,7 +327,7 @@ def finished_checkins(config: Config, goal: Goal, counts: DailyCounts, instant: 
         return []
     kpi = config.kpis[goal.kpi]
     today = instant.astimezone(config.timezone).date()
-    by_subject = counts.get((kpi.source, kpi.metric), {})
+    by_subject = kpi_counts(kpi, counts)
     subjects = owner_subjects(config, kpi, goal.owner)
     daily = owner_daily_counts(by_subject, subjects)
     periods = [p for p in (previous_period(config, goal.period, instant), period_at(config, goal.period, instant)) if p]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from syncd.engine.evaluate import DailyCounts, flow_value, owner_subjects, period_at
+from syncd.engine.evaluate import DailyCounts, flow_value, kpi_counts, owner_subjects, period_at
 from syncd.engine.snapshot import FunnelStage
 from syncd.model import Config, Funnel
 
@@ -17,7 +17,7 @@ def funnel_owners(config: Config, funnel: Funnel) -> list[str]:
     owners: list[str] = []
     for person in config.people.values():
         kpis = [config.kpis[step] for step in funnel.steps]
-        if all(not kpi.per_person or kpi.source in person.identities for kpi in kpis) and any(
+        if all(not kpi.per_person or any(s in person.identities for s in kpi.sources) for kpi in kpis) and any(
             kpi.per_person for kpi in kpis
         ):
             owners.append(person.name)
@@ -34,7 +34,7 @@ def evaluate_funnel(config: Config, funnel: Funnel, counts: DailyCounts, instant
         values = []
         for step in funnel.steps:
             kpi = config.kpis[step]
-            by_subject = counts.get((kpi.source, kpi.metric), {})
+            by_subject = kpi_counts(kpi, counts)
             values.append(flow_value(by_subject, owner_subjects(config, kpi, owner), period.first_day, through))
         for index in range(len(funnel.steps) - 1):
             start, end = values[index], values[index + 1]

@@ -141,7 +141,7 @@ class Daemon:
         out: list[GoalStatus] = []
         for goal in self.config.goals:
             kpi = self.config.kpis[goal.kpi]
-            if refreshed is not None and (kpi.source, kpi.metric) not in refreshed:
+            if refreshed is not None and not any(key in refreshed for key in kpi.count_keys):
                 period = period_at(self.config, goal.period, now).id
                 kept = current.get((goal.kpi, goal.owner, period))
                 if kept is not None:
@@ -173,7 +173,7 @@ class Daemon:
         outcome = await sync_source(
             self.config, source, self.engine, self.clock, self.stats[source.name], pool=self.connectors
         )
-        keys = tuple((kpi.source, kpi.metric) for kpi in self.config.kpis.values() if kpi.source == source.name)
+        keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
         try:
             # Nothing stored changed: keep every goal's figures, refresh only the source's health.
             await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else ())

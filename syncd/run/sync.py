@@ -69,10 +69,10 @@ def first_window_start(config: Config, source: Source, now: datetime) -> date:
     """Return the first day a source's first sync reads: the earliest current period using it."""
     days: list[date] = []
     for goal in config.goals:
-        if config.kpis[goal.kpi].source == source.name:
+        if config.kpis[goal.kpi].reads(source.name):
             days.append(period_at(config, goal.period, now).first_day)
     for funnel in config.funnels.values():
-        if any(config.kpis[step].source == source.name for step in funnel.steps):
+        if any(config.kpis[step].reads(source.name) for step in funnel.steps):
             days.append(period_at(config, funnel.period, now).first_day)
     if days:
         return min(days)
@@ -196,7 +196,7 @@ async def sync_window(
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
     # reading this source and the counts it returned say which metrics its window replaces.
     metrics = {metric.name for metric in connector_cls.metrics} or (
-        {kpi.metric for kpi in config.kpis.values() if kpi.source == source.name}
+        {kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)}
         | {count.metric for count in result.counts}
     )
     try:

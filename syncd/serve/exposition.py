@@ -18,6 +18,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from syncd.engine.snapshot import STATUSES, GoalStatus, Snapshot, SnapshotHolder
+from syncd.model import SOURCE_JOIN
 from syncd.serve import metrics as m
 from syncd.version import VERSION
 
@@ -43,6 +44,7 @@ class SnapshotCollector(Collector):
         yield from self._goal_families(snapshot.goals)
         yield from self._funnel_families(snapshot)
         yield from self._source_families(snapshot)
+        yield _kpi_source_family(snapshot.goals)
         build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
         build.add_metric([], {"version": VERSION})
         yield build
@@ -141,6 +143,15 @@ class SnapshotCollector(Collector):
             if source.rate_limit_remaining is not None:
                 remaining.add_metric(key, source.rate_limit_remaining)
         yield from (up, last, interval, duration, syncs, failures, requests, remaining)
+
+
+def _kpi_source_family(goals: tuple[GoalStatus, ...]) -> Metric:
+    """Map each joined `source` label of the goals to its member sources."""
+    family = GaugeMetricFamily(m.KPI_SOURCE_INFO, m.HELP[m.KPI_SOURCE_INFO], labels=m.KPI_SOURCE_LABELS)
+    for joined in sorted({goal.source for goal in goals if SOURCE_JOIN in goal.source}):
+        for member in joined.split(SOURCE_JOIN):
+            family.add_metric([joined, member], 1.0)
+    return family
 
 
 def _le(bound: float) -> str:

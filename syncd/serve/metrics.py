@@ -31,10 +31,14 @@ SOURCE_SYNC_FAILURES = "syncd_source_sync_failures"
 SOURCE_HTTP_REQUESTS = "syncd_source_http_requests"
 SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
 BUILD_INFO = "syncd_build_info"
+# One series per source of a KPI over several sources, so an alert about one of them can reach
+# (and inhibit) the goals labelled with the joined `source` (CONTRACT §7).
+KPI_SOURCE_INFO = "syncd_kpi_source_info"
 
 GOAL_LABELS = ("kpi", "source", "owner", "team", "period")
 SOURCE_LABELS = ("source", "connector")
 FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
+KPI_SOURCE_LABELS = ("source", "member_source")
 
 # Labels a family adds to its group's common labels above.
 EXTRA_LABELS: dict[str, tuple[str, ...]] = {
@@ -92,4 +96,5 @@ HELP: dict[str, str] = {
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
     SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
     BUILD_INFO: "syncd build information",
+    KPI_SOURCE_INFO: "1 for each source (member_source) of a KPI over several sources (source, as on its goals)",
 }

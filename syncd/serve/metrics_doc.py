@@ -38,6 +38,7 @@ LABEL_HELP: dict[str, str] = {
     "connector": "the source's connector type",
     "reason": "why a sync failed: " + ", ".join(f"`{reason}`" for reason in m.FAILURE_REASONS),
     "code": "the HTTP status code the vendor answered",
+    "member_source": "one source of a KPI over several sources; `source` is all of them joined with `+`",
     "version": "syncd's version",
 }
 
@@ -60,6 +61,8 @@ def labels_of(name: str) -> tuple[str, ...]:
         common = m.FUNNEL_LABELS
     elif name.startswith("syncd_source_"):
         common = m.SOURCE_LABELS
+    elif name == m.KPI_SOURCE_INFO:
+        common = m.KPI_SOURCE_LABELS
     elif name == m.BUILD_INFO:
         common = ("version",)
     else:

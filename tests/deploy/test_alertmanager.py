@@ -6,11 +6,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from tests.deploy.stack import ALERTMANAGER_CONFIG, require_binary
-from tests.processes import SYNCD
+from tests.processes import SYNCD, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,11 @@ def test_amtool_accepts_the_config() -> None:
         ("alertname=SyncdSourceStale owner=syncd-operators team=operations source=lemlist", "syncd-operators"),
         ("alertname=SyncdSourceDown owner=syncd-operators team=operations source=kit", "syncd-operators"),
         ("alertname=SyncdGoalBehindPace owner=zed team=unknown source=kit", "syncd-operators"),
+        # The restatement of a member source's trouble under a joined label tells nobody.
+        (
+            "alertname=SyncdSourceGroupDegraded owner=syncd-operators team=operations source=x_a+x_b",
+            "syncd-inhibit-only",
+        ),
     ],
 )
 def test_routes(labels: str, receivers: str) -> None:
@@ -56,7 +62,7 @@ def test_routes(labels: str, receivers: str) -> None:
 def test_source_trouble_inhibits_the_goal_alerts_of_that_source() -> None:
     config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
     (rule,) = config["inhibit_rules"]
-    assert rule["source_matchers"] == ['alertname=~"SyncdSourceDown|SyncdSourceStale"']
+    assert rule["source_matchers"] == ['alertname=~"SyncdSourceDown|SyncdSourceStale|SyncdSourceGroupDegraded"']
     assert rule["target_matchers"] == ['alertname=~"SyncdGoal.+|SyncdCheckpoint.+"']
     assert rule["equal"] == ["source"]
 
@@ -99,3 +105,35 @@ def test_a_new_owner_is_reached_as_soon_as_they_are_in_the_configuration(tmp_pat
             "config", "routes", "test", f"--config.file={routes}", f"--verify.receivers={receivers}", *labels.split()
         )
         assert result.returncode == 0, labels + "\n" + result.stdout + result.stderr
+
+
+def test_a_dead_member_source_inhibits_the_goal_alerts_of_a_kpi_over_several_sources(tmp_path: Path) -> None:
+    """Real Alertmanager: the team's DMs sum three X sources; x_alice is down; nobody is paged about the goal."""
+    from tests.deploy.stack import Stack, start_alertmanager
+
+    stack = Stack(tmp_path)
+    try:
+        config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+        address = start_alertmanager(stack, config)
+        joined = "x_alice+x_carol+x_dan"
+        goal = {"kpi": "dms_sent", "owner": "recruiting", "team": "recruiting", "period": "2026-11"}
+        alerts = [
+            {"labels": {"alertname": "SyncdSourceDown", "source": "x_alice", "owner": "syncd-operators"}},
+            {"labels": {"alertname": "SyncdSourceGroupDegraded", "source": joined, "owner": "syncd-operators"}},
+            {"labels": {"alertname": "SyncdGoalBehindPace", "source": joined, **goal}},
+            # A goal of another source group stays live: the inhibition is exact, not a blanket.
+            {"labels": {"alertname": "SyncdGoalBehindPace", "source": "x_carol+x_dan", **goal, "kpi": "other"}},
+        ]
+        assert httpx.post(f"http://{address}/api/v2/alerts", json=alerts, timeout=5).status_code == 200
+
+        def states() -> dict[tuple[str, str], str] | None:
+            listed = httpx.get(f"http://{address}/api/v2/alerts", timeout=5).json()
+            found = {(a["labels"]["alertname"], a["labels"]["source"]): a["status"]["state"] for a in listed}
+            return found if len(found) == 4 else None
+
+        found = wait_until(states, timeout=20, what="the four alerts")
+        assert found[("SyncdGoalBehindPace", joined)] == "suppressed"
+        assert found[("SyncdGoalBehindPace", "x_carol+x_dan")] == "active"
+        assert found[("SyncdSourceDown", "x_alice")] == "active"
+    finally:
+        stack.stop_all()

@@ -481,8 +481,15 @@ class _Builder:
                     self.problem(f"funnels.{name}.steps[{index}]", f"unknown KPI {step!r}")
             if len(set(spec.steps)) != len(spec.steps):
                 self.problem(f"funnels.{name}.steps", "a KPI appears twice")
+            if spec.domino is not None and spec.domino not in spec.steps:
+                self.problem(f"funnels.{name}.domino", f"{spec.domino!r} is not one of the funnel's steps")
             funnels[name] = Funnel(
-                name=name, steps=tuple(spec.steps), period=_period(spec.period), min_volume=spec.min_volume
+                name=name,
+                steps=tuple(spec.steps),
+                period=_period(spec.period),
+                min_volume=spec.min_volume,
+                domino=spec.domino or "",
+                uplift=spec.uplift,
             )
         return funnels
 

@@ -71,6 +71,8 @@ DESCRIPTIONS: dict[str, str] = {
     "RawFunnel.steps": "KPI names, first step first",
     "RawFunnel.period": "the period conversions are measured over",
     "RawFunnel.min_volume": "an owner needs this many at a stage's entry to be its benchmark",
+    "RawFunnel.domino": "the step that drives the rest (default: the first); its growth is the first what-if",
+    "RawFunnel.uplift": "the growth the what-ifs assume: 0.10 is +10% (syncd_funnel_outcome)",
     "RawCustomPeriod.start": "first day",
     "RawCustomPeriod.end": "last day (included)",
     "RawWeights.weights": "weekday or month name -> weight (0 skips it)",

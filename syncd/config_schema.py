@@ -164,6 +164,8 @@ class RawFunnel(_Strict):
     steps: Annotated[list[str], Field(min_length=2)]
     period: PeriodName | RawCustomPeriod = "month"
     min_volume: Annotated[int, Field(ge=0)] = 10
+    domino: str | None = None
+    uplift: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.10
 
 
 class RawConfig(BaseSettings):

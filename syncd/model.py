@@ -150,6 +150,13 @@ class Funnel:
     steps: tuple[str, ...]
     period: PeriodSpec
     min_volume: int = 10
+    # The step that drives the rest (the first unless named), and the growth the what-ifs assume.
+    domino: str = ""
+    uplift: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not self.domino and self.steps:
+            object.__setattr__(self, "domino", self.steps[0])
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,26 @@ def funnel(name: str, as_of: str | None, uplift: str | None, config_path: str | 
     render_funnel(config, name, compute_funnel(config, name, instant), instant, rate)
 
 
+@main.command()
+@click.argument("name")
+@click.option("--next-period", "next_one", is_flag=True, help="Plan the period after the current one.")
+@click.option("--uplift", default="10%", show_default=True, metavar="PERCENT", help="Growth asked of the domino step.")
+@click.option("--as-of", "as_of", metavar="ISO-8601", help="Plan from the figures as of this instant (default: now).")
+@config_option
+@handles_errors
+def plan(name: str, next_one: bool, uplift: str, as_of: str | None, config_path: str | None) -> None:
+    """Propose targets per person and funnel step from this period's volumes and conversions."""
+    from syncd.cli.funnel_plan import compute_plan, render_plan
+
+    config = _load(config_path)
+    if name not in config.funnels:
+        known = ", ".join(config.funnels) or "none"
+        raise click.BadParameter(f"unknown funnel {name!r} (configured: {known})", param_hint="NAME")
+    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    current, planned, plans = compute_plan(config, name, instant, next_one=next_one, uplift=_parse_percent(uplift))
+    render_plan(config, name, current, planned, plans)
+
+
 def _parse_percent(text: str) -> float:
     try:
         value = float(text.strip().removesuffix("%")) / 100

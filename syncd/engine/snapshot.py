@@ -14,12 +14,15 @@ from typing import Literal
 from syncd.engine.pace import PaceFigures
 
 __all__ = [
+    "FUNNEL_SCENARIOS",
     "CheckpointStatus",
+    "FunnelOutcome",
     "FunnelStage",
     "GoalStatus",
     "Snapshot",
     "SnapshotHolder",
     "SourceStatus",
+    "funnels_json",
 ]
 
 Status = Literal["achieved", "ahead", "on_pace", "behind"]
@@ -92,6 +95,10 @@ class GoalStatus:
         }
 
 
+# What a funnel's last step would be: now, and under the what-ifs of syncd.engine.funnel_outcomes.
+FUNNEL_SCENARIOS = ("current", "domino_uplift", "ratio_uplift", "benchmark")
+
+
 @dataclass(frozen=True)
 class FunnelStage:
     """One owner's conversion from one funnel step to the next, with the stage's benchmark."""
@@ -107,6 +114,52 @@ class FunnelStage:
     ratio: float | None
     benchmark_ratio: float | None = None
     benchmark_owner: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """Return the stage as the API's JSON object, ratios rounded for people."""
+        return {
+            "from_step": self.from_step,
+            "to_step": self.to_step,
+            "owner": self.owner,
+            "team": self.team,
+            "from_value": self.from_value,
+            "to_value": self.to_value,
+            "ratio": None if self.ratio is None else round(self.ratio, 4),
+            "benchmark_ratio": None if self.benchmark_ratio is None else round(self.benchmark_ratio, 4),
+            "benchmark_owner": self.benchmark_owner,
+        }
+
+
+@dataclass(frozen=True)
+class FunnelOutcome:
+    """An owner's (or team's) last-step volume now and under each what-if."""
+
+    funnel: str
+    owner: str
+    team: str
+    period: str
+    domino: str
+    uplift: float
+    current: float
+    domino_uplift: float
+    ratio_uplift: float
+    benchmark: float
+
+    def as_json(self) -> dict[str, object]:
+        """Return the outcome as the API's JSON object, figures rounded for people."""
+        return {
+            "funnel": self.funnel,
+            "owner": self.owner,
+            "team": self.team,
+            "period": self.period,
+            "domino": self.domino,
+            "uplift": self.uplift,
+            **{name: round(self.scenario(name), 2) for name in FUNNEL_SCENARIOS},
+        }
+
+    def scenario(self, name: str) -> float:
+        """Return the figure of one of SCENARIOS."""
+        return float(getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -136,6 +189,7 @@ class Snapshot:
     goals: tuple[GoalStatus, ...] = ()
     sources: tuple[SourceStatus, ...] = ()
     funnels: tuple[FunnelStage, ...] = ()
+    funnel_outcomes: tuple[FunnelOutcome, ...] = ()
     ready: bool = False
 
 
@@ -155,3 +209,23 @@ class SnapshotHolder:
 
     def swap(self, snapshot: Snapshot) -> None:
         self._current = snapshot
+
+
+def funnels_json(snapshot: Snapshot) -> list[dict[str, object]]:
+    """Return every funnel's stages and outcomes, one object per funnel (GET /api/v1/funnels)."""
+    names = list(dict.fromkeys([s.funnel for s in snapshot.funnels] + [o.funnel for o in snapshot.funnel_outcomes]))
+    out: list[dict[str, object]] = []
+    for name in names:
+        stages = [s for s in snapshot.funnels if s.funnel == name]
+        outcomes = [o for o in snapshot.funnel_outcomes if o.funnel == name]
+        out.append(
+            {
+                "funnel": name,
+                "period": (stages or outcomes)[0].period,
+                "domino": outcomes[0].domino if outcomes else None,
+                "uplift": outcomes[0].uplift if outcomes else None,
+                "stages": [stage.as_json() for stage in stages],
+                "outcomes": [outcome.as_json() for outcome in outcomes],
+            }
+        )
+    return out

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
+from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
 from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder
 from syncd.errors import ConfigError, StorageError
@@ -125,6 +126,9 @@ class Daemon:
                 generated_at=now,
                 goals=goals,
                 funnels=funnels,
+                funnel_outcomes=(
+                    self.holder.current.funnel_outcomes if keep_funnels else outcomes_of(self.config, funnels)
+                ),
                 sources=tuple(stats.status() for stats in self.stats.values()),
                 ready=True,
             )

@@ -17,7 +17,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from syncd.engine.snapshot import STATUSES, GoalStatus, Snapshot, SnapshotHolder
+from syncd.engine.snapshot import FUNNEL_SCENARIOS, STATUSES, GoalStatus, Snapshot, SnapshotHolder
 from syncd.model import SOURCE_JOIN
 from syncd.serve import metrics as m
 from syncd.version import VERSION
@@ -105,6 +105,12 @@ class SnapshotCollector(Collector):
                 benchmark.add_metric([*labels, stage.benchmark_owner], stage.benchmark_ratio)
         yield conversion
         yield benchmark
+        outcome = GaugeMetricFamily(m.FUNNEL_OUTCOME, m.HELP[m.FUNNEL_OUTCOME], labels=m.FUNNEL_OUTCOME_LABELS)
+        for row in snapshot.funnel_outcomes:
+            for scenario in FUNNEL_SCENARIOS:
+                labels = [row.funnel, row.owner, row.team, row.period, row.domino, scenario]
+                outcome.add_metric(labels, row.scenario(scenario))
+        yield outcome
 
     def _source_families(self, snapshot: Snapshot) -> Iterator[Metric]:
         labels = m.SOURCE_LABELS

@@ -22,6 +22,7 @@ CHECKPOINT_TARGET = "syncd_checkpoint_target"
 CHECKPOINT_VALUE = "syncd_checkpoint_value"
 FUNNEL_CONVERSION_RATIO = "syncd_funnel_conversion_ratio"
 FUNNEL_BENCHMARK_RATIO = "syncd_funnel_benchmark_ratio"
+FUNNEL_OUTCOME = "syncd_funnel_outcome"
 SOURCE_UP = "syncd_source_up"
 SOURCE_LAST_SUCCESS = "syncd_source_last_success_timestamp_seconds"
 SOURCE_INTERVAL = "syncd_source_interval_seconds"
@@ -39,6 +40,7 @@ GOAL_LABELS = ("kpi", "source", "owner", "team", "period")
 SOURCE_LABELS = ("source", "connector")
 FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
 KPI_SOURCE_LABELS = ("source", "member_source")
+FUNNEL_OUTCOME_LABELS = ("funnel", "owner", "team", "period", "domino", "scenario")
 
 # Labels a family adds to its group's common labels above.
 EXTRA_LABELS: dict[str, tuple[str, ...]] = {
@@ -87,6 +89,7 @@ HELP: dict[str, str] = {
     CHECKPOINT_VALUE: "Value of the goal's current check-in so far",
     FUNNEL_CONVERSION_RATIO: "Owner's conversion from one funnel step to the next this period",
     FUNNEL_BENCHMARK_RATIO: "Best owner's conversion for the stage this period",
+    FUNNEL_OUTCOME: "The funnel's last step this period: now (scenario=current) and under each what-if",
     SOURCE_UP: "1 when the last sync of the source succeeded",
     SOURCE_LAST_SUCCESS: "Time of the source's last successful sync, Unix seconds",
     SOURCE_INTERVAL: "Configured interval between syncs of the source",

@@ -38,6 +38,9 @@ LABEL_HELP: dict[str, str] = {
     "connector": "the source's connector type",
     "reason": "why a sync failed: " + ", ".join(f"`{reason}`" for reason in m.FAILURE_REASONS),
     "code": "the HTTP status code the vendor answered",
+    "domino": "the funnel's domino step (a KPI name): the step that drives the rest",
+    "scenario": "`current`; `domino_uplift` (the domino step grows by the funnel's `uplift`); "
+    "`ratio_uplift` (every stage converts `uplift` better); `benchmark` (every stage at the team's best)",
     "member_source": "one source of a KPI over several sources; `source` is all of them joined with `+`",
     "version": "syncd's version",
 }
@@ -57,6 +60,8 @@ def labels_of(name: str) -> tuple[str, ...]:
     """Return the labels the metric `name` carries, common ones first."""
     if name.startswith(("syncd_goal_", "syncd_checkpoint_")):
         common: tuple[str, ...] = m.GOAL_LABELS
+    elif name == m.FUNNEL_OUTCOME:
+        common = m.FUNNEL_OUTCOME_LABELS
     elif name.startswith("syncd_funnel_"):
         common = m.FUNNEL_LABELS
     elif name.startswith("syncd_source_"):

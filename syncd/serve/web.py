@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from syncd.engine.snapshot import Snapshot, SnapshotHolder
+from syncd.engine.snapshot import Snapshot, SnapshotHolder, funnels_json
 from syncd.serve.exposition import build_registry
 from syncd.serve.status_page import render_status_page
 from syncd.serve.web_config import WebConfig
@@ -78,6 +78,10 @@ def build_app(state: WebState) -> web.Application:
         data = [goal.as_json() for goal in state.holder.current.goals]
         return web.Response(text=json.dumps(data, indent=2), content_type="application/json")
 
+    async def funnels(_: web.Request) -> web.Response:
+        data = funnels_json(state.holder.current)
+        return web.Response(text=json.dumps(data, indent=2), content_type="application/json")
+
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=render_status_page(state.holder.current), content_type="text/html")
 
@@ -87,6 +91,7 @@ def build_app(state: WebState) -> web.Application:
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
             web.get("/api/v1/goals", goals),
+            web.get("/api/v1/funnels", funnels),
             web.get("/", index),
             *state.extra_routes,
         ]

@@ -305,13 +305,37 @@ def plan(name: str, next_one: bool, uplift: str, as_of: str | None, config_path:
     render_plan(config, name, current, planned, plans)
 
 
-def _parse_percent(text: str) -> float:
+@main.command()
+@click.option("--kpi", "kpi_name", required=True, help="The KPI.")
+@click.option("--owner", required=True, help="A person or a team.")
+@click.option("--period", "which", type=click.Choice(["current", "next"]), default="next", show_default=True)
+@click.option("--stretch", default="30%", show_default=True, metavar="PERCENT", help="Target above the committed.")
+@click.option("--as-of", "as_of", metavar="ISO-8601", help="As of this instant (default: now).")
+@config_option
+@handles_errors
+def suggest(kpi_name: str, owner: str, which: str, stretch: str, as_of: str | None, config_path: str | None) -> None:
+    """Show an owner's last periods on a KPI and propose a goal (committed + stretch) from them."""
+    from syncd.cli.suggest_report import compute_suggestion, render_suggestion
+
+    config = _load(config_path)
+    if kpi_name not in config.kpis:
+        known = ", ".join(config.kpis) or "none"
+        raise click.BadParameter(f"unknown KPI {kpi_name!r} (configured: {known})", param_hint="--kpi")
+    if owner not in config.people and owner not in config.teams:
+        raise click.BadParameter(f"unknown person or team {owner!r}", param_hint="--owner")
+    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    rate = _parse_percent(stretch, param="--stretch")
+    suggestion = compute_suggestion(config, kpi_name, owner, instant, next_one=which == "next", stretch=rate)
+    render_suggestion(config, kpi_name, owner, suggestion, fixed=False)
+
+
+def _parse_percent(text: str, *, param: str = "--uplift") -> float:
     try:
         value = float(text.strip().removesuffix("%")) / 100
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a percentage such as 10%", param_hint="--uplift") from None
-    if value <= -1:
-        raise click.BadParameter("an uplift must be above -100%", param_hint="--uplift")
+        raise click.BadParameter(f"{text!r} is not a percentage such as 10%", param_hint=param) from None
+    if not -1 < value <= 100:
+        raise click.BadParameter("must be above -100% and at most 10000%", param_hint=param)
     return value
 
 

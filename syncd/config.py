@@ -33,6 +33,7 @@ from syncd.model import (
     PacingSpec,
     PeriodSpec,
     Person,
+    PersonalGoal,
     RecurringPeriodSpec,
     Source,
     Team,
@@ -352,7 +353,18 @@ class _Builder:
             for source in spec.identities:
                 if source not in self.raw.sources:
                     self.problem(f"people.{name}.identities.{source}", f"unknown source {source!r}")
-            people[name] = Person(name=name, team=spec.team, identities=dict(spec.identities))
+            for index, own in enumerate(spec.personal_goals):
+                for kpi in own.kpis:
+                    if kpi not in self.raw.kpis:
+                        self.problem(f"people.{name}.personal_goals[{index}].kpis", f"unknown KPI {kpi!r}")
+            people[name] = Person(
+                name=name,
+                team=spec.team,
+                identities=dict(spec.identities),
+                personal_goals=tuple(
+                    PersonalGoal(text=own.text.strip(), by=own.by, kpis=tuple(own.kpis)) for own in spec.personal_goals
+                ),
+            )
         claimed: dict[tuple[str, str], str] = {}
         for person in people.values():
             for source, values in person.identities.items():

@@ -16,7 +16,17 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from syncd.config_schema import RawConfig, RawCustomPeriod, RawFunnel, RawGoal, RawKpi, RawPerson, RawTeam, RawWeights
+from syncd.config_schema import (
+    RawConfig,
+    RawCustomPeriod,
+    RawFunnel,
+    RawGoal,
+    RawKpi,
+    RawPerson,
+    RawPersonalGoal,
+    RawTeam,
+    RawWeights,
+)
 from syncd.registry import load_registry
 
 __all__ = ["describe_type", "format_default", "reference_markdown"]
@@ -27,6 +37,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("top level", RawConfig, "the file itself"),
     ("teams.<name>", RawTeam, "a team"),
     ("people.<name>", RawPerson, "a person"),
+    ("people.<name>.personal_goals[]", RawPersonalGoal, "a personal goal"),
     ("kpis.<name>", RawKpi, "a KPI: one metric of one source, owned per person or per team"),
     ("goals[]", RawGoal, "a goal: a KPI's target for an owner over a period"),
     ("funnels.<name>", RawFunnel, "a funnel: KPIs that feed one another, first step first"),
@@ -50,6 +61,10 @@ DESCRIPTIONS: dict[str, str] = {
     "RawConfig.funnels": "funnel name -> its steps",
     "RawTeam.head": "the person who hears about every goal of the team",
     "RawPerson.team": "the team the person belongs to (a team owns the sum of its members)",
+    "RawPerson.personal_goals": "what the person works towards for themselves, shown with their goals and alerts",
+    "RawPersonalGoal.text": 'in their words: "family holiday in June when the Q2 bonus is hit"',
+    "RawPersonalGoal.by": "when, if it has a date",
+    "RawPersonalGoal.kpis": "the KPIs it rests on",
     "RawPerson.identities": "source name -> how the person appears there (an email, a user id; several allowed)",
     "RawKpi.source": "the source the KPI reads, or a list of them whose counts it sums (label: names joined by `+`)",
     "RawKpi.metric": "the connector metric it counts (see `syncd connectors`)",

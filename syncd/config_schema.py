@@ -20,6 +20,7 @@ __all__ = [
     "RawGoal",
     "RawKpi",
     "RawPerson",
+    "RawPersonalGoal",
     "RawTeam",
 ]
 
@@ -88,9 +89,16 @@ class RawTeam(_Strict):
     head: str | None = None
 
 
+class RawPersonalGoal(_Strict):
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    by: date | None = None
+    kpis: list[str] = Field(default_factory=list)
+
+
 class RawPerson(_Strict):
     team: str | None = None
     identities: dict[str, IdentityValues] = Field(default_factory=dict)
+    personal_goals: list[RawPersonalGoal] = Field(default_factory=list)
 
 
 def _source_names(value: object) -> tuple[str, ...]:

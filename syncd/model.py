@@ -42,11 +42,21 @@ class Team:
 
 
 @dataclass(frozen=True)
+class PersonalGoal:
+    """What a person works towards for themselves ("family holiday in June when the Q2 bonus is hit")."""
+
+    text: str
+    by: date | None = None
+    kpis: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Person:
     name: str
     team: str | None
     # source name -> how this person appears in it (an email, a user id); several are allowed
     identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    personal_goals: tuple[PersonalGoal, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from syncd.engine.pace import PaceFigures
+from syncd.model import Config
 
 __all__ = [
     "FUNNEL_SCENARIOS",
@@ -163,6 +164,17 @@ class FunnelOutcome:
 
 
 @dataclass(frozen=True)
+class PersonalGoalStatus:
+    """A person's own goal, carried beside their KPI goals (page, API, alert descriptions)."""
+
+    owner: str
+    team: str
+    text: str
+    by: str  # ISO date, or "" when it has none
+    kpis: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SourceStatus:
     """What the daemon knows about one source's syncs."""
 
@@ -190,6 +202,7 @@ class Snapshot:
     sources: tuple[SourceStatus, ...] = ()
     funnels: tuple[FunnelStage, ...] = ()
     funnel_outcomes: tuple[FunnelOutcome, ...] = ()
+    personal_goals: tuple[PersonalGoalStatus, ...] = ()
     ready: bool = False
 
 
@@ -229,3 +242,18 @@ def funnels_json(snapshot: Snapshot) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def personal_goals_of(config: Config) -> tuple[PersonalGoalStatus, ...]:
+    """Return every person's own goals, in configuration order."""
+    return tuple(
+        PersonalGoalStatus(
+            owner=person.name,
+            team=config.team_of(person.name),
+            text=own.text,
+            by=own.by.isoformat() if own.by else "",
+            kpis=own.kpis,
+        )
+        for person in config.people.values()
+        for own in person.personal_goals
+    )

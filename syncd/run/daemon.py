@@ -22,7 +22,7 @@ from syncd.clock import Clock, SystemClock
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
 from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
-from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder
+from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder, personal_goals_of
 from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.registry import load_registry
@@ -130,6 +130,7 @@ class Daemon:
                     self.holder.current.funnel_outcomes if keep_funnels else outcomes_of(self.config, funnels)
                 ),
                 sources=tuple(stats.status() for stats in self.stats.values()),
+                personal_goals=personal_goals_of(self.config),
                 ready=True,
             )
             self.holder.swap(snapshot)

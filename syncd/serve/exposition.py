@@ -45,6 +45,10 @@ class SnapshotCollector(Collector):
         yield from self._funnel_families(snapshot)
         yield from self._source_families(snapshot)
         yield _kpi_source_family(snapshot.goals)
+        personal = GaugeMetricFamily(m.PERSONAL_GOAL_INFO, m.HELP[m.PERSONAL_GOAL_INFO], labels=m.PERSONAL_GOAL_LABELS)
+        for own in snapshot.personal_goals:
+            personal.add_metric([own.owner, own.team, own.text, own.by, ",".join(own.kpis)], 1.0)
+        yield personal
         build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
         build.add_metric([], {"version": VERSION})
         yield build

@@ -35,11 +35,14 @@ BUILD_INFO = "syncd_build_info"
 # One series per source of a KPI over several sources, so an alert about one of them can reach
 # (and inhibit) the goals labelled with the joined `source` (CONTRACT §7).
 KPI_SOURCE_INFO = "syncd_kpi_source_info"
+# A person's own goal, so an alert's description can remind them what the number is for.
+PERSONAL_GOAL_INFO = "syncd_personal_goal_info"
 
 GOAL_LABELS = ("kpi", "source", "owner", "team", "period")
 SOURCE_LABELS = ("source", "connector")
 FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
 KPI_SOURCE_LABELS = ("source", "member_source")
+PERSONAL_GOAL_LABELS = ("owner", "team", "goal", "by", "kpis")
 FUNNEL_OUTCOME_LABELS = ("funnel", "owner", "team", "period", "domino", "scenario")
 
 # Labels a family adds to its group's common labels above.
@@ -99,5 +102,6 @@ HELP: dict[str, str] = {
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
     SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
     BUILD_INFO: "syncd build information",
+    PERSONAL_GOAL_INFO: "1 for each personal goal a person set themselves (goal: their words)",
     KPI_SOURCE_INFO: "1 for each source (member_source) of a KPI over several sources (source, as on its goals)",
 }

@@ -41,6 +41,9 @@ LABEL_HELP: dict[str, str] = {
     "domino": "the funnel's domino step (a KPI name): the step that drives the rest",
     "scenario": "`current`; `domino_uplift` (the domino step grows by the funnel's `uplift`); "
     "`ratio_uplift` (every stage converts `uplift` better); `benchmark` (every stage at the team's best)",
+    "goal": "a personal goal in the person's own words",
+    "by": "the personal goal's date (YYYY-MM-DD), or empty",
+    "kpis": "the KPIs a personal goal rests on, comma-separated",
     "member_source": "one source of a KPI over several sources; `source` is all of them joined with `+`",
     "version": "syncd's version",
 }
@@ -66,6 +69,8 @@ def labels_of(name: str) -> tuple[str, ...]:
         common = m.FUNNEL_LABELS
     elif name.startswith("syncd_source_"):
         common = m.SOURCE_LABELS
+    elif name == m.PERSONAL_GOAL_INFO:
+        common = m.PERSONAL_GOAL_LABELS
     elif name == m.KPI_SOURCE_INFO:
         common = m.KPI_SOURCE_LABELS
     elif name == m.BUILD_INFO:

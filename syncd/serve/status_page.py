@@ -57,6 +57,14 @@ def render_status_page(snapshot: Snapshot) -> str:
         "</tr>"
         for s in snapshot.sources
     )
+    personal = "\n".join(
+        f"<li><strong>{escape(own.owner)}</strong>: {escape(own.text)}"
+        + (f" <small>(by {escape(own.by)})</small>" if own.by else "")
+        + (f" <small>rests on {escape(', '.join(own.kpis))}</small>" if own.kpis else "")
+        + "</li>"
+        for own in snapshot.personal_goals
+    )
+    personal_section = f"<h2>Personal goals</h2>\n<ul>\n{personal}\n</ul>" if personal else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>syncd</title><style>{_STYLE}</style></head>
 <body>
@@ -68,6 +76,7 @@ def render_status_page(snapshot: Snapshot) -> str:
 <th>Pace</th><th>Buffer days</th><th>Status</th><th>Check-in</th></tr>
 {goal_rows}
 </table>
+{personal_section}
 <h2>Sources</h2>
 <table><tr><th>Source</th><th>Connector</th><th>State</th><th>Last success</th><th>Last error</th></tr>
 {source_rows}

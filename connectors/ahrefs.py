@@ -22,6 +22,12 @@ What this relies on (Ahrefs' v3 OpenAPI description and docs, the reference, the
   `Retry-After`, so the HTTP layer backs off. Errors are `{"error": "<message>"}` with 400, 401,
   403 (plan or units exhausted), 429 and 500. `GET /subscription-info/limits-and-usage` is free.
 
+- Referring domains held (a level, for `kind: stock` KPIs): `GET /site-explorer/refdomains-history?
+  target=&mode=&date_from=YYYY-MM-DD&date_to=YYYY-MM-DD&history_grouping=daily` gives the net count
+  per day. Its answer `{"refdomains": [{"date", "refdomains"}]}` is **unconfirmed** (the reference
+  documents only the sibling `domain-rating-history`'s `{"domain_ratings": [{"date", ...}]}` shape);
+  it is requested only when a KPI reads `referring_domains`, as every call costs units.
+
 Unconfirmed, and handled defensively: whether `first_seen` ever comes without a zone (read as
 UTC) or as a bare date (read as 00:00 UTC); the window is applied again here, half-open.
 """
@@ -57,6 +63,7 @@ PAGE_LIMIT = 1000  # Ahrefs' default `limit`; a full response means there may be
 RATE_LIMIT = RateLimit(requests=60, per_seconds=60.0)  # Ahrefs: 60 requests per minute per key
 REFERRING_DOMAINS = "new_referring_domains"
 BACKLINKS = "new_backlinks"
+REFERRING_DOMAINS_HELD = "referring_domains"
 
 Mode = Literal["exact", "prefix", "domain", "subdomains"]
 
@@ -125,6 +132,20 @@ class _BacklinksPage(BaseModel):
     backlinks: list[_Backlink]
 
 
+class _HistoryRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    day: date = Field(alias="date")
+    refdomains: float = Field(ge=0, allow_inf_nan=False)
+
+
+class _HistoryPage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refdomains: list[_HistoryRow]
+
+
+_HISTORY = TypeAdapter(_HistoryPage)
 _REFDOMAINS = TypeAdapter(_RefDomainsPage)
 _BACKLINKS = TypeAdapter(_BacklinksPage)
 
@@ -168,6 +189,9 @@ class AhrefsConnector:
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec(REFERRING_DOMAINS, "Referring domains first seen linking to the target", "the target"),
         MetricSpec(BACKLINKS, "Backlinks to the target first seen", "the target"),
+        MetricSpec(
+            REFERRING_DOMAINS_HELD, "Referring domains linking to the target (a level: kind: stock)", "the target"
+        ),
     )
     history_limit: ClassVar[timedelta | None] = None
 
@@ -175,6 +199,7 @@ class AhrefsConnector:
         settings = expect_settings(settings, AhrefsSettings)
         self._settings = settings
         self._source = context.source
+        self._levels = context.metrics is not None and REFERRING_DOMAINS_HELD in context.metrics
         self._http = bearer_client(
             context,
             settings,
@@ -195,12 +220,33 @@ class AhrefsConnector:
             for report in _REPORTS:
                 for row in await self._rows(report, window):
                     counts[(report.metric, local_day(row.first_seen, window.timezone))] += 1
+        levels = await self._levels_held(window) if self._levels and window.end > window.start else []
         return CollectResult(
             counts=[
                 DailyCount(metric=metric, subject=subject, day=day, value=float(value))
                 for (metric, day), value in sorted(counts.items())
             ]
+            + levels
         )
+
+    async def _levels_held(self, window: SyncWindow) -> list[DailyCount]:
+        """Read the net referring-domain count of each day of `window` (the level on that day)."""
+        first, last = window.first_day, window.last_day
+        params = {
+            "target": self._settings.target,
+            "mode": self._settings.mode,
+            "date_from": first.isoformat(),
+            "date_to": last.isoformat(),
+            "history_grouping": "daily",
+        }
+        path = "/site-explorer/refdomains-history"
+        payload = await self._http.get_json(path, params=params)
+        history = parse_payload(_HISTORY, payload, source=self._source, what=f"GET {path}").refdomains
+        return [
+            DailyCount(metric=REFERRING_DOMAINS_HELD, subject=self._settings.target, day=row.day, value=row.refdomains)
+            for row in history
+            if first <= row.day <= last
+        ]
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -117,6 +117,9 @@ class ConnectorContext:
     observer: HttpObserver = field(default_factory=NullObserver)
     # One SSL context shared by every source: loading the CA bundle per client is slow.
     ssl_context: ssl.SSLContext | None = None
+    # The metrics the configuration's KPIs read from this source (None: not known). A connector may
+    # use it to skip a costly report nobody reads; it must still return every metric it always did.
+    metrics: frozenset[str] | None = None
 
 
 @runtime_checkable

@@ -10,6 +10,10 @@ Two ways to count, one per source:
 - counts: the API answers a ready count (`count_path`); one request is made per local day,
   with `{start}`/`{end}` bounding that day, and the count is the day's value. With `items_path`
   as well, each item holds a count (and maybe a subject) and they are summed per subject.
+- a level: the API answers a current level (`level_path`: followers, domains held, a balance)
+  for a `kind: stock` KPI. One request per sync, bounded by the window; the level is stored for the
+  local day the sync ran, and earlier days keep the levels earlier syncs stored (a level API has
+  no history to re-read). With `items_path`, each item holds a level (and maybe a subject).
 
 The `url` (and a POST `body`) may hold placeholders: `{start}`, `{end}` (the request's bounds)
 and `{day}` (the local date of `{start}`), optionally with a format: `{start:iso}` (UTC, `Z`),
@@ -86,6 +90,9 @@ class HttpJsonSettings(ConnectorSettings):
     date_format: str = Field(default="iso", description="iso | epoch | epoch_ms | a strptime pattern")
     date_timezone: str | None = Field(default=None, description="IANA zone of dates written without one")
     count_path: str | None = Field(default=None, description="JSON path to a ready count (one request a day)")
+    level_path: str | None = Field(
+        default=None, description="JSON path to a current level, for a kind: stock KPI (stored for today)"
+    )
     subject_path: str | None = Field(default=None, description="JSON path to each item's subject")
     subject: str = Field(default=DEFAULT_SUBJECT, description="the subject when subject_path is unset")
     id_path: str | None = Field(default=None, description="JSON path to an item id, to count each once")
@@ -104,12 +111,13 @@ class HttpJsonSettings(ConnectorSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpJsonSettings:
-        for name in ("items_path", "date_field", "count_path", "subject_path", "id_path"):
+        for name in ("items_path", "date_field", "count_path", "level_path", "subject_path", "id_path"):
             _check_path(name, getattr(self, name))
         _check_path("next_link_path", self.next_link_path)
         _check_path("cursor_path", self.cursor_path)
-        if (self.count_path is None) == (self.date_field is None):
-            raise ValueError("set either date_field (with items_path) or count_path, not both")
+        modes = [name for name in ("date_field", "count_path", "level_path") if getattr(self, name) is not None]
+        if len(modes) != 1:
+            raise ValueError("set exactly one of date_field (with items_path), count_path or level_path")
         if self.date_field is not None and self.items_path is None:
             raise ValueError("date_field needs items_path (the list whose items carry the date)")
         if self.pagination == "next_link" and not self.next_link_path:
@@ -164,7 +172,8 @@ class HttpJsonConnector:
         self._origin = _origin(self._url)
         self._items = _path(settings.items_path)
         self._date = _path(settings.date_field)
-        self._count = _path(settings.count_path)
+        self._count = _path(settings.count_path or settings.level_path)
+        self._level = settings.level_path is not None
         self._subject = _path(settings.subject_path)
         self._id = _path(settings.id_path)
         self._date_zone = ZoneInfo(settings.date_timezone) if settings.date_timezone else None
@@ -195,6 +204,8 @@ class HttpJsonConnector:
     async def collect(self, window: SyncWindow, state: Mapping[str, str]) -> CollectResult:
         """Return the configured metric's counts for each local day of `window`."""
         counts: defaultdict[tuple[str, date], float] = defaultdict(float)
+        if self._level:
+            return await self._levels(window)
         if window.end > window.start:
             if self._count is not None:
                 for bounds in _days(window):
@@ -222,6 +233,20 @@ class HttpJsonConnector:
                 for (subject, day), value in sorted(counts.items())
             ]
         )
+
+    async def _levels(self, window: SyncWindow) -> CollectResult:
+        """Read the current level(s) once and store them for the local day the window ends on."""
+        today = window.last_day
+        levels: defaultdict[str, float] = defaultdict(float)
+        async for page in self._pages(_Bounds(window.start, window.end, window.timezone), max_pages=1):
+            for item in self._page_items(page):
+                levels[self._subject_of(item)] += self._count_of(item)
+        counts = [
+            DailyCount(metric=self._s.metric, subject=subject, day=today, value=value)
+            for subject, value in sorted(levels.items())
+        ]
+        # Only today is read: the levels earlier syncs stored for earlier days stay.
+        return CollectResult(counts=counts, complete_from=today)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -7,8 +7,9 @@ subjects count for an owner, which period holds the instant, and what the value 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from syncd.engine import pace
 from syncd.engine.forecast_bridge import goal_hit_probability
@@ -17,6 +18,7 @@ from syncd.engine.pace import (
     BusinessDays,
     CustomWeights,
     Linear,
+    PaceFigures,
     PacingCurve,
     checkin_holding,
     checkin_target,
@@ -27,6 +29,7 @@ from syncd.engine.pace import (
 )
 from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
+from syncd.engine.stock_trend import level_series, stock_trend
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 
 __all__ = [
@@ -252,6 +255,8 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
             tz=tz,
         )
     )
+    if stock:
+        figures, probability = _stock_figures(goal, period, figures, by_subject, subjects, through, value, instant, tz)
     checkpoint = None
     if goal.checkins is not None:
         checkpoint = _current_checkpoint(config, goal, kpi, period, weights, by_subject, subjects, instant)
@@ -271,6 +276,39 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
         checkpoint=checkpoint,
         notes=(note,) if note else (),
     )
+
+
+def _stock_figures(
+    goal: Goal,
+    period: Period,
+    figures: PaceFigures,
+    by_subject: Mapping[str, Mapping[date, float]],
+    subjects: frozenset[str] | None,
+    through: date,
+    value: float,
+    instant: datetime,
+    tz: ZoneInfo,
+) -> tuple[PaceFigures, float | None]:
+    """Replace a stock goal's projection, buffer and required change with its level trend's."""
+    start = period.start(tz)
+    period_days = (period.deadline(tz) - start).total_seconds() / 86400
+    elapsed_days = min(period_days, max(0.0, (instant - start).total_seconds() / 86400))
+    trend = stock_trend(
+        level_series(by_subject, subjects, period, through),
+        value=value,
+        target=goal.target,
+        baseline=goal.baseline,
+        period_days=period_days,
+        elapsed_days=elapsed_days,
+        at_most=goal.direction == "at_most",
+    )
+    updated = replace(
+        figures,
+        projected=trend.projected,
+        buffer_days=trend.buffer_days,
+        required_daily_rate=trend.required_daily_change,
+    )
+    return updated, trend.hit_probability
 
 
 def _checkpoint_value(

@@ -177,6 +177,7 @@ async def sync_window(
         clock=clock,
         observer=stats,
         ssl_context=shared_ssl_context(),
+        metrics=frozenset(kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)),
     )
     try:
         result = await _collect(connector_cls, source, context, window, state, deadline, pool)

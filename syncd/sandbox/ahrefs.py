@@ -89,6 +89,7 @@ class AhrefsFake:
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/v3/site-explorer/refdomains", self._refdomains)
         app.router.add_get("/v3/site-explorer/all-backlinks", self._backlinks)
+        app.router.add_get("/v3/site-explorer/refdomains-history", self._refdomains_history)
         app.router.add_get("/v3/subscription-info/limits-and-usage", self._limits)
         return app
 
@@ -136,6 +137,24 @@ class AhrefsFake:
             for e in self._served("refdomain", request)
         ]
         return self._answer(request, "refdomains", rows, {"domain", "first_seen", "domain_rating"})
+
+    async def _refdomains_history(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        target = q.get("target", "").strip().lower()
+        if not target:
+            raise _BadRequest("target is required")
+        try:
+            first, last = date.fromisoformat(q["date_from"]), date.fromisoformat(q.get("date_to", q["date_from"]))
+        except (KeyError, ValueError):
+            raise _BadRequest("date_from and date_to must be YYYY-MM-DD") from None
+        if q.get("history_grouping", "monthly") != "daily":
+            raise _BadRequest("the fake serves history_grouping=daily only")
+        today = self._clock.now().astimezone(UTC).date()
+        rows = [
+            {"date": day.isoformat(), "refdomains": held}
+            for day, held in referring_domains_held(self._events, target, first, min(last, today)).items()
+        ]
+        return web.json_response({"refdomains": rows})
 
     async def _backlinks(self, request: web.Request) -> web.StreamResponse:
         links = self._served("backlink", request)
@@ -318,6 +337,21 @@ def demo_events(seed: int, first_day: date, last_day: date, zone: ZoneInfo) -> l
                     )
         day += timedelta(days=1)
     return events
+
+
+# Domains already linking before the fake's history starts, so the level is not its first days' count.
+HELD_BEFORE_HISTORY = 1000
+
+
+def referring_domains_held(events: Sequence[AhrefsLink], target: str, first: date, last: date) -> dict[date, int]:
+    """Return the ground truth level: referring domains linking to `target` at the end of each UTC day."""
+    seen = sorted(e.first_seen.astimezone(UTC).date() for e in events if e.kind == "refdomain" and e.target == target)
+    held: dict[date, int] = {}
+    day = first
+    while day <= last:
+        held[day] = HELD_BEFORE_HISTORY + sum(1 for d in seen if d <= day)
+        day += timedelta(days=1)
+    return held
 
 
 def expected_counts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -76,7 +77,7 @@ async def test_satisfies_the_connector_contract(context: ConnectorContext) -> No
     instance = klass(settings(), context)
     assert isinstance(instance, Connector)
     await instance.aclose()
-    assert [m.name for m in klass.metrics] == ["new_referring_domains", "new_backlinks"]
+    assert [m.name for m in klass.metrics] == ["new_referring_domains", "new_backlinks", "referring_domains"]
     assert klass.type_name == "ahrefs"
 
 
@@ -255,3 +256,37 @@ async def test_unreadable_answers_are_response_errors(connector: AhrefsConnector
         router.get(REFDOMAINS).respond(200, text=body)
         with pytest.raises(SourceResponseError):
             await connector.collect(ny_window(date(2026, 3, 7), date(2026, 3, 8)), {})
+
+
+async def test_referring_domains_held_only_when_a_kpi_reads_them(context: ConnectorContext) -> None:
+    window = ny_window(date(2026, 11, 1), date(2026, 11, 4))
+    reading = AhrefsConnector(settings(), replace(context, metrics=frozenset({"referring_domains"})))
+    history = {"refdomains": [
+        {"date": "2026-10-31", "refdomains": 1190},  # before the window: not stored
+        {"date": "2026-11-01", "refdomains": 1200},
+        {"date": "2026-11-03", "refdomains": 1212},
+    ]}  # fmt: skip
+    try:
+        with respx.mock(base_url=BASE) as router:
+            router.get(REFDOMAINS).respond(json={"refdomains": []})
+            router.get(BACKLINKS).respond(json={"backlinks": []})
+            held = router.get("/site-explorer/refdomains-history").respond(json=history)
+            result = await reading.collect(window, {})
+    finally:
+        await reading.aclose()
+    params = dict(held.calls.last.request.url.params)
+    assert params == {"target": "acme.io", "mode": "subdomains", "date_from": "2026-11-01", "date_to": "2026-11-03",
+                      "history_grouping": "daily"}  # fmt: skip
+    assert counts_of(result.counts) == {
+        ("referring_domains", "acme.io", date(2026, 11, 1)): 1200.0,
+        ("referring_domains", "acme.io", date(2026, 11, 3)): 1212.0,
+    }
+
+
+async def test_no_history_call_when_no_kpi_reads_the_level(connector: AhrefsConnector) -> None:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.get(REFDOMAINS).respond(json={"refdomains": []})
+        router.get(BACKLINKS).respond(json={"backlinks": []})
+        held = router.get("/site-explorer/refdomains-history").respond(json={"refdomains": []})
+        await connector.collect(ny_window(date(2026, 11, 1), date(2026, 11, 4)), {})
+    assert held.call_count == 0

@@ -126,7 +126,8 @@ async def test_satisfies_the_contract_and_declares_no_metrics(context: Connector
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"count_path": "count"}, "either date_field"),
+        ({"count_path": "count"}, "exactly one of date_field"),
+        ({"level_path": "total"}, "exactly one of date_field"),
         ({"items_path": None}, "date_field needs items_path"),
         ({"cursor_param": None}, "cursor_path and cursor_param"),
         ({"pagination": "next_link"}, "next_link_path"),
@@ -453,3 +454,33 @@ def test_the_docs_configuration_loads(block: int) -> None:
     text = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)[block]
     config = parse_config(text, environ=DOC_ENV)
     assert config.sources
+
+
+async def test_a_level_is_read_once_and_stored_for_the_windows_last_day(context: ConnectorContext) -> None:
+    level = {
+        "connector": "http_json",
+        "api_key": KEY,
+        "url": "https://api.social.example/v1/accounts",
+        "metric": "followers",
+        "items_path": "accounts",
+        "subject_path": "handle",
+        "level_path": "followers",
+    }
+    connector = HttpJsonConnector(settings(level), context)
+    window = SyncWindow(
+        start=datetime(2026, 11, 18, tzinfo=UTC), end=datetime(2026, 11, 21, 15, 0, tzinfo=UTC), timezone=UTC
+    )
+    answer = {"accounts": [{"handle": "acme", "followers": 1520}, {"handle": "acme_jobs", "followers": "310"}]}
+    try:
+        with respx.mock() as router:
+            route = router.get("https://api.social.example/v1/accounts").respond(json=answer)
+            result = await connector.collect(window, {})
+    finally:
+        await connector.aclose()
+    assert route.call_count == 1
+    assert [(c.subject, c.day, c.value) for c in result.counts] == [
+        ("acme", date(2026, 11, 21), 1520.0),
+        ("acme_jobs", date(2026, 11, 21), 310.0),
+    ]
+    # Earlier days of the window keep what earlier syncs stored: only today is replaced.
+    assert result.complete_from == date(2026, 11, 21)

@@ -16,10 +16,12 @@ from syncd.errors import SourceAuthError
 from syncd.sandbox.ahrefs import (
     AHREFS_RATE_LIMIT,
     DEMO_TARGET,
+    HELD_BEFORE_HISTORY,
     AhrefsFake,
     AhrefsLink,
     demo_events,
     expected_counts,
+    referring_domains_held,
 )
 from tests.connectors.conftest import FakeClock, RecordingObserver
 from tests.sandbox.loopback import serve
@@ -134,3 +136,27 @@ async def test_the_fake_folds_similar_links_unless_aggregation_is_all() -> None:
         every = (await http.get(f"{url}/site-explorer/all-backlinks", params={**params, "aggregation": "all"})).json()
     assert len(every["backlinks"]) == len(backlinks)
     assert len(folded["backlinks"]) < len(backlinks)
+
+
+async def test_referring_domains_held_equal_the_ground_truth() -> None:
+    events = demo_events(3, date(2026, 10, 20), date(2026, 11, 20), LONDON)
+    clock = FakeClock(NOW)
+    span = window(date(2026, 11, 1))
+    context = ConnectorContext(
+        source="ahrefs",
+        timezone=LONDON,
+        clock=clock,
+        observer=RecordingObserver(),
+        metrics=frozenset({"referring_domains"}),
+    )
+    async with running(AhrefsFake(events, clock, KEY).app()) as url:
+        settings = AhrefsSettings(connector="ahrefs", api_key=KEY, base_url=url, target=DEMO_TARGET)
+        ahrefs = AhrefsConnector(settings, context)
+        try:
+            result = await ahrefs.collect(span, {})
+        finally:
+            await ahrefs.aclose()
+    held = {c.day: c.value for c in result.counts if c.metric == "referring_domains"}
+    truth = referring_domains_held(events, DEMO_TARGET, span.first_day, NOW.astimezone(UTC).date())
+    assert held == {day: float(level) for day, level in truth.items()}
+    assert held[span.first_day] > HELD_BEFORE_HISTORY  # October's new domains are already held

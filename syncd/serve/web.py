@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,7 +15,8 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from syncd.engine.snapshot import Snapshot, SnapshotHolder, funnels_json
+from syncd.engine.snapshot import Snapshot, SnapshotHolder
+from syncd.serve.api import api_routes
 from syncd.serve.exposition import build_registry
 from syncd.serve.status_page import render_status_page
 from syncd.serve.web_config import WebConfig
@@ -74,14 +74,6 @@ def build_app(state: WebState) -> web.Application:
             return web.Response(status=503, text="not ready: storage unreachable\n")
         return web.Response(text="ready\n")
 
-    async def goals(_: web.Request) -> web.Response:
-        data = [goal.as_json() for goal in state.holder.current.goals]
-        return web.Response(text=json.dumps(data, indent=2), content_type="application/json")
-
-    async def funnels(_: web.Request) -> web.Response:
-        data = funnels_json(state.holder.current)
-        return web.Response(text=json.dumps(data, indent=2), content_type="application/json")
-
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=render_status_page(state.holder.current), content_type="text/html")
 
@@ -90,8 +82,7 @@ def build_app(state: WebState) -> web.Application:
             web.get("/metrics", metrics),
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
-            web.get("/api/v1/goals", goals),
-            web.get("/api/v1/funnels", funnels),
+            *api_routes(state.holder),
             web.get("/", index),
             *state.extra_routes,
         ]

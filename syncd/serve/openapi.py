@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 description of syncd's HTTP API, served at `/api/v1/openapi.json`.
+
+Written by hand beside the handlers (syncd/serve/api.py, push.py); a test validates the document and
+every live response against it, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncd.version import VERSION
+
+__all__ = ["openapi_document"]
+
+_NUMBER = {"type": "number"}
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_TEXT = {"type": "string"}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_STATUS = {"type": "string", "enum": ["achieved", "ahead", "on_pace", "behind"]}
+
+GOAL: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "kpi",
+        "owner",
+        "team",
+        "period",
+        "start",
+        "deadline",
+        "value",
+        "target",
+        "committed",
+        "expected",
+        "pace_ratio",
+        "progress_ratio",
+        "elapsed_ratio",
+        "projected",
+        "required_daily_rate",
+        "buffer_days",
+        "hit_probability",
+        "status",
+        "checkpoint",
+        "source",
+        "as_of",
+        "notes",
+        "data_complete",
+    ],
+    "properties": {
+        "kpi": _TEXT,
+        "owner": {**_TEXT, "description": "a person, or a team for a team-owned goal"},
+        "team": _TEXT,
+        "period": {**_TEXT, "description": "the current period's id: 2026-11, 2026-Q4, 2026-W48, ..."},
+        "start": {**_TEXT, "format": "date-time"},
+        "deadline": {**_TEXT, "format": "date-time", "description": "exclusive: 00:00 after the last day"},
+        "value": _NUMBER,
+        "target": _NUMBER,
+        "committed": _NULLABLE_NUMBER,
+        "expected": _NUMBER,
+        "pace_ratio": _NUMBER,
+        "progress_ratio": _NUMBER,
+        "elapsed_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+        "projected": _NUMBER,
+        "required_daily_rate": _NUMBER,
+        "buffer_days": _NUMBER,
+        "hit_probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "status": _STATUS,
+        "checkpoint": {
+            "type": ["object", "null"],
+            "required": ["id", "target", "value"],
+            "properties": {"id": _TEXT, "target": _NUMBER, "value": _NUMBER},
+        },
+        "source": {**_TEXT, "description": "the KPI's source; sources joined with + for a KPI over several"},
+        "as_of": {**_TEXT, "format": "date-time"},
+        "notes": {"type": "array", "items": _TEXT},
+        "data_complete": {"type": "boolean", "description": "false while a backfill of its period is pending"},
+    },
+}
+
+SOURCE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "connector", "state", "up", "last_success", "interval_seconds", "last_error"],
+    "properties": {
+        "name": _TEXT,
+        "connector": _TEXT,
+        "state": {"type": "string", "enum": ["up", "down", "never synced"]},
+        "up": {"type": ["boolean", "null"]},
+        "last_success": {**_NULLABLE_TEXT, "format": "date-time"},
+        "seconds_since_success": _NULLABLE_NUMBER,
+        "interval_seconds": _NUMBER,
+        "last_error": _NULLABLE_TEXT,
+        "syncs_total": {"type": "integer"},
+        "failures": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "rate_limit_remaining": _NULLABLE_NUMBER,
+    },
+}
+
+_SCENARIOS = {name: _NUMBER for name in ("current", "domino_uplift", "ratio_uplift", "benchmark")}
+FUNNEL: dict[str, Any] = {
+    "type": "object",
+    "required": ["funnel", "period", "domino", "uplift", "stages", "outcomes"],
+    "properties": {
+        "funnel": _TEXT,
+        "period": _TEXT,
+        "domino": _NULLABLE_TEXT,
+        "uplift": _NULLABLE_NUMBER,
+        "stages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["from_step", "to_step", "owner", "team", "from_value", "to_value", "ratio"],
+                "properties": {
+                    "from_step": _TEXT,
+                    "to_step": _TEXT,
+                    "owner": _TEXT,
+                    "team": _TEXT,
+                    "from_value": _NUMBER,
+                    "to_value": _NUMBER,
+                    "ratio": _NULLABLE_NUMBER,
+                    "benchmark_ratio": _NULLABLE_NUMBER,
+                    "benchmark_owner": _NULLABLE_TEXT,
+                },
+            },
+        },
+        "outcomes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["owner", "team", "domino", "uplift", *_SCENARIOS],
+                "properties": {"owner": _TEXT, "team": _TEXT, "domino": _TEXT, "uplift": _NUMBER, **_SCENARIOS},
+            },
+        },
+    },
+}
+
+CHECKIN: dict[str, Any] = {
+    "type": "object",
+    "description": "a finished check-in's result",
+    "additionalProperties": True,
+}
+
+PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": _TEXT},
+}
+
+
+def _list_of(name: str, summary: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}}
+                        }
+                    },
+                }
+            },
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document of the API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "syncd",
+            "version": VERSION,
+            "description": "Owned KPIs with goals, paced. Every GET reads the daemon's last evaluation.",
+        },
+        "paths": {
+            "/api/v1/goals": _list_of("Goal", "Every goal's pace, as of the last evaluation"),
+            "/api/v1/sources": _list_of("Source", "Every source's health"),
+            "/api/v1/funnels": _list_of("Funnel", "Every funnel's stages, benchmarks and what-if outcomes"),
+            "/api/v1/checkins": _list_of("Checkin", "Finished check-ins and their results"),
+            "/api/v1/sources/{name}/observations": {
+                "post": {
+                    "summary": "Push counts into a push source (bearer token of the source)",
+                    "parameters": [{"name": "name", "in": "path", "required": True, "schema": _TEXT}],
+                    "security": [{"bearer": []}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": {"description": "stored"},
+                        "400": {"description": "malformed body"},
+                        "401": {"description": "missing or wrong token"},
+                        "404": {"description": "no such push source"},
+                        "422": {"description": "a value is not acceptable"},
+                        "503": {"description": "storage unavailable: retry later"},
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {"Goal": GOAL, "Source": SOURCE, "Funnel": FUNNEL, "Checkin": CHECKIN, "Problem": PROBLEM},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

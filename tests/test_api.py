@@ -1,0 +1,104 @@
+"""The JSON API against a live daemon: every answer valid against its own OpenAPI description."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from syncd.run.daemon import Daemon
+from syncd.sandbox.server import Sandbox
+from syncd.serve.api import tidy
+from syncd.serve.openapi import openapi_document
+from syncd.serve.web import build_app
+from syncd.store import create_engine_for, upgrade
+from tests.fakes import FakeClock
+from tests.test_daemon import NOW, activity, config_for
+
+FUNNEL = """
+funnels:
+  outreach: {{steps: [emails, replies], period: month, min_volume: 1}}
+"""
+
+
+def schema_for(name: str) -> dict[str, Any]:
+    document = openapi_document()
+    schema = dict(document["components"]["schemas"][name])
+    return schema
+
+
+@pytest.fixture
+async def daemon_url(tmp_path: Path) -> AsyncIterator[str]:
+    clock = FakeClock(NOW)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'd.db'}")
+    upgrade(engine)
+    sandbox = Sandbox(clock=clock, activity=activity())
+    await sandbox.start()
+    from tests import test_daemon
+
+    text = (
+        test_daemon.CONFIG.replace(
+            "  optins: {{source: kit, metric: new_subscribers}}",
+            "  optins: {{source: kit, metric: new_subscribers}}\n"
+            "  replies: {{source: lemlist, metric: emails_replied, per_person: true}}",
+        )
+        + FUNNEL
+    )
+    daemon = Daemon(config_for(sandbox, text), engine, clock=clock)
+    for source in daemon.config.sources.values():
+        await daemon.sync_once(source)
+    await daemon.evaluate()
+    runner = web.AppRunner(build_app(daemon.web_state), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+        await daemon.connectors.aclose()
+        await sandbox.stop()
+        engine.dispose()
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(openapi_document())
+
+
+@pytest.mark.parametrize(("path", "schema"), [("/api/v1/goals", "Goal"), ("/api/v1/sources", "Source"),
+                                              ("/api/v1/funnels", "Funnel")])  # fmt: skip
+async def test_live_answers_match_the_description(daemon_url: str, path: str, schema: str) -> None:
+    async with httpx.AsyncClient(base_url=daemon_url) as client:
+        served = (await client.get("/api/v1/openapi.json")).json()
+        assert path in served["paths"]
+        answer = (await client.get(path)).json()
+    assert answer, f"{path} answered nothing to check"
+    Draft202012Validator({"type": "array", "items": schema_for(schema)}).validate(answer)
+
+
+async def test_goals_carry_as_of_source_and_sensible_numbers(daemon_url: str) -> None:
+    async with httpx.AsyncClient(base_url=daemon_url) as client:
+        goals = (await client.get("/api/v1/goals")).json()
+        sources = {s["name"]: s for s in (await client.get("/api/v1/sources")).json()}
+    alice = next(g for g in goals if g["owner"] == "alice")
+    assert alice["as_of"] == NOW.isoformat(timespec="seconds")
+    assert alice["source"] == "lemlist"
+    assert alice["data_complete"] is True
+    assert alice["value"] == 12  # one email a day for alice, 1..12 days back
+    assert sources["lemlist"]["state"] == "up"
+    assert sources["lemlist"]["seconds_since_success"] == 0
+    assert sources["kit"]["interval_seconds"] == timedelta(hours=1).total_seconds()
+
+
+def test_tidy_drops_float_noise_but_keeps_meaning() -> None:
+    assert tidy(0.9999999999999998) == 1.0
+    assert tidy(1.2e-149) == 0.0
+    assert tidy({"a": [0.30000000000000004, 123456.789, None, "x"]}) == {"a": [0.3, 123456.789, None, "x"]}
+    assert tidy(float("inf")) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 
 __all__ = ["wide_console"]
@@ -11,6 +13,11 @@ PIPED_WIDTH = 160
 
 
 def wide_console() -> Console:
-    """Return a console that keeps tables whole when the output is not a terminal."""
+    """Return a console that keeps tables whole when the output is not a terminal.
+
+    An explicit COLUMNS (a script that wants 80 columns) is honoured even when piped.
+    """
     console = Console()
-    return console if console.is_terminal else Console(width=PIPED_WIDTH)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(width=PIPED_WIDTH)

@@ -237,20 +237,29 @@ def check(offline: bool, config_path: str | None) -> None:
 
 @main.command()
 @click.option("--as-of", "as_of", metavar="ISO-8601", help="Compute pace as of this instant (default: now).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @config_option
 @handles_errors
 def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
     """Print every goal's pace, computed from stored data as of an instant."""
-    from syncd.cli.status_report import compute_status, render_table
+    from syncd.cli.console import wide_console
+    from syncd.cli.status_formats import COMPACT_BELOW, render_compact, render_csv, render_json
+    from syncd.cli.status_report import compute_status, render_table, source_states
 
     config = _load(config_path)
     instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
     goals = compute_status(config, instant)
+    states = source_states(config)
     if fmt == "json":
-        click.echo(json.dumps([goal.as_json() for goal in goals], indent=2))
+        click.echo(render_json(goals, instant, states))
+    elif fmt == "csv":
+        click.echo(render_csv(goals, instant, states), nl=False)
     else:
-        render_table(goals, instant, config)
+        console = wide_console()
+        if console.width < COMPACT_BELOW:
+            render_compact(console, goals, instant, config, states)
+        else:
+            render_table(goals, instant, config)
 
 
 def _parse_instant(text: str, config: Config) -> datetime:

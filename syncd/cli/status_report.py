@@ -11,12 +11,12 @@ from syncd.cli.console import wide_console
 from syncd.engine.evaluate import counts_needed, evaluate_goals
 from syncd.engine.snapshot import GoalStatus
 from syncd.model import Config
-from syncd.store import create_engine_for, load_daily_counts, upgrade
+from syncd.store import SourceState, create_engine_for, load_daily_counts, load_source_states, upgrade
 from syncd.store.goal_history import load_goals_as_of
 
-__all__ = ["compute_status", "render_table"]
+__all__ = ["compute_status", "render_table", "source_states"]
 
-_STYLES = {"achieved": "bold green", "ahead": "green", "on_pace": "yellow", "behind": "bold red"}
+_STYLES = {"achieved": "bold green", "ahead": "green", "on_pace": "cyan", "behind": "bold red"}
 
 
 def compute_status(config: Config, instant: datetime) -> tuple[GoalStatus, ...]:
@@ -30,6 +30,15 @@ def compute_status(config: Config, instant: datetime) -> tuple[GoalStatus, ...]:
     finally:
         engine.dispose()
     return evaluate_goals(config, counts, instant)
+
+
+def source_states(config: Config) -> dict[str, SourceState]:
+    """Return what the store knows of every source's last syncs (for the goals' source health)."""
+    engine = create_engine_for(config.database_url)
+    try:
+        return load_source_states(engine)
+    finally:
+        engine.dispose()
 
 
 def _fmt(value: float) -> str:

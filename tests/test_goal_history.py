@@ -56,3 +56,29 @@ def test_versions_follow_configuration_changes(tmp_path: Path):
 def test_goals_without_history_come_from_the_configuration():
     config = make_config(CONFIG.replace("TARGET", "400"))
     assert goals_as_of(config, [], T1) == config.goals
+
+
+def test_status_now_reads_the_file_and_as_of_reads_the_stored_versions(tmp_path: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from syncd.cli import main
+
+    db = tmp_path / "h.db"
+    path = tmp_path / "syncd.yaml"
+    engine = create_engine_for(f"sqlite:///{db}")
+    upgrade(engine)
+    # The daemon stored the 400 version; then the file changed to 450 and nothing recorded it yet.
+    record_config_goals(engine, make_config(CONFIG.replace("TARGET", "400")), T1)
+    engine.dispose()
+    path.write_text(f"database_url: sqlite:///{db}\n" + CONFIG.replace("TARGET", "450"))
+
+    def targets(*args: str) -> list[float]:
+        env = {"LEMLIST_API_KEY": "k" * 20}
+        result = CliRunner().invoke(main, ["status", "--format", "json", "--config", str(path), *args], env=env)
+        assert result.exit_code == 0, result.output
+        return [goal["target"] for goal in json.loads(result.output)]
+
+    assert targets() == [450, 100]  # now: the file is the truth
+    assert targets("--as-of", (T1 + timedelta(days=1)).isoformat()) == [400, 100]  # the stored version then

@@ -89,6 +89,28 @@ async def test_basic_auth_from_the_web_config(tmp_path: Path):
             assert (await client.get("/metrics", headers={"Authorization": stranger})).status_code == 401
             assert (await client.get("/metrics", headers={"Authorization": good})).status_code == 200
             assert (await client.get("/healthz")).status_code == 200  # probes carry no credentials
+            assert (await client.get("/readyz")).status_code == 200
+            assert (await client.get("/")).status_code == 401
+    # An explicit `probes_without_auth: false` puts the probes behind the credentials too.
+    path.write_text(f"basic_auth_users:\n  prometheus: '{hashed}'\nprobes_without_auth: false\n")
+    state.web_config = load_web_config(str(path))
+    async for url in serve(state):
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/healthz")).status_code == 401
+            assert (await client.get("/readyz")).status_code == 401
+            assert (await client.get("/readyz", headers={"Authorization": good})).status_code == 200
+
+
+async def test_users_change_with_the_web_config_while_serving():
+    hashed = bcrypt.hashpw(b"s3cret-pass", bcrypt.gensalt(rounds=4))
+    state = WebState(holder=SnapshotHolder(Snapshot(generated_at=NOW, ready=True)), readiness=storage_ok)
+    async for url in serve(state):
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/metrics")).status_code == 200
+            state.web_config = WebConfig(users=(("prometheus", hashed),))  # what a reload does
+            assert (await client.get("/metrics")).status_code == 401
+            state.web_config = WebConfig()
+            assert (await client.get("/metrics")).status_code == 200
 
 
 def test_web_config_errors(tmp_path: Path):

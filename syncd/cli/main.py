@@ -248,7 +248,7 @@ def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
 
     config = _load(config_path)
     instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
-    goals = compute_status(config, instant)
+    goals = compute_status(config, instant, as_of=as_of is not None)
     states = source_states(config)
     if fmt == "json":
         click.echo(render_json(goals, instant, states))

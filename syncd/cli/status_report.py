@@ -19,12 +19,17 @@ __all__ = ["compute_status", "render_table", "source_states"]
 _STYLES = {"achieved": "bold green", "ahead": "green", "on_pace": "cyan", "behind": "bold red"}
 
 
-def compute_status(config: Config, instant: datetime) -> tuple[GoalStatus, ...]:
-    """Read the stored counts the goals need at `instant` and compute their figures."""
+def compute_status(config: Config, instant: datetime, *, as_of: bool = False) -> tuple[GoalStatus, ...]:
+    """Read the stored counts the goals need at `instant` and compute their figures.
+
+    The configuration file is the truth for now; only an explicit `as_of` instant reads the goal
+    versions stored then, so a target just changed in the file shows at once.
+    """
     engine = create_engine_for(config.database_url)
     try:
         upgrade(engine)
-        config = load_goals_as_of(engine, config, instant)
+        if as_of:
+            config = load_goals_as_of(engine, config, instant)
         needed = counts_needed(config, instant)
         counts = load_daily_counts(engine, keys=needed.keys, first_day=needed.first_day, last_day=needed.last_day)
     finally:

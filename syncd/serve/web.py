@@ -53,8 +53,8 @@ class WebState:
 
 def build_app(state: WebState) -> web.Application:
     """Return the aiohttp application serving syncd's endpoints."""
-    middlewares = [_basic_auth(state.web_config)] if state.web_config.users else []
-    app = web.Application(middlewares=middlewares)
+    # Always installed: it reads state.web_config per request, so a reload can add or drop users.
+    app = web.Application(middlewares=[_basic_auth(state)])
 
     async def metrics(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(state.metrics_bytes)
@@ -90,13 +90,15 @@ def build_app(state: WebState) -> web.Application:
     return app
 
 
-def _basic_auth(config: WebConfig) -> Middleware:
-    users = dict(config.users)
-
+def _basic_auth(state: WebState) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # Liveness must answer without credentials: the kubelet and HEALTHCHECK have none.
-        if request.path == "/healthz":
+        config = state.web_config
+        if not config.users:
+            return await handler(request)
+        users = dict(config.users)
+        # Probes answer without credentials (by default): the kubelet and HEALTHCHECK have none.
+        if request.path in config.open_paths:
             return await handler(request)
         if request.path.startswith("/api/v1/sources/"):
             return await handler(request)  # push sources carry their own bearer token

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from syncd.errors import ConfigError, ConfigProblem
 
-__all__ = ["WebConfig", "load_web_config"]
+__all__ = ["PROBE_PATHS", "WebConfig", "load_web_config"]
+
+# Liveness and readiness answer "ok"/"ready" and nothing else, so opening them leaks nothing.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class _Tls(BaseModel):
@@ -29,6 +32,8 @@ class _RawWebConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tls_server_config: _Tls | None = None
     basic_auth_users: dict[str, str] = Field(default_factory=dict)
+    # syncd's own key (not exporter-toolkit's): kubelet and HEALTHCHECK probes carry no credentials.
+    probes_without_auth: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,12 @@ class WebConfig:
     key_file: str | None = None
     min_tls: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     users: tuple[tuple[str, bytes], ...] = ()
+    probes_without_auth: bool = True
+
+    @property
+    def open_paths(self) -> frozenset[str]:
+        """Paths served without basic auth: the probes, unless the file says otherwise."""
+        return PROBE_PATHS if self.probes_without_auth else frozenset()
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """Return a server SSL context, reading the files now so rotated certificates are picked up."""
@@ -75,4 +86,5 @@ def load_web_config(path: str) -> WebConfig:
         key_file=tls.key_file if tls else None,
         min_tls=versions[tls.min_version] if tls else ssl.TLSVersion.TLSv1_2,
         users=tuple((user, hashed.encode()) for user, hashed in raw.basic_auth_users.items()),
+        probes_without_auth=raw.probes_without_auth,
     )

@@ -13,13 +13,20 @@ import importlib.util
 import json
 import subprocess
 from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
+import bcrypt
+import httpx
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
+from aiohttp import web
 
 from syncd.config import load_config
+from syncd.engine.snapshot import Snapshot, SnapshotHolder
+from syncd.serve.web import WebState, build_app
+from syncd.serve.web_config import load_web_config
 from tests.deploy.stack import DEPLOY, RULES, require_binary
 
 KUSTOMIZE = DEPLOY / "kubernetes"
@@ -100,6 +107,34 @@ def test_deployment_is_locked_down_and_probed() -> None:
     # The writable paths of a read-only root filesystem.
     assert {"/etc/syncd", "/var/lib/syncd", "/tmp"} <= mounts  # noqa: S108 - paths in the pod
     assert deployment["spec"]["replicas"] == 1
+
+
+async def test_the_shipped_probes_pass_with_basic_auth_on(tmp_path: Path) -> None:
+    # Serve the real app with basic auth on and call each probe exactly as the kubelet would:
+    # its path, its headers (none are shipped), no credentials.
+    hashed = bcrypt.hashpw(b"s3cret-pass", bcrypt.gensalt(rounds=4)).decode()
+    web_file = tmp_path / "web.yml"
+    web_file.write_text(f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    holder = SnapshotHolder(Snapshot(generated_at=datetime(2026, 11, 23, tzinfo=UTC), ready=True))
+
+    async def storage_ok() -> bool:
+        return True
+
+    state = WebState(holder=holder, readiness=storage_ok, web_config=load_web_config(str(web_file)))
+    (container,) = by_kind("Deployment")["spec"]["template"]["spec"]["containers"]
+    probes = [container[name]["httpGet"] for name in ("startupProbe", "livenessProbe", "readinessProbe")]
+    runner = web.AppRunner(build_app(state), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for probe in probes:
+                headers = {h["name"]: h["value"] for h in probe.get("httpHeaders", [])}
+                assert (await client.get(probe["path"], headers=headers)).status_code == 200, probe
+            assert (await client.get("/metrics")).status_code == 401  # the rest stays closed
+    finally:
+        await runner.cleanup()
 
 
 def test_names_line_up_across_resources() -> None:

@@ -194,6 +194,14 @@ class SourceStatus:
 
 
 @dataclass(frozen=True)
+class ReloadStatus:
+    """How the last configuration reload went; the start counts as a successful load."""
+
+    successful: bool
+    last_success: datetime
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything exposed at one instant."""
 
@@ -204,6 +212,7 @@ class Snapshot:
     funnel_outcomes: tuple[FunnelOutcome, ...] = ()
     personal_goals: tuple[PersonalGoalStatus, ...] = ()
     ready: bool = False
+    config_reload: ReloadStatus | None = None
 
 
 class SnapshotHolder:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from aiohttp import web
@@ -22,10 +23,12 @@ from syncd.clock import Clock, SystemClock
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
 from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
-from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder, personal_goals_of
+from syncd.engine.snapshot import GoalStatus, ReloadStatus, Snapshot, SnapshotHolder, personal_goals_of
 from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
+from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.serve.web import WebState, build_app
@@ -93,6 +96,11 @@ class Daemon:
         )
         self._evaluate_lock = asyncio.Lock()
         self.connectors = ConnectorPool()
+        # The start is the first successful load; each SIGHUP updates it (see reload_from).
+        self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_started: dict[str, datetime] = {}
+        self._ssl_context: ssl.SSLContext | None = None
 
     async def _storage_reachable(self) -> bool:
         try:
@@ -132,6 +140,7 @@ class Daemon:
                 sources=tuple(stats.status() for stats in self.stats.values()),
                 personal_goals=personal_goals_of(self.config),
                 ready=True,
+                config_reload=self.reload_status,
             )
             self.holder.swap(snapshot)
             return snapshot
@@ -175,6 +184,7 @@ class Daemon:
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""
+        self._last_started[source.name] = self.clock.now()
         outcome = await sync_source(
             self.config, source, self.engine, self.clock, self.stats[source.name], pool=self.connectors
         )
@@ -186,18 +196,22 @@ class Daemon:
             log.warning("could not refresh counts after syncing %s: %s", source.name, exc)
         return outcome
 
-    async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
-        interval = source.interval_seconds
+    async def _source_loop(self, name: str, stop: asyncio.Event, first_delay: float | None = None) -> None:
         # Start soon but not all at once; later runs drift ±10% so sources don't align.
-        delay = self.rng.uniform(0, min(2.0, interval * 0.05))
+        interval = self.config.sources[name].interval_seconds
+        delay = self.rng.uniform(0, min(2.0, interval * 0.05)) if first_delay is None else first_delay
         while not stop.is_set():
             if await self._wait(stop, delay):
+                return
+            # The running configuration's source: a reload may have changed its interval.
+            source = self.config.sources.get(name)
+            if source is None:
                 return
             try:
                 await self.sync_once(source)
             except Exception:  # the loop must outlive any one sync
-                log.exception("unexpected error syncing %s", source.name)
-            delay = interval * self.rng.uniform(0.9, 1.1)
+                log.exception("unexpected error syncing %s", name)
+            delay = source.interval_seconds * self.rng.uniform(0.9, 1.1)
 
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
         ticks = 0
@@ -211,12 +225,16 @@ class Daemon:
                 log.warning("evaluation skipped: %s", exc)
 
     async def reload(self, config: Config) -> None:
-        """Swap in a new configuration: sources restart, removed goals' series go at once."""
+        """Swap in a new configuration: stats follow the sources, removed goals' series go at once."""
         self.config = config
-        self.stats = {
-            name: self.stats.get(name) or SourceStats(name, source.connector, source.interval_seconds)
-            for name, source in config.sources.items()
-        }
+        stats: dict[str, SourceStats] = {}
+        for name, source in config.sources.items():
+            kept = self.stats.get(name)
+            if kept is None or kept.connector != source.connector:
+                kept = SourceStats(name, source.connector, source.interval_seconds)
+            kept.interval_seconds = source.interval_seconds  # syncd_source_interval_seconds follows at once
+            stats[name] = kept
+        self.stats = stats
         await asyncio.to_thread(record_config_goals, self.engine, config, self.clock.now())
         self.cache = CountsCache()
         await self.evaluate()
@@ -230,14 +248,82 @@ class Daemon:
             task.cancel()
         return stop.is_set()
 
-    def _start_sources(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-        registry = load_registry()
-        return [
-            asyncio.create_task(self._source_loop(source, stop), name=f"sync:{name}")
-            for name, source in self.config.sources.items()
-            # Push sources have nothing to pull: their counts arrive over HTTP.
-            if getattr(registry.get(source.connector), "pull", True)
-        ]
+    def _start_source(self, name: str, stop: asyncio.Event, first_delay: float | None = None) -> None:
+        source = self.config.sources[name]
+        # Push sources have nothing to pull: their counts arrive over HTTP.
+        if getattr(load_registry().get(source.connector), "pull", True):
+            self._tasks[name] = asyncio.create_task(self._source_loop(name, stop, first_delay), name=f"sync:{name}")
+
+    def _start_sources(self, stop: asyncio.Event) -> None:
+        for name in self.config.sources:
+            self._start_source(name, stop)
+
+    async def _stop_source(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            await _cancel([task])
+
+    async def reload_from(self, load_config: Callable[[], Config], stop: asyncio.Event) -> ReloadPlan | None:
+        """Load the configuration again and apply what changed; never raise.
+
+        A file that fails to load (whatever the exception) is logged in one line and the running
+        configuration kept, with the reload metric at 0. Otherwise only the sources whose settings
+        changed restart; a changed interval re-times the next sync from the last one.
+        """
+        now = self.clock.now()
+        try:
+            config = load_config()
+            web_config = load_web_config_of(config)
+            fresh_tls = web_config.ssl_context()  # reads the certificate and key now: a bad pair is refused here
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused, keeping the running configuration: %s", problem)
+            self._reload_failed()
+            return None
+        except Exception as exc:  # a reload must never take the running daemon down
+            log.error("reload refused, keeping the running configuration: %s", redact(f"{type(exc).__name__}: {exc}"))
+            self._reload_failed()
+            return None
+        plan = plan_reload(self.config, config, self.web_state.web_config, web_config)
+        for key in plan.needs_restart:
+            log.warning("reload: %s changed and needs a restart; still using the running value", key)
+        install_log_redaction(config)  # new credentials are masked before any sync uses them
+        if self._ssl_context is not None and fresh_tls is not None and web_config.cert_file and web_config.key_file:
+            # New handshakes use the re-read certificate: rotation without a restart.
+            self._ssl_context.minimum_version = web_config.min_tls
+            self._ssl_context.load_cert_chain(web_config.cert_file, web_config.key_file)
+        self.web_state.web_config = web_config  # users now; TLS switched on or off waits for the restart
+        for name in (*plan.removed, *plan.restarted, *plan.rescheduled):
+            await self._stop_source(name)
+        try:
+            await self.reload(keep_running_values(config, self.config))
+        except StorageError as exc:
+            log.warning("reloaded, but the first evaluation failed: %s", exc)
+        except Exception:  # the new configuration is in place; the evaluator's next tick retries
+            log.exception("reloaded, but the first evaluation failed")
+        for name in (*plan.added, *plan.restarted):
+            self._start_source(name, stop)
+        for name in plan.removed:
+            await self.connectors.discard(name)
+        for name in plan.rescheduled:
+            self.connectors.adopt(self.config.sources[name])
+            last = self._last_started.get(name)
+            due = None if last is None else (last - now).total_seconds() + self.config.sources[name].interval_seconds
+            self._start_source(name, stop, None if due is None else max(0.0, due))
+        self.reload_status = ReloadStatus(
+            successful=not plan.partial,
+            last_success=self.reload_status.last_success if plan.partial else now,
+        )
+        await self._publish_reload_status()
+        log.info("configuration reloaded%s: %s", " partially (restart needed)" if plan.partial else "", plan.summary())
+        return plan
+
+    def _reload_failed(self) -> None:
+        self.reload_status = ReloadStatus(successful=False, last_success=self.reload_status.last_success)
+        self.holder.swap(replace(self.holder.current, config_reload=self.reload_status))
+
+    async def _publish_reload_status(self) -> None:
+        self.holder.swap(replace(self.holder.current, config_reload=self.reload_status))
 
     async def run(
         self,
@@ -256,11 +342,12 @@ class Daemon:
         if serve:
             runner = web.AppRunner(build_app(self.web_state), access_log=None)
             await runner.setup()
+            self._ssl_context = self.web_state.web_config.ssl_context()
             site = web.TCPSite(
                 runner,
                 self.config.listen_host,
                 self.config.listen_port,
-                ssl_context=self.web_state.web_config.ssl_context(),
+                ssl_context=self._ssl_context,
             )
             await site.start()
             log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
@@ -270,7 +357,7 @@ class Daemon:
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)
         reload_event = reload_requested or asyncio.Event()
-        sources = self._start_sources(stop)
+        self._start_sources(stop)
         evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
         try:
             while not stop.is_set():
@@ -282,21 +369,9 @@ class Daemon:
                 if stop.is_set() or load_config is None or not reload_event.is_set():
                     continue
                 reload_event.clear()
-                try:
-                    config = load_config()
-                except ConfigError as exc:
-                    for problem in exc.problems:
-                        log.error("reload refused, keeping the running configuration: %s", problem)
-                    continue
-                await _cancel(sources)
-                try:
-                    await self.reload(config)
-                except StorageError as exc:
-                    log.warning("reloaded, but the first evaluation failed: %s", exc)
-                sources = self._start_sources(stop)
-                log.info("configuration reloaded")
+                await self.reload_from(load_config, stop)
         finally:
-            await _cancel([*sources, evaluator])
+            await _cancel([*self._tasks.values(), evaluator])
             await self.connectors.aclose()
             if runner is not None:
                 await runner.cleanup()

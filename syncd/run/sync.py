@@ -254,6 +254,18 @@ class ConnectorPool:
         self._open[source.name] = (source, connector)
         return connector
 
+    async def discard(self, name: str) -> None:
+        """Close the source's connector: it was removed from the configuration."""
+        current = self._open.pop(name, None)
+        if current is not None:
+            await current[1].aclose()
+
+    def adopt(self, source: Source) -> None:
+        """Keep the open connector (its rate-limit budget) for a source whose interval alone changed."""
+        current = self._open.get(source.name)
+        if current is not None:
+            self._open[source.name] = (source, current[1])
+
     async def aclose(self) -> None:
         """Close every open connector."""
         open_now, self._open = self._open, {}

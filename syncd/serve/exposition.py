@@ -49,6 +49,7 @@ class SnapshotCollector(Collector):
         for own in snapshot.personal_goals:
             personal.add_metric([own.owner, own.team, own.text, own.by, ",".join(own.kpis)], 1.0)
         yield personal
+        yield from _reload_families(snapshot)
         build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
         build.add_metric([], {"version": VERSION})
         yield build
@@ -162,6 +163,18 @@ def _kpi_source_family(goals: tuple[GoalStatus, ...]) -> Metric:
         for member in joined.split(SOURCE_JOIN):
             family.add_metric([joined, member], 1.0)
     return family
+
+
+def _reload_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """The last reload's outcome, once the daemon has loaded a configuration."""
+    reload = snapshot.config_reload
+    if reload is None:
+        return
+    ok = GaugeMetricFamily(m.CONFIG_LAST_RELOAD_SUCCESSFUL, m.HELP[m.CONFIG_LAST_RELOAD_SUCCESSFUL])
+    ok.add_metric([], 1.0 if reload.successful else 0.0)
+    at = GaugeMetricFamily(m.CONFIG_LAST_RELOAD_SUCCESS, m.HELP[m.CONFIG_LAST_RELOAD_SUCCESS])
+    at.add_metric([], reload.last_success.timestamp())
+    yield from (ok, at)
 
 
 def _le(bound: float) -> str:

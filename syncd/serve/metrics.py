@@ -32,6 +32,8 @@ SOURCE_SYNC_FAILURES = "syncd_source_sync_failures"
 SOURCE_HTTP_REQUESTS = "syncd_source_http_requests"
 SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
 BUILD_INFO = "syncd_build_info"
+CONFIG_LAST_RELOAD_SUCCESSFUL = "syncd_config_last_reload_successful"
+CONFIG_LAST_RELOAD_SUCCESS = "syncd_config_last_reload_success_timestamp_seconds"
 # One series per source of a KPI over several sources, so an alert about one of them can reach
 # (and inhibit) the goals labelled with the joined `source` (CONTRACT §7).
 KPI_SOURCE_INFO = "syncd_kpi_source_info"
@@ -102,6 +104,10 @@ HELP: dict[str, str] = {
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
     SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
     BUILD_INFO: "syncd build information",
+    CONFIG_LAST_RELOAD_SUCCESSFUL: (
+        "1 when the last configuration reload applied everything; 0 when it was refused or partial (needs a restart)"
+    ),
+    CONFIG_LAST_RELOAD_SUCCESS: "Time of the last configuration load that applied everything, Unix seconds",
     PERSONAL_GOAL_INFO: "1 for each personal goal a person set themselves (goal: their words)",
     KPI_SOURCE_INFO: "1 for each source (member_source) of a KPI over several sources (source, as on its goals)",
 }

@@ -75,6 +75,8 @@ def labels_of(name: str) -> tuple[str, ...]:
         common = m.KPI_SOURCE_LABELS
     elif name == m.BUILD_INFO:
         common = ("version",)
+    elif name.startswith("syncd_config_"):
+        common = ()
     else:
         raise ValueError(f"no label group for {name}")
     return (*common, *m.EXTRA_LABELS.get(name, ()))

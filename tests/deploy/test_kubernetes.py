@@ -12,8 +12,8 @@ import hashlib
 import importlib.util
 import json
 import subprocess
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import bcrypt

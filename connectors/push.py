@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import CollectResult, ConnectorContext, ConnectorSettings, MetricSpec, SyncWindow, expect_settings
+from connectors.settings_types import Duration
 
 __all__ = ["MIN_TOKEN_LENGTH", "PushConnector", "PushSettings"]
 
@@ -30,6 +31,11 @@ class PushSettings(ConnectorSettings):
 
     token: SecretStr = Field(
         description=f"the bearer token clients send (secret, at least {MIN_TOKEN_LENGTH} characters)",
+    )
+    # A push source has no interval of its own: without this, silence is not a fault.
+    expect_every: Duration | None = Field(
+        default=None,
+        description="the source is stale (SyncdSourceStale) when no push is accepted for this long; default: never",
     )
 
     @field_validator("token")

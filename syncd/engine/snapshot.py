@@ -180,7 +180,7 @@ class SourceStatus:
 
     name: str
     connector: str
-    interval_seconds: float
+    interval_seconds: float | None  # None: a push source that expects nothing in particular
     up: bool | None = None  # None until the first sync finishes
     last_success: datetime | None = None
     last_error: str | None = None
@@ -191,6 +191,7 @@ class SourceStatus:
     duration_buckets: tuple[tuple[float, int], ...] = ()  # cumulative (le, count)
     duration_sum: float = 0.0
     duration_count: int = 0
+    pulled: bool = True  # False: a push source, up while pushes are accepted
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
@@ -36,6 +37,7 @@ from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
 from syncd.store.goal_history import goal_key, record_config_goals
 from syncd.store.goal_repository import CheckpointResult, save_checkpoint_results
+from syncd.store.repository import load_source_states
 
 __all__ = ["CountsCache", "Daemon"]
 
@@ -83,10 +85,7 @@ class Daemon:
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.cache = CountsCache()
-        self.stats = {
-            name: SourceStats(name, source.connector, source.interval_seconds)
-            for name, source in config.sources.items()
-        }
+        self.stats = {name: new_stats(source) for name, source in config.sources.items()}
         self.holder = SnapshotHolder(Snapshot(generated_at=self.clock.now()))
         self.web_state = WebState(
             holder=self.holder,
@@ -213,10 +212,27 @@ class Daemon:
                 log.exception("unexpected error syncing %s", name)
             delay = source.interval_seconds * self.rng.uniform(0.9, 1.1)
 
+    def note_push(self, name: str, at: datetime) -> None:
+        """A push to `name` was stored: the push source is up, its last success is now."""
+        stats = self.stats.get(name)
+        if stats is not None:
+            stats.record_push(at)
+
+    def note_push_refused(self, name: str, message: str) -> None:
+        """A push to `name` could not be stored: the push source is down until one is."""
+        stats = self.stats.get(name)
+        if stats is not None:
+            stats.record_push_refused(message)
+
+    async def refresh_push_health(self) -> None:
+        """Read push sources' last accepted pushes from storage (another process, a restart)."""
+        apply_push_states(self.stats, await asyncio.to_thread(load_source_states, self.engine))
+
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
         ticks = 0
         while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
             try:
+                await self.refresh_push_health()
                 await self.evaluate()
                 ticks += 1
                 if ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
@@ -231,8 +247,8 @@ class Daemon:
         for name, source in config.sources.items():
             kept = self.stats.get(name)
             if kept is None or kept.connector != source.connector:
-                kept = SourceStats(name, source.connector, source.interval_seconds)
-            kept.interval_seconds = source.interval_seconds  # syncd_source_interval_seconds follows at once
+                kept = new_stats(source)
+            refresh_interval(kept, source)  # syncd_source_interval_seconds follows at once
             stats[name] = kept
         self.stats = stats
         await asyncio.to_thread(record_config_goals, self.engine, config, self.clock.now())
@@ -353,6 +369,7 @@ class Daemon:
             log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
         try:
             await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
+            await self.refresh_push_health()
             await self.evaluate()
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)

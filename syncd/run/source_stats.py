@@ -21,7 +21,7 @@ class SourceStats:
 
     name: str
     connector: str
-    interval_seconds: float
+    interval_seconds: float | None
     up: bool | None = None
     last_success: datetime | None = None
     last_error: str | None = None
@@ -31,6 +31,7 @@ class SourceStats:
     rate_limit_remaining: float | None = None
     bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
+    pulled: bool = True
 
     def on_response(self, code: str) -> None:
         self.http_requests[code] += 1
@@ -53,6 +54,18 @@ class SourceStats:
         self.failures[reason] += 1
         self.last_error = message
         self._observe(duration)
+
+    def record_push(self, at: datetime) -> None:
+        """Count an accepted push: a push source is up while pushes are accepted."""
+        self.up = True
+        self.last_error = None
+        if self.last_success is None or at > self.last_success:
+            self.last_success = at
+
+    def record_push_refused(self, message: str) -> None:
+        """A push the storage did not take: the source is down until one is accepted."""
+        self.up = False
+        self.last_error = message
 
     def _observe(self, duration: float) -> None:
         self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
@@ -79,4 +92,5 @@ class SourceStats:
             duration_buckets=tuple(cumulative),
             duration_sum=self.duration_sum,
             duration_count=running,
+            pulled=self.pulled,
         )

@@ -142,7 +142,8 @@ class SnapshotCollector(Collector):
             up.add_metric(key, 1.0 if source.up else 0.0)
             if source.last_success is not None:
                 last.add_metric(key, source.last_success.timestamp())
-            interval.add_metric(key, source.interval_seconds)
+            if source.interval_seconds is not None:
+                interval.add_metric(key, source.interval_seconds)
             buckets = [(_le(bound), count) for bound, count in source.duration_buckets]
             if buckets:
                 duration.add_metric(key, buckets, source.duration_sum)

@@ -131,6 +131,14 @@ class PushTarget(Protocol):
         """Re-read the refreshed (source, metric) counts and swap a new snapshot in."""
         ...
 
+    def note_push(self, name: str, at: datetime) -> None:
+        """Mark the push source up, its last success `at`."""
+        ...
+
+    def note_push_refused(self, name: str, message: str) -> None:
+        """Mark the push source down: a push could not be stored."""
+        ...
+
 
 def push_source(config: Config, name: str) -> Source | None:
     """Return the source called `name` when it is a push source, else None."""
@@ -188,20 +196,21 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
         problems = describe_errors(exc)
         return _error(422, problems[0], problems=problems[:_MAX_PROBLEMS])
     counts = [observation.resolve(daemon.config.timezone) for observation in batch.observations]
+    at = daemon.clock.now()
     try:
-        outcome = await asyncio.to_thread(
-            apply_pushed_counts, daemon.engine, source=name, counts=counts, at=daemon.clock.now()
-        )
+        outcome = await asyncio.to_thread(apply_pushed_counts, daemon.engine, source=name, counts=counts, at=at)
     except StorageError as exc:
         log.warning("push to %s not stored: %s", name, exc)
+        daemon.note_push_refused(name, "the last push could not be stored")
         return _error(503, "storage unavailable: nothing was stored, retry later")
+    daemon.note_push(name, at)
     log.info("push to %s: %d stored, %d duplicates", name, outcome.stored, outcome.duplicates)
-    if outcome.refreshed:
-        try:
-            await daemon.evaluate(refreshed=outcome.refreshed)
-        except StorageError as exc:
-            # Stored all the same; the next timed evaluation picks the counts up.
-            log.warning("could not refresh counts after a push to %s: %s", name, exc)
+    try:
+        # Even with nothing new (duplicates only) the source's health moved: publish it.
+        await daemon.evaluate(refreshed=outcome.refreshed)
+    except StorageError as exc:
+        # Stored all the same; the next timed evaluation picks the counts up.
+        log.warning("could not refresh counts after a push to %s: %s", name, exc)
     return web.json_response({"stored": outcome.stored, "duplicates": outcome.duplicates})
 
 

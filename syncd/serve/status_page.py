@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from syncd.engine.snapshot import GoalStatus, Snapshot
+from syncd.engine.snapshot import GoalStatus, Snapshot, SourceStatus
 
 __all__ = ["render_status_page"]
 
@@ -45,13 +45,22 @@ def _goal_row(goal: GoalStatus) -> str:
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
+def _health(source: SourceStatus) -> str:
+    """Say how a source is doing in words that fit its kind: pulled on a schedule, or pushed to."""
+    if not source.pulled:
+        if source.up is False:
+            return "down: the last push was not stored"
+        return "up: receiving pushes" if source.last_success else "up: waiting for a first push"
+    return "up" if source.up else ("no sync yet" if source.up is None else "down")
+
+
 def render_status_page(snapshot: Snapshot) -> str:
     """Return the HTML of the status page for `snapshot`."""
     goal_rows = "\n".join(_goal_row(goal) for goal in sorted(snapshot.goals, key=lambda g: (g.team, g.owner)))
     source_rows = "\n".join(
         "<tr>"
         f"<td>{escape(s.name)}</td><td>{escape(s.connector)}</td>"
-        f"<td>{'up' if s.up else ('never synced' if s.up is None else 'down')}</td>"
+        f"<td>{_health(s)}</td>"
         f"<td>{escape(s.last_success.isoformat(timespec='seconds')) if s.last_success else '-'}</td>"
         f"<td>{escape(s.last_error or '')}</td>"
         "</tr>"

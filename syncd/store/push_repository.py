@@ -16,7 +16,7 @@ from sqlalchemy.sql.schema import Table
 
 from syncd.errors import StorageError
 from syncd.store.database import storage_errors
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DailyCountRow, SourceStateRow
 from syncd.store.push_models import PushReceiptRow
 
 __all__ = ["PushMode", "PushOutcome", "PushedCount", "apply_pushed_counts", "load_pushed_value"]
@@ -25,6 +25,7 @@ PushMode = Literal["set", "add"]
 
 _COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
 _RECEIPTS: Table = PushReceiptRow.__table__  # type: ignore[assignment]
+_STATES: Table = SourceStateRow.__table__  # type: ignore[assignment]
 
 # Rows per multi-row INSERT: 7 columns x 500 stays far below SQLite's 32,766 bound parameters.
 _CHUNK = 500
@@ -81,8 +82,34 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
         sets, adds = _fold(applied)
         _upsert(connection, source, sets, at, add=False)
         _upsert(connection, source, adds, at, add=True)
+        # The push source's health, with the counts: its last success is its last accepted push.
+        _mark_accepted(connection, source, at)
     refreshed = tuple(sorted({(source, count.metric) for count in applied}))
     return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed)
+
+
+def _mark_accepted(connection: Connection, source: str, at: datetime) -> None:
+    """Record an accepted push as the source's last success (never moved back by an older one)."""
+    insert = _insert(connection, _STATES)
+    statement = insert.values(
+        source=source,
+        cursor_end=None,
+        connector_state="{}",
+        last_success_at=at,
+        last_attempt_at=at,
+        last_error=None,
+        consecutive_failures=0,
+    ).on_conflict_do_update(
+        index_elements=[_STATES.c.source],
+        set_={
+            "last_success_at": insert.excluded.last_success_at,
+            "last_attempt_at": insert.excluded.last_attempt_at,
+            "last_error": None,
+            "consecutive_failures": 0,
+        },
+        where=(_STATES.c.last_success_at.is_(None)) | (_STATES.c.last_success_at < insert.excluded.last_success_at),
+    )
+    connection.execute(statement)
 
 
 def load_pushed_value(engine: Engine, *, source: str, metric: str, subject: str, day: date) -> float | None:

@@ -86,7 +86,12 @@ def test_source_alerts_carry_owner_and_team_and_goal_alerts_keep_theirs() -> Non
             assert not {"owner", "team", "source"} & set(labels), rule["alert"]
 
 
-def test_staleness_is_twice_the_interval() -> None:
+def test_staleness_is_twice_the_interval_or_a_push_sources_expect_every() -> None:
     stale = next(r for r in alert_rules() if r["alert"] == "SyncdSourceStale")
     expr = " ".join(str(stale["expr"]).split())
-    assert expr == ("time() - syncd_source_last_success_timestamp_seconds > 2 * syncd_source_interval_seconds")
+    assert expr == (
+        '( time() - syncd_source_last_success_timestamp_seconds{connector!="push"}'
+        ' > 2 * syncd_source_interval_seconds{connector!="push"} )'
+        ' or ( time() - syncd_source_last_success_timestamp_seconds{connector="push"}'
+        ' > syncd_source_interval_seconds{connector="push"} )'
+    )

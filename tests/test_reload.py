@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +19,10 @@ from syncd.run.reload import plan_reload
 from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
 from syncd.serve.exposition import build_registry
-from syncd.serve.web_config import WebConfig
+from syncd.serve.web_config import WebConfig, load_web_config
 from syncd.store import create_engine_for, upgrade
 from tests.fakes import FakeClock, make_config
+from tests.processes import free_port
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -212,3 +216,63 @@ async def test_reload_rereads_the_web_config(tmp_path: Path):
     assert [user for user, _ in daemon.web_state.web_config.users] == ["prometheus"]
     assert "syncd_config_last_reload_successful 0.0" in exposition(daemon)
     engine.dispose()
+
+
+def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1 named `name` and its key (openssl, as ops would)."""
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", f"/CN={name}", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def served_certificate_name(port: int, folder: Path) -> str:
+    """Return which of the test certificates (by file name) the server on `port` presents."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    await writer.wait_closed()
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    for name in ("first", "rotated"):
+        if (folder / f"{name}.pem").read_text().strip() == pem.strip():
+            return name
+    return "unknown"
+
+
+async def test_reload_rotates_the_tls_certificate_without_a_restart(tmp_path: Path):
+    assert shutil.which("openssl"), "openssl is needed (.ci/run installs it)"
+    first, first_key = make_certificate(tmp_path, "first")
+    rotated, rotated_key = make_certificate(tmp_path, "rotated")
+    cert, key = tmp_path / "tls.pem", tmp_path / "tls.key"
+    cert.write_bytes(first.read_bytes())
+    key.write_bytes(first_key.read_bytes())
+    web_file = tmp_path / "web.yml"
+    web_file.write_text(f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
+    port = free_port()
+    text = f"listen: 127.0.0.1:{port}\nweb_config_file: {web_file}\n" + _plain(interval="1m")
+    engine = create_engine_for(f"sqlite:///{tmp_path / 't.db'}")
+    upgrade(engine)
+    daemon = Daemon(make_config(text), engine, clock=ParkedClock(NOW), web_config=load_web_config(str(web_file)))
+    runner = await daemon.serve()
+    try:
+        assert await served_certificate_name(port, tmp_path) == "first"
+        # The operator replaces the files in place (cert-manager does the same) and sends SIGHUP.
+        cert.write_bytes(rotated.read_bytes())
+        key.write_bytes(rotated_key.read_bytes())
+        plan = await daemon.reload_from(lambda: make_config(text), asyncio.Event())
+        assert plan is not None
+        assert not plan.partial
+        assert await served_certificate_name(port, tmp_path) == "rotated"
+        # A key that does not match refuses the reload; the served certificate stays.
+        key.write_bytes(first_key.read_bytes())
+        assert await daemon.reload_from(lambda: make_config(text), asyncio.Event()) is None
+        assert await served_certificate_name(port, tmp_path) == "rotated"
+    finally:
+        await runner.cleanup()
+        engine.dispose()

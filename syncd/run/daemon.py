@@ -341,6 +341,22 @@ class Daemon:
     async def _publish_reload_status(self) -> None:
         self.holder.swap(replace(self.holder.current, config_reload=self.reload_status))
 
+    async def serve(self) -> web.AppRunner:
+        """Start serving HTTP on the configured address, with TLS when the web config has it."""
+        runner = web.AppRunner(build_app(self.web_state), access_log=None)
+        await runner.setup()
+        # Kept: a reload loads a rotated certificate into this same context.
+        self._ssl_context = self.web_state.web_config.ssl_context()
+        site = web.TCPSite(
+            runner,
+            self.config.listen_host,
+            self.config.listen_port,
+            ssl_context=self._ssl_context,
+        )
+        await site.start()
+        log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
+        return runner
+
     async def run(
         self,
         stop: asyncio.Event,
@@ -354,19 +370,7 @@ class Daemon:
         When `reload_requested` is set (SIGHUP), `load_config` is called; a valid configuration
         replaces the running one, an invalid one is logged and the old one kept.
         """
-        runner: web.AppRunner | None = None
-        if serve:
-            runner = web.AppRunner(build_app(self.web_state), access_log=None)
-            await runner.setup()
-            self._ssl_context = self.web_state.web_config.ssl_context()
-            site = web.TCPSite(
-                runner,
-                self.config.listen_host,
-                self.config.listen_port,
-                ssl_context=self._ssl_context,
-            )
-            await site.start()
-            log.info("serving on %s:%s", self.config.listen_host, self.config.listen_port)
+        runner = await self.serve() if serve else None
         try:
             await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
             await self.refresh_push_health()

@@ -308,7 +308,13 @@ class Daemon:
             # New handshakes use the re-read certificate: rotation without a restart.
             self._ssl_context.minimum_version = web_config.min_tls
             self._ssl_context.load_cert_chain(web_config.cert_file, web_config.key_file)
-        self.web_state.web_config = web_config  # users now; TLS switched on or off waits for the restart
+        if plan.partial and (web_config.cert_file is None) != (self.web_state.web_config.cert_file is None):
+            # TLS switched on or off waits for the restart: keep describing what is served.
+            running = self.web_state.web_config
+            web_config = replace(
+                web_config, cert_file=running.cert_file, key_file=running.key_file, min_tls=running.min_tls
+            )
+        self.web_state.web_config = web_config  # users apply to the next request
         for name in (*plan.removed, *plan.restarted, *plan.rescheduled):
             await self._stop_source(name)
         try:
@@ -390,7 +396,10 @@ class Daemon:
                 if stop.is_set() or load_config is None or not reload_event.is_set():
                     continue
                 reload_event.clear()
-                await self.reload_from(load_config, stop)
+                try:
+                    await self.reload_from(load_config, stop)
+                except Exception:  # reload_from catches its own; a SIGHUP must never end the daemon
+                    log.exception("reload failed; the daemon keeps running")
         finally:
             await _cancel([*self._tasks.values(), evaluator])
             await self.connectors.aclose()

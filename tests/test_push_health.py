@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from jsonschema import Draft202012Validator
 from prometheus_client import generate_latest
 
 from syncd.config import parse_config
 from syncd.errors import ConfigError
 from syncd.run.daemon import Daemon
 from syncd.run.record import record_observation
+from syncd.serve.api import sources_json
 from syncd.serve.exposition import build_registry
 from syncd.serve.push import push_routes
 from syncd.serve.status_page import render_status_page
@@ -20,6 +23,7 @@ from syncd.serve.web import build_app
 from syncd.store import create_engine_for, upgrade
 from syncd.store.repository import load_source_states
 from tests.fakes import FakeClock
+from tests.test_api import schema_for
 
 TOKEN = "calls-token-0123456789abcdef"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -60,6 +64,10 @@ async def test_push_sources_are_up_and_fresh_from_accepted_pushes(tmp_path: Path
     # No interval unless the source declares expect_every: SyncdSourceStale has nothing to compare.
     assert series(daemon, "syncd_source_interval_seconds") == {"interviews": 86400.0}
     assert "up: waiting for a first push" in render_status_page(daemon.holder.current)
+    # The API describes a push source without an interval too (interval_seconds null).
+    answer = json.loads(json.dumps(sources_json(daemon.holder.current)))
+    Draft202012Validator({"type": "array", "items": schema_for("Source")}).validate(answer)
+    assert [source["interval_seconds"] for source in answer] == [None, 86400]
     assert "never synced" not in render_status_page(daemon.holder.current)
 
     clock.advance(60)

@@ -86,7 +86,10 @@ SOURCE: dict[str, Any] = {
         "up": {"type": ["boolean", "null"]},
         "last_success": {**_NULLABLE_TEXT, "format": "date-time"},
         "seconds_since_success": _NULLABLE_NUMBER,
-        "interval_seconds": _NUMBER,
+        "interval_seconds": {
+            **_NULLABLE_NUMBER,
+            "description": "null for a push source without expect_every (nobody pushing is not a fault)",
+        },
         "last_error": _NULLABLE_TEXT,
         "syncs_total": {"type": "integer"},
         "failures": {"type": "object", "additionalProperties": {"type": "integer"}},

@@ -6,7 +6,7 @@ VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean venv
+.PHONY: run test lint typecheck unit bench clean venv screenshots
 
 $(STAMP): $(ROOT)/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	cd $(ROOT) && $(BIN)/pytest -q
+
+# The status page in headless Chromium at desktop and phone widths: build/screenshots/*.png
+screenshots: $(STAMP)
+	cd $(ROOT) && SYNCD_SCREENSHOTS=$(ROOT)/build/screenshots $(BIN)/pytest -q tests/test_status_page.py -k chromium
 
 bench: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m bench

@@ -315,6 +315,7 @@ class _Builder:
             listen_host=host,
             listen_port=port,
             web_config_file=raw.web_config_file,
+            grafana_url=raw.grafana_url,
             teams=teams,
             people=people,
             sources=sources,

@@ -188,6 +188,7 @@ class RawConfig(BaseSettings):
     database_url: str = "sqlite:///syncd.db"
     listen: str = "127.0.0.1:9464"
     web_config_file: str | None = None
+    grafana_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     teams: dict[Name, RawTeam] = Field(default_factory=dict)
     people: dict[Name, RawPerson] = Field(default_factory=dict)
     # Each source is validated against its connector's own settings model in syncd.config.

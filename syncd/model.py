@@ -188,6 +188,7 @@ class Config:
     kpis: Mapping[str, Kpi]
     goals: tuple[Goal, ...]
     funnels: Mapping[str, Funnel]
+    grafana_url: str | None = None  # where the status page links each goal's panel
 
     def team_of(self, owner: str) -> str:
         """Return the owner's team label: a person's team, a team's own name."""

@@ -9,23 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from syncd.run.daemon import Daemon
-from syncd.sandbox.server import Sandbox
 from syncd.serve.api import tidy
 from syncd.serve.openapi import openapi_document
-from syncd.serve.web import build_app
-from syncd.store import create_engine_for, upgrade
-from tests.fakes import FakeClock
-from tests.test_daemon import NOW, activity, config_for
-
-FUNNEL = """
-funnels:
-  outreach: {{steps: [emails, replies], period: month, min_volume: 1}}
-"""
+from tests.live_daemon import NOW, live_daemon
 
 
 def schema_for(name: str) -> dict[str, Any]:
@@ -36,36 +25,8 @@ def schema_for(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def daemon_url(tmp_path: Path) -> AsyncIterator[str]:
-    clock = FakeClock(NOW)
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'd.db'}")
-    upgrade(engine)
-    sandbox = Sandbox(clock=clock, activity=activity())
-    await sandbox.start()
-    from tests import test_daemon
-
-    text = (
-        test_daemon.CONFIG.replace(
-            "  optins: {{source: kit, metric: new_subscribers}}",
-            "  optins: {{source: kit, metric: new_subscribers}}\n"
-            "  replies: {{source: lemlist, metric: emails_replied, per_person: true}}",
-        )
-        + FUNNEL
-    )
-    daemon = Daemon(config_for(sandbox, text), engine, clock=clock)
-    for source in daemon.config.sources.values():
-        await daemon.sync_once(source)
-    await daemon.evaluate()
-    runner = web.AppRunner(build_app(daemon.web_state), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-        await daemon.connectors.aclose()
-        await sandbox.stop()
-        engine.dispose()
+    async with live_daemon(tmp_path) as url:
+        yield url
 
 
 def test_the_document_is_valid_openapi() -> None:

@@ -55,7 +55,7 @@ async def test_health_readiness_and_api(ready_url: str):
         metrics = await client.get("/metrics")
         assert metrics.headers["content-type"].startswith("text/plain")
         assert "syncd_build_info{version=" in metrics.text
-        assert "<h1>syncd</h1>" in (await client.get("/")).text
+        assert "<h1>syncd: who is on pace</h1>" in (await client.get("/")).text
 
 
 async def test_not_ready_until_evaluated_and_while_storage_is_down():

@@ -30,6 +30,7 @@ from syncd.engine.pace import (
 from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import level_series, stock_trend
+from syncd.engine.trail import goal_trail
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 
 __all__ = [
@@ -260,7 +261,19 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
     checkpoint = None
     if goal.checkins is not None:
         checkpoint = _current_checkpoint(config, goal, kpi, period, weights, by_subject, subjects, instant)
+    trail = goal_trail(
+        period,
+        weights,
+        goal.target,
+        through=min(through, today),
+        daily=None if stock else daily,
+        levels={d: stock_value(by_subject, subjects, d) for d in period.days() if d <= through} if stock else None,
+        baseline=goal.baseline if stock else None,
+    )
     return GoalStatus(
+        unit=kpi.unit,
+        description=kpi.description,
+        trail=trail,
         kpi=goal.kpi,
         source=kpi.source,
         owner=goal.owner,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from syncd.engine.pace import PaceFigures
+from syncd.engine.trail import GoalTrail
 from syncd.model import Config
 
 __all__ = [
@@ -57,6 +58,10 @@ class GoalStatus:
     hit_probability: float | None = None
     checkpoint: CheckpointStatus | None = None
     notes: tuple[str, ...] = ()
+    # For people (status page): what the KPI is, and the period's path so far against the curve.
+    unit: str = ""
+    description: str = ""
+    trail: GoalTrail | None = None
 
     @property
     def status(self) -> Status:

@@ -92,6 +92,7 @@ class Daemon:
             readiness=self._storage_reachable,
             web_config=web_config or WebConfig(),
             extra_routes=extra_routes(self) if extra_routes else [],
+            grafana_url=config.grafana_url,
         )
         self._evaluate_lock = asyncio.Lock()
         self.connectors = ConnectorPool()

@@ -86,8 +86,11 @@ def _json(data: object) -> web.Response:
 def api_routes(holder: SnapshotHolder) -> list[web.RouteDef]:
     """Return the read-only API's routes over `holder`'s current snapshot."""
 
-    async def goals(_: web.Request) -> web.Response:
-        return _json(goals_json(holder.current))
+    async def goals(request: web.Request) -> web.Response:
+        # ?kpi=&owner= narrow the list: the status page links each goal to its own JSON.
+        wanted = {key: request.query[key] for key in ("kpi", "owner", "team") if key in request.query}
+        rows = goals_json(holder.current)
+        return _json([r for r in rows if isinstance(r, dict) and all(r.get(k) == v for k, v in wanted.items())])
 
     async def sources(_: web.Request) -> web.Response:
         return _json(sources_json(holder.current))

@@ -36,6 +36,7 @@ class WebState:
     web_config: WebConfig = field(default_factory=WebConfig)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     registry: CollectorRegistry | None = None
+    grafana_url: str | None = None  # where the status page links each goal's panel
     _rendered: tuple[Snapshot, bytes] | None = None
 
     def metrics_bytes(self) -> bytes:
@@ -74,8 +75,14 @@ def build_app(state: WebState) -> web.Application:
             return web.Response(status=503, text="not ready: storage unreachable\n")
         return web.Response(text="ready\n")
 
-    async def index(_: web.Request) -> web.Response:
-        return web.Response(text=render_status_page(state.holder.current), content_type="text/html")
+    async def index(request: web.Request) -> web.Response:
+        refresh = request.query.get("refresh", "")
+        page = render_status_page(
+            state.holder.current,
+            refresh=int(refresh) if refresh.isdigit() else None,
+            grafana_url=state.grafana_url,
+        )
+        return web.Response(text=page, content_type="text/html")
 
     app.add_routes(
         [

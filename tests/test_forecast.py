@@ -278,3 +278,13 @@ def test_calibration_benchmark_beats_the_naive_forecast() -> None:
     assert report.calibration_error < 0.05
     assert report.brier < 0.75 * report.naive_brier
     assert report.brier < 0.5 * report.climatology_brier
+
+
+def test_the_backtest_runs_through_the_daemons_evaluation_at_a_toy_size():
+    from bench.forecast_backtest import backtest, reliability
+
+    scored = backtest(owners=3, seed=7)
+    assert len(scored) >= 3 * 11 * 3  # a few evaluations may have no probability
+    assert all(0.0 <= s.probability <= 1.0 for s in scored)
+    rows = reliability(scored)
+    assert sum(row.goals for row in rows) == len(scored)

@@ -39,6 +39,7 @@ from syncd.model import (
     Team,
 )
 from syncd.registry import ConnectorRegistry, load_registry
+from syncd.sharding import Shard, parse_shard, shard_goals
 from syncd.store.database import normalise_database_url
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
@@ -305,6 +306,7 @@ class _Builder:
         kpis = self._kpis(sources)
         goals = self._goals(kpis, people, teams, sources)
         funnels = self._funnels(kpis)
+        shard = self._shard(raw.shard)
         return Config(
             file=self.file,
             timezone=ZoneInfo(raw.timezone),
@@ -320,9 +322,20 @@ class _Builder:
             people=people,
             sources=sources,
             kpis=kpis,
-            goals=tuple(goals),
+            goals=shard_goals(goals, shard),
             funnels=funnels,
+            lease_seconds=raw.lease.total_seconds(),
+            shard=shard,
         )
+
+    def _shard(self, text: str | None) -> Shard | None:
+        if text is None:
+            return None
+        try:
+            return parse_shard(text)
+        except ValueError as exc:
+            self.problem("shard", str(exc))
+            return None
 
     def _listen(self, listen: str) -> tuple[str, int]:
         host, _, port_text = listen.rpartition(":")

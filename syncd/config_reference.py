@@ -54,6 +54,14 @@ DESCRIPTIONS: dict[str, str] = {
     "RawConfig.listen": "HOST:PORT of /metrics, /healthz, /readyz, the status page and the API (env SYNCD_LISTEN)",
     "RawConfig.web_config_file": "TLS and basic auth, in the Prometheus exporter-toolkit web config format",
     "RawConfig.grafana_url": "Grafana's root URL: the status page links each goal to its panel there",
+    "RawConfig.lease": (
+        "replicas on PostgreSQL: how long a source lease lasts unrenewed; "
+        "a dead replica's sources move to the others within about 4/3 of it"
+    ),
+    "RawConfig.shard": (
+        "`INDEX/COUNT` (`2/4`) or `ordinal/COUNT` (from the StatefulSet ordinal): "
+        "serve only this shard's goals (env SYNCD_SHARD)"
+    ),
     "RawConfig.teams": "team name -> its settings",
     "RawConfig.people": "person name -> their settings",
     "RawConfig.sources": "source name -> one connected account: `connector` plus its settings (below)",

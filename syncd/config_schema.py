@@ -6,12 +6,14 @@ that need the whole file (references between people, teams, sources, KPIs and go
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.settings_types import Duration
 
 __all__ = [
     "WEEKDAYS",
@@ -189,6 +191,8 @@ class RawConfig(BaseSettings):
     listen: str = "127.0.0.1:9464"
     web_config_file: str | None = None
     grafana_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    lease: Duration = timedelta(seconds=20)
+    shard: str | None = None
     teams: dict[Name, RawTeam] = Field(default_factory=dict)
     people: dict[Name, RawPerson] = Field(default_factory=dict)
     # Each source is validated against its connector's own settings model in syncd.config.

@@ -3,6 +3,7 @@
     SyncdError
     ├── ConfigError            a user's configuration is wrong: exit 2, one line per problem
     ├── StorageError           the database is unreachable or refused a write: exit 1
+    │   └── LeaseLost              this replica's lease on a source expired or was taken over
     └── SourceError            a sync of one source failed; `reason` labels
         │                      syncd_source_sync_failures_total
         ├── SourceAuthError        401/403: a bad or under-scoped credential, never retried
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "LeaseLost",
     "SourceAuthError",
     "SourceError",
     "SourceRateLimited",
@@ -60,6 +62,10 @@ class ConfigError(SyncdError):
 
 class StorageError(SyncdError):
     """The database could not be reached or refused an operation."""
+
+
+class LeaseLost(StorageError):
+    """A write was refused: this replica no longer holds the source's lease (its fencing token is stale)."""
 
 
 class SourceError(SyncdError):

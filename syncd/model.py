@@ -13,6 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connectors.base import ConnectorSettings
+from syncd.sharding import Shard
 
 __all__ = [
     "Config",
@@ -189,6 +190,10 @@ class Config:
     goals: tuple[Goal, ...]
     funnels: Mapping[str, Funnel]
     grafana_url: str | None = None  # where the status page links each goal's panel
+    # Replicas on PostgreSQL: how long a source lease lasts without renewal (syncd.run.leases).
+    lease_seconds: float = 20.0
+    # This process's share of the goals (syncd.sharding); None: every goal.
+    shard: Shard | None = None
 
     def team_of(self, owner: str) -> str:
         """Return the owner's team label: a person's team, a team's own name."""

@@ -28,6 +28,7 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.source_stats import SourceStats
@@ -101,6 +102,11 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_started: dict[str, datetime] = {}
         self._ssl_context: ssl.SSLContext | None = None
+        self.leases = self._lease_keeper(config)
+        self._stored_syncs = StoredSyncs()
+
+    def _lease_keeper(self, config: Config) -> LeaseKeeper:
+        return LeaseKeeper(self.engine, self.clock, sources=_pull_sources(config), lease_seconds=config.lease_seconds)
 
     async def _storage_reachable(self) -> bool:
         try:
@@ -109,11 +115,14 @@ class Daemon:
             return False
         return True
 
-    async def evaluate(self, refreshed: tuple[CountKey, ...] | None = None) -> Snapshot:
+    async def evaluate(
+        self, refreshed: tuple[CountKey, ...] | None = None, *, reread: tuple[CountKey, ...] = ()
+    ) -> Snapshot:
         """Refresh the cache where needed, recompute figures and swap the snapshot in.
 
         `refreshed` None recomputes every goal; a tuple of keys re-reads those counts and
         recomputes only the goals they feed (an empty tuple: none, the sources' health only).
+        `reread` keys are re-read from the database first: counts other replicas store.
         """
         async with self._evaluate_lock:
             now = self.clock.now()
@@ -122,8 +131,8 @@ class Daemon:
             if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
                 await asyncio.to_thread(self.cache.load, self.engine, needed)
-            elif refreshed:
-                await asyncio.to_thread(self.cache.load, self.engine, needed, refreshed)
+            elif refreshed or reread:
+                await asyncio.to_thread(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
             goals = self._goal_statuses(now, None if range_moved else refreshed)
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
@@ -186,7 +195,13 @@ class Daemon:
         """Sync one source and re-evaluate what its counts feed."""
         self._last_started[source.name] = self.clock.now()
         outcome = await sync_source(
-            self.config, source, self.engine, self.clock, self.stats[source.name], pool=self.connectors
+            self.config,
+            source,
+            self.engine,
+            self.clock,
+            self.stats[source.name],
+            pool=self.connectors,
+            fence=self.leases.fence(source.name),
         )
         keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
         try:
@@ -234,12 +249,28 @@ class Daemon:
         while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
             try:
                 await self.refresh_push_health()
-                await self.evaluate()
+                await self.evaluate(reread=await self._foreign_counts())
                 ticks += 1
                 if ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
                     await self.record_checkins()
             except StorageError as exc:
                 log.warning("evaluation skipped: %s", exc)
+
+    async def _foreign_counts(self) -> tuple[CountKey, ...]:
+        """Replicas: adopt the stored health of sources others sync and name their counts to re-read."""
+        if not self.leases.shared:
+            return ()
+        foreign = foreign_sources(self.config, self.leases.held())
+        states = await asyncio.to_thread(load_source_states, self.engine)
+        pulled = foreign & frozenset(self.leases.sources)
+        adopt_stored_states(self.stats, states, pulled)
+        # Pulled sources only when another replica stored a sync since the last tick; pushes land on
+        # any replica and leave no sync state, so push sources are always re-read; a source just
+        # taken over may hold counts its previous holder stored since the last tick.
+        stored_elsewhere = self._stored_syncs.changed(states, pulled) | (foreign - pulled) | self.leases.take_gained()
+        return tuple(
+            (name, kpi.metric) for kpi in self.config.kpis.values() for name in stored_elsewhere if kpi.reads(name)
+        )
 
     async def reload(self, config: Config) -> None:
         """Swap in a new configuration: stats follow the sources, removed goals' series go at once."""
@@ -252,6 +283,7 @@ class Daemon:
             refresh_interval(kept, source)  # syncd_source_interval_seconds follows at once
             stats[name] = kept
         self.stats = stats
+        self.leases.sources = _pull_sources(config)
         await asyncio.to_thread(record_config_goals, self.engine, config, self.clock.now())
         self.cache = CountsCache()
         await self.evaluate()
@@ -268,8 +300,14 @@ class Daemon:
     def _start_source(self, name: str, stop: asyncio.Event, first_delay: float | None = None) -> None:
         source = self.config.sources[name]
         # Push sources have nothing to pull: their counts arrive over HTTP.
-        if getattr(load_registry().get(source.connector), "pull", True):
-            self._tasks[name] = asyncio.create_task(self._source_loop(name, stop, first_delay), name=f"sync:{name}")
+        if not getattr(load_registry().get(source.connector), "pull", True):
+            return
+        if self.leases.shared:
+            # Replicas on PostgreSQL: the source syncs only where its lease is held.
+            loop = self.leases.source_loop(source, stop, sync=self.sync_once, wait=self._wait, rng=self.rng)
+            self._tasks[name] = asyncio.create_task(loop, name=f"sync:{name}")
+            return
+        self._tasks[name] = asyncio.create_task(self._source_loop(name, stop, first_delay), name=f"sync:{name}")
 
     def _start_sources(self, stop: asyncio.Event) -> None:
         for name in self.config.sources:
@@ -385,6 +423,8 @@ class Daemon:
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)
         reload_event = reload_requested or asyncio.Event()
+        keeper_stop = asyncio.Event()
+        keeper = asyncio.create_task(self.leases.run(keeper_stop, self._wait), name="leases")
         self._start_sources(stop)
         evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
         try:
@@ -403,9 +443,18 @@ class Daemon:
                     log.exception("reload failed; the daemon keeps running")
         finally:
             await _cancel([*self._tasks.values(), evaluator])
+            # After the syncs stopped: the leases go back for the other replicas to take at once.
+            keeper_stop.set()
+            await asyncio.gather(keeper, return_exceptions=True)
             await self.connectors.aclose()
             if runner is not None:
                 await runner.cleanup()
+
+
+def _pull_sources(config: Config) -> tuple[str, ...]:
+    """Return the sources syncd pulls from a vendor: push sources have no lease, any replica takes pushes."""
+    registry = load_registry()
+    return tuple(n for n, s in config.sources.items() if getattr(registry.get(s.connector), "pull", True))
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

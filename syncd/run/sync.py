@@ -19,12 +19,13 @@ from sqlalchemy import Engine
 from connectors.base import CollectResult, Connector, ConnectorContext, SyncWindow, local_day
 from syncd.clock import Clock
 from syncd.engine.evaluate import period_at
-from syncd.errors import SourceError, StorageError
+from syncd.errors import LeaseLost, SourceError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import redact
 from syncd.registry import load_registry
 from syncd.run.source_stats import SourceStats
 from syncd.store import SourceState, load_source_states, record_failure, save_sync
+from syncd.store.leases import Fence
 
 __all__ = [
     "ConnectorPool",
@@ -132,8 +133,12 @@ async def sync_source(
     since: date | None = None,
     deadline: float | None = None,
     pool: ConnectorPool | None = None,
+    fence: Fence | None = None,
 ) -> SyncOutcome:
-    """Sync one source once: collect its window and store counts and cursor in one transaction."""
+    """Sync one source once: collect its window and store counts and cursor in one transaction.
+
+    With a `fence` (replicas on PostgreSQL) nothing is written unless this replica still holds the lease.
+    """
     started = clock.monotonic()
     now = clock.now()
     connector_cls = load_registry().get(source.connector)
@@ -148,7 +153,18 @@ async def sync_source(
     state = states.get(source.name)
     window, notes = plan_window(config, source, state, now, since=since, history_limit=connector_cls.history_limit)
     return await sync_window(
-        config, source, engine, clock, stats, window, state, notes=notes, deadline=deadline, started=started, pool=pool
+        config,
+        source,
+        engine,
+        clock,
+        stats,
+        window,
+        state,
+        notes=notes,
+        deadline=deadline,
+        started=started,
+        pool=pool,
+        fence=fence,
     )
 
 
@@ -165,6 +181,7 @@ async def sync_window(
     deadline: float | None = None,
     started: float | None = None,
     pool: ConnectorPool | None = None,
+    fence: Fence | None = None,
 ) -> SyncOutcome:
     """Collect one planned window and store its counts and the new cursor in one transaction."""
     started = clock.monotonic() if started is None else started
@@ -183,16 +200,16 @@ async def sync_window(
         result = await _collect(connector_cls, source, context, window, state, deadline, pool)
     except SourceError as exc:
         message = redact(str(exc), source)
-        await _record_failure(engine, source, message, clock.now())
+        await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, exc.reason, message, clock.monotonic() - started)
     except TimeoutError:
         message = f"{source.name}: the sync took longer than its deadline and was abandoned"
-        await _record_failure(engine, source, message, clock.now())
+        await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, "timeout", message, clock.monotonic() - started)
     except Exception as exc:  # a connector bug must not kill the daemon; it is a failed sync
         message = redact(f"{source.name}: {type(exc).__name__}: {exc}", source)
         log.exception("connector %s crashed", source.connector)
-        await _record_failure(engine, source, message, clock.now())
+        await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, "error", message, clock.monotonic() - started)
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
     # reading this source and the counts it returned say which metrics its window replaces.
@@ -212,13 +229,18 @@ async def sync_window(
             cursor_end=window.end,
             connector_state=dict(result.state),
             finished_at=clock.now(),
+            fence=fence,
         )
+    except LeaseLost as exc:
+        # Another replica holds the source now and syncs it: this read is dropped, not a failure.
+        log.info("sync of %s not stored: %s", source.name, exc)
+        return SyncOutcome(source=source.name, ok=False, window=window, reason="lease_lost", error=str(exc))
     except StorageError as exc:
         return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started)
     except ValueError as exc:
         # The store refuses counts that break its rules (an undeclared metric, a key twice).
         message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)
-        await _record_failure(engine, source, message, clock.now())
+        await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started)
     duration = clock.monotonic() - started
     stats.record_success(clock.now(), duration)
@@ -295,9 +317,11 @@ async def _collect(
             await connector.aclose()
 
 
-async def _record_failure(engine: Engine, source: Source, message: str, at: datetime) -> None:
+async def _record_failure(engine: Engine, source: Source, message: str, at: datetime, fence: Fence | None) -> None:
     try:
-        await asyncio.to_thread(record_failure, engine, source=source.name, error=message, at=at)
+        await asyncio.to_thread(record_failure, engine, source=source.name, error=message, at=at, fence=fence)
+    except LeaseLost as exc:
+        log.info("failure of %s not recorded: %s", source.name, exc)
     except StorageError:
         log.warning("could not record the failure of %s: the database is unreachable", source.name)
 

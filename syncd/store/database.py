@@ -24,6 +24,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # A writer holding the SQLite lock (another process, a backfill) is waited for this long.
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Any fixed number, the same in every replica: the key of the schema upgrade's transaction lock.
+_UPGRADE_LOCK_KEY = 0x73796E6364  # "syncd"
 # An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -131,6 +133,10 @@ def upgrade(engine: Engine) -> None:
     config = alembic_config()
     # One transaction: on PostgreSQL and SQLite a failed migration leaves the schema as it was.
     with storage_errors(engine, "upgrade the schema"), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together upgrade one at a time; the others then find the schema at
+            # head. A transaction-scoped lock, released at commit, so it is safe behind PgBouncer.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
         config.attributes["connection"] = connection
         try:
             command.upgrade(config, "head")

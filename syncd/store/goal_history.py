@@ -24,6 +24,7 @@ from syncd.model import (
     PeriodKind,
     RecurringPeriodSpec,
 )
+from syncd.sharding import goal_in_shard
 from syncd.store.goal_repository import GoalVersion, load_goal_versions, record_goal_versions
 
 __all__ = ["goal_key", "goals_as_of", "record_config_goals"]
@@ -103,7 +104,9 @@ def _goal_from_definition(text: str) -> Goal:
 def record_config_goals(engine: Engine, config: Config, at: datetime) -> int:
     """Record the configuration's goals as the versions in force from `at`; return how many changed."""
     definitions = {goal_key(goal): (goal.target, goal_definition(goal)) for goal in config.goals}
-    return record_goal_versions(engine, definitions, at)
+    shard = config.shard
+    owns = None if shard is None else (lambda key: goal_in_shard(key, shard))
+    return record_goal_versions(engine, definitions, at, owns)
 
 
 def goals_as_of(config: Config, versions: Sequence[GoalVersion], at: datetime) -> tuple[Goal, ...]:
@@ -126,7 +129,7 @@ def goals_as_of(config: Config, versions: Sequence[GoalVersion], at: datetime) -
         chosen = _version_at(history, at) if history else None
         goals.append(_goal_from_definition(chosen.definition) if chosen else goal)
     for key, history in by_key.items():
-        if key in seen:
+        if key in seen or (config.shard is not None and not goal_in_shard(key, config.shard)):
             continue
         chosen = _version_at(history, at, before_first=False)
         if chosen is None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy import Engine, Table, and_, or_, select, text, update
 
 from syncd.store.database import storage_errors
 from syncd.store.models import CheckpointResultRow, GoalVersionRow
@@ -50,16 +50,26 @@ class CheckpointResult:
     hit: bool
 
 
-def record_goal_versions(engine: Engine, definitions: Mapping[str, tuple[float, str]], at: datetime) -> int:
+def record_goal_versions(
+    engine: Engine,
+    definitions: Mapping[str, tuple[float, str]],
+    at: datetime,
+    owns: Callable[[str], bool] | None = None,
+) -> int:
     """Open a version for each new or changed goal and close the ones changed or removed; return changes.
 
     `definitions` maps a goal key to (target, definition JSON). One transaction, so a crash never
-    leaves a goal with two open versions or none.
+    leaves a goal with two open versions or none. `owns` limits closing to this shard's goal keys,
+    so one shard never closes another's goals.
     """
     if at.tzinfo is None:
         raise ValueError("naive datetime: syncd stores aware datetimes only")
     changes = 0
     with storage_errors(engine, "record goal versions"), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together take turns (a transaction lock, fine behind PgBouncer): the
+            # second one sees the first one's versions and writes nothing.
+            connection.execute(text("LOCK TABLE goal_versions IN SHARE ROW EXCLUSIVE MODE"))
         open_rows = {
             row.goal_key: row
             for row in connection.execute(
@@ -69,6 +79,8 @@ def record_goal_versions(engine: Engine, definitions: Mapping[str, tuple[float, 
             )
         }
         for key, row in open_rows.items():
+            if owns is not None and key not in definitions and not owns(key):
+                continue
             if key not in definitions or definitions[key][1] != row.definition:
                 connection.execute(
                     update(GoalVersionRow)

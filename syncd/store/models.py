@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, Dialect, Float, Integer, MetaData, String, Text
+from sqlalchemy import DateTime, Dialect, Float, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -98,6 +98,16 @@ class GoalVersionRow(Base):
     """
 
     __tablename__ = "goal_versions"
+    # One open version per goal, even when two replicas record the same configuration at once.
+    __table_args__ = (
+        Index(
+            "uq_goal_versions_open",
+            "goal_key",
+            unique=True,
+            postgresql_where=text("effective_to IS NULL"),
+            sqlite_where=text("effective_to IS NULL"),
+        ),
+    )
 
     goal_key: Mapped[str] = mapped_column(String(700), primary_key=True)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy.sql.schema import Table
 from connectors.base import DailyCount
 from syncd.errors import StorageError
 from syncd.store.database import storage_errors
+from syncd.store.leases import Fence, check_fence
 from syncd.store.models import DailyCountRow, SourceStateRow
 
 __all__ = [
@@ -54,13 +55,15 @@ def save_sync(
     cursor_end: datetime,
     connector_state: Mapping[str, str],
     finished_at: datetime,
+    fence: Fence | None = None,
 ) -> int:
     """Store one successful sync's counts and cursor in one transaction; return how many rows changed.
 
     Every count is upserted on (source, metric, subject, day). Rows of `source` and `metrics` in
     the inclusive range [replace_from, replace_to] that are not in `counts` are deleted: the vendor
     no longer reports them. A row counts as changed when inserted, updated to another value, or
-    deleted, so the caller can skip recomputing when nothing moved.
+    deleted, so the caller can skip recomputing when nothing moved. With a `fence` (replicas on
+    PostgreSQL) the transaction first checks the lease and raises LeaseLost, writing nothing.
     """
     _require_aware(cursor_end=cursor_end, finished_at=finished_at)
     incoming = _index_counts(counts, metrics)
@@ -70,6 +73,8 @@ def save_sync(
     else:
         first, last = replace_from, replace_to
     with storage_errors(engine, f"save the sync of {source}"), engine.begin() as connection:
+        if fence is not None:
+            check_fence(connection, fence, finished_at)
         existing = _existing_values(connection, source, metrics, first, last)
         changed = sum(1 for key, value in incoming.items() if existing.get(key) != value)
         stale = [key for key in existing if key not in incoming and replace_from <= key[2] <= replace_to]
@@ -98,8 +103,11 @@ def save_sync(
     return changed + len(stale)
 
 
-def record_failure(engine: Engine, *, source: str, error: str, at: datetime) -> None:
-    """Record a failed attempt: its time and error, one more consecutive failure; cursor and counts stay."""
+def record_failure(engine: Engine, *, source: str, error: str, at: datetime, fence: Fence | None = None) -> None:
+    """Record a failed attempt: its time and error, one more consecutive failure; cursor and counts stay.
+
+    With a `fence`, a replica that lost the source's lease records nothing (LeaseLost).
+    """
     _require_aware(at=at)
     insert = dialect_insert(engine, _STATES)
     statement = insert.values(
@@ -119,6 +127,8 @@ def record_failure(engine: Engine, *, source: str, error: str, at: datetime) -> 
         },
     )
     with storage_errors(engine, f"record the failure of {source}"), engine.begin() as connection:
+        if fence is not None:
+            check_fence(connection, fence, at)
         connection.execute(statement)
 
 

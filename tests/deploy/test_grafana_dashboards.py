@@ -95,6 +95,20 @@ def test_dashboard_is_well_formed(path: Path) -> None:
         assert names, expr
 
 
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_no_panel_double_counts_with_two_replicas(path: Path) -> None:
+    # Every replica serves every gauge (docs/deploy.md): a bare gauge would draw one line per replica,
+    # and a ratio of two bare gauges would fail to match. Counters are summed, which is right.
+    for title, expr in targets(load(path)):
+        for found in re.finditer(r"(?<![\w:])(syncd_[a-z_]+)", expr):
+            name, before = found.group(1), expr[: found.start()].rstrip()
+            if name.endswith(("_total", "_bucket")):
+                continue
+            assert before.endswith(
+                ("max without (instance, pod) (", "max by (funnel, from_step, to_step, benchmark_owner) (")
+            ), f"{path.name}: {title}: {name} is not aggregated across replicas in {expr}"
+
+
 def test_provisioning_points_at_the_dashboards_and_the_data_source() -> None:
     datasources = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
     uids = {d["uid"] for d in datasources["datasources"]}

@@ -76,7 +76,14 @@ def by_kind(kind: str) -> dict[str, Any]:
 
 def test_every_built_in_resource_is_valid_against_the_kubernetes_schemas() -> None:
     built_in = [r for r in build() if not r["apiVersion"].startswith("monitoring.coreos.com/")]
-    assert {r["kind"] for r in built_in} == {"Namespace", "Secret", "Deployment", "Service", "ConfigMap"}
+    assert {r["kind"] for r in built_in} == {
+        "Namespace",
+        "Secret",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Service",
+        "ConfigMap",
+    }
     for resource in built_in:
         kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
 
@@ -106,7 +113,16 @@ def test_deployment_is_locked_down_and_probed() -> None:
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     # The writable paths of a read-only root filesystem.
     assert {"/etc/syncd", "/var/lib/syncd", "/tmp"} <= mounts  # noqa: S108 - paths in the pod
-    assert deployment["spec"]["replicas"] == 1
+
+
+def test_two_replicas_share_the_work_and_a_disruption_budget_keeps_one_up() -> None:
+    deployment, budget = by_kind("Deployment"), by_kind("PodDisruptionBudget")
+    assert deployment["spec"]["replicas"] == 2
+    # A rollout never takes both down; leases make old and new pods safe side by side.
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert budget["spec"]["minAvailable"] == 1
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 async def test_the_shipped_probes_pass_with_basic_auth_on(tmp_path: Path) -> None:

@@ -90,8 +90,8 @@ def test_staleness_is_twice_the_interval_or_a_push_sources_expect_every() -> Non
     stale = next(r for r in alert_rules() if r["alert"] == "SyncdSourceStale")
     expr = " ".join(str(stale["expr"]).split())
     assert expr == (
-        '( time() - syncd_source_last_success_timestamp_seconds{connector!="push"}'
-        ' > 2 * syncd_source_interval_seconds{connector!="push"} )'
-        ' or ( time() - syncd_source_last_success_timestamp_seconds{connector="push"}'
-        ' > syncd_source_interval_seconds{connector="push"} )'
+        '( time() - max without (instance, pod) (syncd_source_last_success_timestamp_seconds{connector!="push"})'
+        ' > 2 * max without (instance, pod) (syncd_source_interval_seconds{connector!="push"}) )'
+        ' or ( time() - max without (instance, pod) (syncd_source_last_success_timestamp_seconds{connector="push"})'
+        ' > max without (instance, pod) (syncd_source_interval_seconds{connector="push"}) )'
     )

@@ -153,6 +153,8 @@ def describe_type(annotation: Any) -> str:
         return "settings"
     if annotation is SecretStr:
         return "secret text"
+    if getattr(annotation, "__name__", None) == "JsonValue":
+        return "JSON value"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
     names = {str: "text", int: "integer", float: "number", bool: "true/false", date: "date (YYYY-MM-DD)"}

@@ -1,12 +1,17 @@
-"""`syncd connectors`: each connector type with its settings (type, default, secret) and metrics."""
+"""`syncd connectors`: each connector type with its settings (type, default, note) and metrics."""
 
 from __future__ import annotations
 
+import typing
+from typing import Any
+
 from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from rich.console import Console
 from rich.table import Table
 
+from syncd.config_reference import describe_type, format_default
 from syncd.registry import load_registry
 
 __all__ = ["describe_connectors", "render_catalog"]
@@ -14,9 +19,21 @@ __all__ = ["describe_connectors", "render_catalog"]
 _COMMON = ("connector", "api_key", "base_url", "interval", "lookback")
 
 
-def _type_name(annotation: object) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("NoneType", "None")
+def _type_words(info: FieldInfo) -> str:
+    """The type as the configuration reference words it, minus its Markdown (backticks, escaped bars)."""
+    annotation: Any = info.annotation
+    if info.metadata:
+        # Durations are `Annotated[timedelta, ...]` once pydantic has split off the metadata.
+        annotation = typing.Annotated[(annotation, *info.metadata)]
+    return describe_type(annotation).replace("\\|", "|").replace("`", "")
+
+
+def _default_words(info: FieldInfo) -> str | None:
+    if info.default_factory is not None:
+        return format_default(info.default_factory())  # type: ignore[call-arg]
+    if info.default is PydanticUndefined:
+        return None
+    return format_default(info.default)
 
 
 def describe_connectors() -> list[dict[str, object]]:
@@ -31,13 +48,12 @@ def describe_connectors() -> list[dict[str, object]]:
                 continue
             annotation = info.annotation
             secret = "SecretStr" in str(annotation) or annotation is SecretStr
-            default = None if info.default is PydanticUndefined else info.default
             settings.append(
                 {
                     "name": field_name,
-                    "type": _type_name(annotation),
+                    "type": _type_words(info),
                     "required": info.is_required(),
-                    "default": None if secret else _plain(default),
+                    "default": None if secret else _default_words(info),
                     "secret": secret,
                     "common": field_name in _COMMON,
                     "description": info.description or "",
@@ -56,39 +72,31 @@ def describe_connectors() -> list[dict[str, object]]:
     return out
 
 
-def _plain(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "total_seconds"):
-        return f"{int(value.total_seconds())}s"
-    return str(value)
+def _note(setting: dict[str, Any]) -> str:
+    note = str(setting["description"])
+    # Some descriptions already say "(secret)"; a flag is added only where the note does not carry it.
+    flags = [word for word in ("required", "secret") if setting[word] and f"({word})" not in note]
+    return f"{note} ({', '.join(flags)})" if flags else note
 
 
 def render_catalog(catalog: list[dict[str, object]]) -> None:
-    """Print the catalogue as one table per connector."""
+    """Print the catalogue as one table per connector, folding (never cutting) long cells."""
     console = Console()
     for entry in catalog:
         if "broken" in entry:
             console.print(f"[bold red]{entry['type']}[/]: failed to load: {entry['broken']}")
             continue
         console.print(f"[bold]{entry['type']}[/]: {entry.get('description', '')}")
-        table = Table(show_edge=False)
-        for column in ("setting", "type", "default", "notes"):
-            table.add_column(column)
+        table = Table(show_edge=False, expand=False)
+        table.add_column("setting", overflow="fold")
+        table.add_column("type", overflow="fold", ratio=2)
+        table.add_column("default", overflow="fold", ratio=1)
+        table.add_column("note", overflow="fold", ratio=3)
         settings = entry["settings"]
         assert isinstance(settings, list)
         for setting in settings:
-            notes = ", ".join(
-                word
-                for word, flag in (
-                    ("required", setting["required"]),
-                    ("secret", setting["secret"]),
-                    ("common to all", setting["common"]),
-                )
-                if flag
-            )
             default = setting["default"]
-            table.add_row(setting["name"], setting["type"], "" if default is None else str(default), notes)
+            table.add_row(setting["name"], setting["type"], "" if default is None else str(default), _note(setting))
         console.print(table)
         metrics = entry["metrics"]
         assert isinstance(metrics, list)

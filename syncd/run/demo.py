@@ -23,6 +23,7 @@ from syncd.config import DEFAULT_CONFIG_PATH, load_config
 from syncd.model import Config
 from syncd.redaction import install_log_redaction
 from syncd.run.daemon import Daemon
+from syncd.run.demo_story import seed_recorded_counts
 from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
 from syncd.serve.push import push_routes
@@ -110,6 +111,7 @@ async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: s
     try:
         engine = create_engine_for(config.database_url)
         await asyncio.to_thread(upgrade, engine)
+        await asyncio.to_thread(seed_recorded_counts, config, engine, now=sandbox.clock.now(), seed=seed)
         daemon = Daemon(config, engine, extra_routes=push_routes)
         base = f"http://{config.listen_host}:{config.listen_port}"
         click.echo(

@@ -55,6 +55,8 @@ class Sender:
     mailbox_id: str
     sends_per_business_day: float
     sends_noise: float
+    # None: the team's reply rate. A sender of their own makes the funnel's best converter clear.
+    reply_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,10 @@ DEMO_TEAM = DemoTeam(
     team_id="tea_AcmeDemo0001",
     name="Acme",
     senders=(
-        # alice sends steadily above a 400/month goal; bob's ~8/day leaves him far behind his 390.
-        Sender("alice", "alice@acme.io", "usr_AliceDemo0001", "mbx_AliceDemo0001", 22.0, 3.0),
-        Sender("bob", "bob@acme.io", "usr_BobDemo00002", "mbx_BobDemo00002", 8.0, 2.5),
+        # alice sends steadily a little above her 400/month curve and gets few replies; bob's ~12/day
+        # leaves him slipping behind his 390 but his emails convert best (the funnel's benchmark).
+        Sender("alice", "alice@acme.io", "usr_AliceDemo0001", "mbx_AliceDemo0001", 22.0, 3.0, 0.065),
+        Sender("bob", "bob@acme.io", "usr_BobDemo00002", "mbx_BobDemo00002", 12.0, 2.5, 0.13),
     ),
     campaign_ids=("cam_OutboundQ4Demo1", "cam_FollowUpDemo02"),
     reply_rate=0.08,
@@ -248,7 +251,8 @@ class GeneratedActivity:
                     is_first=rng.random() < 0.4,
                 )
                 out.append(sent)
-                if rng.random() < self.team.reply_rate:
+                reply_rate = self.team.reply_rate if sender.reply_rate is None else sender.reply_rate
+                if rng.random() < reply_rate:
                     delay = timedelta(minutes=rng.randrange(20, 30 * 60), milliseconds=rng.randrange(1000))
                     reply_id = f"act_{rng.getrandbits(80):020x}"
                     out.append(

@@ -122,7 +122,7 @@ def test_generation_is_deterministic_per_seed_and_day() -> None:
     # Pinned for seed 42 so an accidental change to the generator shows up here.
     counts = expected_counts(a, until=NOW, zone=LONDON)
     assert counts[("emails_sent", "alice@acme.io", date(2026, 11, 16))] == 22
-    assert counts[("emails_sent", "bob@acme.io", date(2026, 11, 16))] == 7
+    assert counts[("emails_sent", "bob@acme.io", date(2026, 11, 16))] == 11
     assert counts[("new_subscribers", "all", date(2026, 11, 16))] == 22
 
 
@@ -141,7 +141,7 @@ def test_generated_rates_and_hours_look_like_the_demo_team() -> None:
     sent = Counter(x.send_user_email for x in acts if x.type == "emailsSent")
     replies = sum(1 for x in acts if x.type == "emailsReplied")
     assert 20 * 65 <= sent["alice@acme.io"] <= 24 * 65
-    assert 6.5 * 65 <= sent["bob@acme.io"] <= 9.5 * 65
+    assert 10.5 * 65 <= sent["bob@acme.io"] <= 13.5 * 65
     assert 0.05 <= replies / sent.total() <= 0.11
     local = [x.created_at.astimezone(LONDON) for x in acts if x.type == "emailsSent"]
     assert all(7 <= t.hour <= 18 and t.weekday() < 5 for t in local)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from syncd.config_schema import MONTHS, WEEKDAYS, RawConfig, RawCustomPeriod, RawGoal, RawWeights
+from syncd.engine.checkin_levels import checkin_levels
 from syncd.engine.pace import stretched_target
 from syncd.errors import ConfigError, ConfigProblem
 from syncd.model import (
@@ -480,6 +481,10 @@ class _Builder:
         if isinstance(period, FixedPeriodSpec) and period.last_day < period.first_day:
             self.problem(f"{path}.period.end", "must not be before start")
             return None
+        checkins = checkin_levels(spec.checkins, period)
+        if isinstance(checkins, str):
+            self.problem(f"{path}.checkins", checkins)
+            return None
         if spec.committed is not None:
             target = stretched_target(spec.committed, spec.stretch or 0.0)
         else:
@@ -493,7 +498,7 @@ class _Builder:
             committed=spec.committed,
             stretch=spec.stretch,
             pacing=_pacing(spec.pacing),
-            checkins=spec.checkins,
+            checkins=checkins,
             tolerance=spec.tolerance,
             baseline=spec.baseline,
             direction=spec.direction,

@@ -88,7 +88,7 @@ DESCRIPTIONS: dict[str, str] = {
     "RawGoal.committed": "the owner's own estimate",
     "RawGoal.stretch": "raises `committed` into the target: 0.30 is +30%",
     "RawGoal.pacing": "the curve `expected` follows: `linear`, `business_days`, `history` or `{weights}`",
-    "RawGoal.checkins": "sub-goals the period is split into",
+    "RawGoal.checkins": "sub-goals the period is split into: a level or a list of levels, each shorter than the period",
     "RawGoal.tolerance": "the `on_pace` band around a pace ratio of 1",
     "RawGoal.baseline": "for a stock: the level the period starts from",
     "RawGoal.direction": "`at_most` for a level to stay under (costs, churn)",

@@ -154,6 +154,7 @@ class RawWeights(_Strict):
 
 
 PeriodName = Literal["week", "fortnight", "month", "quarter", "year"]
+CheckinName = Literal["week", "fortnight", "month"]
 
 
 class RawGoal(_Strict):
@@ -164,7 +165,7 @@ class RawGoal(_Strict):
     committed: PositiveNumber | None = None
     stretch: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     pacing: Literal["linear", "business_days", "history"] | RawWeights = "linear"
-    checkins: Literal["week", "fortnight", "month"] | None = None
+    checkins: CheckinName | list[CheckinName] | None = None
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.10
     baseline: Annotated[float, Field(allow_inf_nan=False)] | None = None
     direction: Literal["at_least", "at_most"] = "at_least"

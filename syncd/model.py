@@ -138,7 +138,8 @@ class Goal:
     committed: float | None = None
     stretch: float | None = None
     pacing: PacingSpec = "linear"
-    checkins: CheckinKind | None = None
+    # Check-in levels, coarsest first (CONTRACT §7); empty when the goal has none.
+    checkins: tuple[CheckinKind, ...] = ()
     tolerance: float = 0.10
     baseline: float | None = None
     direction: Direction = "at_least"

@@ -81,7 +81,7 @@ def test_valid_configuration_builds_the_domain():
     alice, bob, maya = config.goals
     assert (alice.target, alice.period) == (400, RecurringPeriodSpec("month"))
     assert (bob.target, bob.committed) == (390.0, 300)
-    assert (maya.pacing, maya.checkins, maya.tolerance) == ("business_days", "fortnight", 0.10)
+    assert (maya.pacing, maya.checkins, maya.tolerance) == ("business_days", ("fortnight",), 0.10)
     assert (config.team_of("alice"), config.team_of("growth")) == ("growth", "growth")
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9464)
     assert config.database_url == "sqlite:///syncd.db"
@@ -165,8 +165,11 @@ def test_goal_rules():
 
 
 def test_periods_and_pacing_shapes():
-    text = BASE.replace("period: quarter", "period: {start: 2026-11-16, end: 2026-11-29}").replace(
-        "pacing: business_days", "pacing: {weights: {saturday: 0, sunday: 0, december: 0.5}}"
+    # Fortnight check-ins would not be shorter than this 14-day period: weeks are.
+    text = (
+        BASE.replace("period: quarter", "period: {start: 2026-11-16, end: 2026-11-29}")
+        .replace("pacing: business_days", "pacing: {weights: {saturday: 0, sunday: 0, december: 0.5}}")
+        .replace("checkins: fortnight", "checkins: week")
     )
     goal = parse_config(text, file="syncd.yaml", environ=ENV).goals[2]
     assert goal.period == FixedPeriodSpec(date(2026, 11, 16), date(2026, 11, 29))

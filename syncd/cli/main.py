@@ -262,6 +262,28 @@ def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
             render_table(goals, instant, config)
 
 
+@main.command()
+@click.option("--owner", metavar="P", help="Only this person's goals, or a team's (its own and its members').")
+@click.option("--as-of", "as_of", metavar="ISO-8601", help="Judge as of this instant (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+@handles_errors
+def checkins(owner: str | None, as_of: str | None, fmt: str, config_path: str | None) -> None:
+    """Print every goal's check-ins per level: hit, missed or incomplete, and the current one."""
+    from syncd.cli.checkins_report import compute_checkins, render_checkins
+    from syncd.serve.checkin_view import checkins_json
+
+    config = _load(config_path)
+    if owner is not None and owner not in config.people and owner not in config.teams:
+        raise click.BadParameter(f"{owner!r} is neither a person nor a team of the configuration", param_hint="--owner")
+    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    snapshot = compute_checkins(config, instant)
+    if fmt == "json":
+        click.echo(json.dumps(checkins_json(snapshot, owner), indent=2))
+    else:
+        render_checkins(snapshot, owner)
+
+
 def _parse_instant(text: str, config: Config) -> datetime:
     try:
         instant = datetime.fromisoformat(text)

@@ -40,7 +40,6 @@ __all__ = [
     "counts_needed",
     "evaluate_goal",
     "evaluate_goals",
-    "finished_checkins",
     "kpi_counts",
     "owner_daily_counts",
     "owner_subjects",
@@ -86,7 +85,7 @@ def _history_needed(config: Config, goal: Goal, kpi: Kpi, period: Period, instan
         first -= STOCK_HISTORY
     if goal.pacing == "history":
         first = min(first, period.first_day - HISTORY_LOOKBACK)
-    if goal.checkins is not None and kpi.kind == "flow":
+    if goal.checkins and kpi.kind == "flow":
         previous = previous_period(config, goal.period, instant)
         if previous is not None:
             first = min(first, previous.first_day)
@@ -258,9 +257,7 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
     )
     if stock:
         figures, probability = _stock_figures(goal, period, figures, by_subject, subjects, through, value, instant, tz)
-    checkpoint = None
-    if goal.checkins is not None:
-        checkpoint = _current_checkpoint(config, goal, kpi, period, weights, by_subject, subjects, instant)
+    checkpoints = _current_checkpoints(config, goal, kpi, period, weights, by_subject, subjects, instant)
     trail = goal_trail(
         period,
         weights,
@@ -286,8 +283,10 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
         committed=goal.committed,
         figures=figures,
         hit_probability=probability,
-        checkpoint=checkpoint,
+        checkpoint=checkpoints[-1] if checkpoints else None,
         notes=(note,) if note else (),
+        checkpoints=checkpoints,
+        goal_key="|".join(goal.key),
     )
 
 
@@ -324,7 +323,7 @@ def _stock_figures(
     return updated, trend.hit_probability
 
 
-def _checkpoint_value(
+def checkpoint_value(
     kpi: Kpi,
     sub: Period,
     by_subject: Mapping[str, Mapping[date, float]],
@@ -338,7 +337,7 @@ def _checkpoint_value(
     return flow_value(by_subject, subjects, sub.first_day, through)
 
 
-def _current_checkpoint(
+def _current_checkpoints(
     config: Config,
     goal: Goal,
     kpi: Kpi,
@@ -347,51 +346,19 @@ def _current_checkpoint(
     by_subject: Mapping[str, Mapping[date, float]],
     subjects: frozenset[str] | None,
     instant: datetime,
-) -> CheckpointStatus | None:
-    assert goal.checkins is not None
+) -> tuple[CheckpointStatus, ...]:
+    """Return the current check-in of every level, coarsest first; each level's targets follow the goal's curve."""
     today = instant.astimezone(config.timezone).date()
     day = min(max(today, period.first_day), period.last_day)
-    sub = checkin_holding(checkin_periods(period, goal.checkins, week_start=config.week_start), day)
-    if sub is None:
-        return None
-    value = _checkpoint_value(kpi, sub, by_subject, subjects, min(today, sub.last_day))
-    return CheckpointStatus(id=sub.id, target=checkin_target(goal.target, sub, period, weights), value=value)
-
-
-@dataclass(frozen=True)
-class FinishedCheckin:
-    """A check-in whose last day is over: what it asked for and what came in."""
-
-    goal: Goal
-    checkin: Period
-    target: float
-    value: float
-
-    @property
-    def hit(self) -> bool:
-        return self.value >= self.target if self.goal.direction == "at_least" else self.value <= self.target
-
-
-def finished_checkins(config: Config, goal: Goal, counts: DailyCounts, instant: datetime) -> list[FinishedCheckin]:
-    """Return the goal's check-ins that ended before today, in this period and the previous one."""
-    if goal.checkins is None:
-        return []
-    kpi = config.kpis[goal.kpi]
-    today = instant.astimezone(config.timezone).date()
-    by_subject = kpi_counts(kpi, counts)
-    subjects = owner_subjects(config, kpi, goal.owner)
-    daily = owner_daily_counts(by_subject, subjects)
-    periods = [p for p in (previous_period(config, goal.period, instant), period_at(config, goal.period, instant)) if p]
-    out: list[FinishedCheckin] = []
-    for period in periods:
-        curve, _ = pacing_curve(config, goal, period, daily)
-        weights = day_weights(period, curve)
-        for sub in checkin_periods(period, goal.checkins, week_start=config.week_start):
-            if sub.last_day >= today:
-                continue
-            value = _checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day)
-            out.append(FinishedCheckin(goal, sub, checkin_target(goal.target, sub, period, weights), value))
-    return out
+    out: list[CheckpointStatus] = []
+    for level in goal.checkins:
+        sub = checkin_holding(checkin_periods(period, level, week_start=config.week_start), day)
+        if sub is None:
+            continue
+        value = checkpoint_value(kpi, sub, by_subject, subjects, min(today, sub.last_day))
+        target = checkin_target(goal.target, sub, period, weights)
+        out.append(CheckpointStatus(id=sub.id, target=target, value=value, level=level))
+    return tuple(out)
 
 
 def evaluate_goals(config: Config, counts: DailyCounts, instant: datetime) -> tuple[GoalStatus, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.pace import PaceFigures
 from syncd.engine.trail import GoalTrail
 from syncd.model import Config
@@ -33,11 +34,16 @@ STATUSES: tuple[Status, ...] = ("achieved", "ahead", "on_pace", "behind")
 
 @dataclass(frozen=True)
 class CheckpointStatus:
-    """The current check-in of a goal: its id, target and value so far."""
+    """The current check-in of a goal at one level: its id, target and value so far."""
 
     id: str
     target: float
     value: float
+    level: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        """Return the check-in as `status --format json` prints it in `checkpoints`."""
+        return {"level": self.level, "id": self.id, "target": self.target, "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,14 @@ class GoalStatus:
     committed: float | None
     figures: PaceFigures
     hit_probability: float | None = None
-    checkpoint: CheckpointStatus | None = None
+    checkpoint: CheckpointStatus | None = None  # the finest level's current check-in
     notes: tuple[str, ...] = ()
     # For people (status page): what the KPI is, and the period's path so far against the curve.
     unit: str = ""
     description: str = ""
     trail: GoalTrail | None = None
+    checkpoints: tuple[CheckpointStatus, ...] = ()  # every level's current check-in, coarsest first
+    goal_key: str = ""  # kpi|owner|period spec: ties stored check-in results to this goal
 
     @property
     def status(self) -> Status:
@@ -98,6 +106,7 @@ class GoalStatus:
                     "value": self.checkpoint.value,
                 }
             ),
+            "checkpoints": [checkpoint.as_json() for checkpoint in self.checkpoints],
         }
 
 
@@ -219,6 +228,7 @@ class Snapshot:
     personal_goals: tuple[PersonalGoalStatus, ...] = ()
     ready: bool = False
     config_reload: ReloadStatus | None = None
+    checkins: tuple[CheckinResult, ...] = ()  # finished check-ins, as last judged and stored
 
 
 class SnapshotHolder:

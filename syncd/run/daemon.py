@@ -20,7 +20,8 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
-from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, finished_checkins, period_at
+from syncd.engine.checkin_results import CheckinResult
+from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, period_at
 from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
 from syncd.engine.snapshot import GoalStatus, ReloadStatus, Snapshot, SnapshotHolder, personal_goals_of
@@ -28,6 +29,7 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.checkin_record import record_checkin_results
 from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
@@ -36,8 +38,7 @@ from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.serve.web import WebState, build_app
 from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
-from syncd.store.goal_history import goal_key, record_config_goals
-from syncd.store.goal_repository import CheckpointResult, save_checkpoint_results
+from syncd.store.goal_history import record_config_goals
 from syncd.store.repository import load_source_states
 
 __all__ = ["CountsCache", "Daemon"]
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 # Pace moves with the clock even when no sync brings new counts.
 EVALUATE_EVERY_SECONDS = 15.0
-# Finished check-ins change only with late data: store their results every few minutes.
+# Finished check-ins change with new data (judged on the next tick) and as days close: every few minutes.
 CHECKIN_RECORD_EVERY_TICKS = 20
 
 
@@ -96,6 +97,8 @@ class Daemon:
             grafana_url=config.grafana_url,
         )
         self._evaluate_lock = asyncio.Lock()
+        self.checkin_results: tuple[CheckinResult, ...] = ()
+        self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).
         self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
@@ -150,6 +153,7 @@ class Daemon:
                 personal_goals=personal_goals_of(self.config),
                 ready=True,
                 config_reload=self.reload_status,
+                checkins=self.checkin_results,
             )
             self.holder.swap(snapshot)
             return snapshot
@@ -174,22 +178,13 @@ class Daemon:
         return tuple(out)
 
     async def record_checkins(self) -> None:
-        """Store how every finished check-in ended (hit or missed, by how much)."""
-        now = self.clock.now()
-        results = [
-            CheckpointResult(
-                goal_key=goal_key(finished.goal),
-                checkpoint=finished.checkin.id,
-                first_day=finished.checkin.first_day,
-                last_day=finished.checkin.last_day,
-                target=finished.target,
-                value=finished.value,
-                hit=finished.hit,
+        """Judge and store every finished check-in, then publish the stored results with the snapshot."""
+        async with self._evaluate_lock:
+            now = self.clock.now()
+            self.checkin_results = await asyncio.to_thread(
+                record_checkin_results, self.engine, self.config, self.cache.counts, now
             )
-            for goal in self.config.goals
-            for finished in finished_checkins(self.config, goal, self.cache.counts, now)
-        ]
-        await asyncio.to_thread(save_checkpoint_results, self.engine, results, now)
+            self.holder.swap(replace(self.holder.current, checkins=self.checkin_results))
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""
@@ -204,6 +199,7 @@ class Daemon:
             fence=self.leases.fence(source.name),
         )
         keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
+        self._checkins_stale = self._checkins_stale or bool(outcome.ok and outcome.changed)
         try:
             # Nothing stored changed: keep every goal's figures, refresh only the source's health.
             await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else ())
@@ -251,7 +247,9 @@ class Daemon:
                 await self.refresh_push_health()
                 await self.evaluate(reread=await self._foreign_counts())
                 ticks += 1
-                if ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
+                # Judge again on the tick after new counts arrive, and now and then for the clock.
+                if self._checkins_stale or ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
+                    self._checkins_stale = False
                     await self.record_checkins()
             except StorageError as exc:
                 log.warning("evaluation skipped: %s", exc)
@@ -420,6 +418,7 @@ class Daemon:
             await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
             await self.refresh_push_health()
             await self.evaluate()
+            await self.record_checkins()
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)
         reload_event = reload_requested or asyncio.Event()

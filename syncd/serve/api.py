@@ -13,6 +13,7 @@ from datetime import datetime
 from aiohttp import web
 
 from syncd.engine.snapshot import GoalStatus, Snapshot, SnapshotHolder, SourceStatus, funnels_json
+from syncd.serve.checkin_view import checkins_json
 from syncd.serve.openapi import openapi_document
 
 __all__ = ["api_routes", "goal_json", "goals_json", "source_json", "sources_json", "tidy"]
@@ -98,6 +99,10 @@ def api_routes(holder: SnapshotHolder) -> list[web.RouteDef]:
     async def funnels(_: web.Request) -> web.Response:
         return _json(tidy(funnels_json(holder.current)))
 
+    async def checkins(request: web.Request) -> web.Response:
+        # ?owner= a person, or a team (its own goals and its members')
+        return _json(tidy(checkins_json(holder.current, request.query.get("owner"))))
+
     async def openapi(_: web.Request) -> web.Response:
         return _json(openapi_document())
 
@@ -105,5 +110,6 @@ def api_routes(holder: SnapshotHolder) -> list[web.RouteDef]:
         web.get("/api/v1/goals", goals),
         web.get("/api/v1/sources", sources),
         web.get("/api/v1/funnels", funnels),
+        web.get("/api/v1/checkins", checkins),
         web.get("/api/v1/openapi.json", openapi),
     ]

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from syncd.engine.snapshot import FUNNEL_SCENARIOS, STATUSES, GoalStatus, Snapshot, SnapshotHolder
 from syncd.model import SOURCE_JOIN
 from syncd.serve import metrics as m
+from syncd.serve.checkin_view import last_results
 from syncd.version import VERSION
 
 __all__ = ["SnapshotCollector", "build_registry"]
@@ -42,6 +43,7 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snapshot = self.holder.current  # one read: every family comes from the same snapshot
         yield from self._goal_families(snapshot.goals)
+        yield last_hit_family(snapshot)
         yield from self._funnel_families(snapshot)
         yield from self._source_families(snapshot)
         yield _kpi_source_family(snapshot.goals)
@@ -87,9 +89,9 @@ class SnapshotCollector(Collector):
                 status.add_metric([*labels, name], 1.0 if f.status == name else 0.0)
             start.add_metric(labels, goal.start.timestamp())
             deadline.add_metric(labels, goal.deadline.timestamp())
-            if goal.checkpoint is not None:
-                cp_target.add_metric([*labels, goal.checkpoint.id], goal.checkpoint.target)
-                cp_value.add_metric([*labels, goal.checkpoint.id], goal.checkpoint.value)
+            for checkpoint in goal.checkpoints:
+                cp_target.add_metric([*labels, checkpoint.id, checkpoint.level], checkpoint.target)
+                cp_value.add_metric([*labels, checkpoint.id, checkpoint.level], checkpoint.value)
         yield from (value, target, committed, expected, pace, progress, elapsed, projected)
         yield from (required, buffer, probability, status, start, deadline, cp_target, cp_value)
 
@@ -155,6 +157,15 @@ class SnapshotCollector(Collector):
             if source.rate_limit_remaining is not None:
                 remaining.add_metric(key, source.rate_limit_remaining)
         yield from (up, last, interval, duration, syncs, failures, requests, remaining)
+
+
+def last_hit_family(snapshot: Snapshot) -> Metric:
+    """Return each goal's last closed check-in per level: 1 hit, 0 missed (incomplete ones are left out)."""
+    family = _gauge(m.CHECKPOINT_LAST_HIT)
+    for goal, result in last_results(snapshot):
+        if result.outcome != "incomplete":
+            family.add_metric([*_goal_labels(goal), result.checkpoint, result.level], float(result.outcome == "hit"))
+    return family
 
 
 def _kpi_source_family(goals: tuple[GoalStatus, ...]) -> Metric:

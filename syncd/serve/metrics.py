@@ -20,6 +20,7 @@ GOAL_START = "syncd_goal_start_timestamp_seconds"
 GOAL_DEADLINE = "syncd_goal_deadline_timestamp_seconds"
 CHECKPOINT_TARGET = "syncd_checkpoint_target"
 CHECKPOINT_VALUE = "syncd_checkpoint_value"
+CHECKPOINT_LAST_HIT = "syncd_checkpoint_last_hit"
 FUNNEL_CONVERSION_RATIO = "syncd_funnel_conversion_ratio"
 FUNNEL_BENCHMARK_RATIO = "syncd_funnel_benchmark_ratio"
 FUNNEL_OUTCOME = "syncd_funnel_outcome"
@@ -50,8 +51,9 @@ FUNNEL_OUTCOME_LABELS = ("funnel", "owner", "team", "period", "domino", "scenari
 # Labels a family adds to its group's common labels above.
 EXTRA_LABELS: dict[str, tuple[str, ...]] = {
     GOAL_STATUS: ("status",),
-    CHECKPOINT_TARGET: ("checkpoint",),
-    CHECKPOINT_VALUE: ("checkpoint",),
+    CHECKPOINT_TARGET: ("checkpoint", "level"),
+    CHECKPOINT_VALUE: ("checkpoint", "level"),
+    CHECKPOINT_LAST_HIT: ("checkpoint", "level"),
     FUNNEL_BENCHMARK_RATIO: ("benchmark_owner",),
     SOURCE_SYNC_FAILURES: ("reason",),
     SOURCE_HTTP_REQUESTS: ("code",),
@@ -90,8 +92,12 @@ HELP: dict[str, str] = {
     GOAL_STATUS: "1 for the goal's current status, 0 for the others",
     GOAL_START: "Start of the goal's current period, Unix seconds",
     GOAL_DEADLINE: "Deadline of the goal's current period (exclusive), Unix seconds",
-    CHECKPOINT_TARGET: "Target of the goal's current check-in",
-    CHECKPOINT_VALUE: "Value of the goal's current check-in so far",
+    CHECKPOINT_TARGET: "Target of the goal's current check-in at each level",
+    CHECKPOINT_VALUE: "Value of the goal's current check-in at each level so far",
+    CHECKPOINT_LAST_HIT: (
+        "1 when the goal's last closed check-in at the level was hit, 0 when missed;"
+        " absent while some of its days were never synced"
+    ),
     FUNNEL_CONVERSION_RATIO: "Owner's conversion from one funnel step to the next this period",
     FUNNEL_BENCHMARK_RATIO: "Best owner's conversion for the stage this period",
     FUNNEL_OUTCOME: "The funnel's last step this period: now (scenario=current) and under each what-if",

@@ -18,6 +18,8 @@ _TEXT = {"type": "string"}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _STATUS = {"type": "string", "enum": ["achieved", "ahead", "on_pace", "behind"]}
 
+_LEVEL = {"type": "string", "enum": ["month", "fortnight", "week"]}
+
 GOAL: dict[str, Any] = {
     "type": "object",
     "required": [
@@ -68,6 +70,15 @@ GOAL: dict[str, Any] = {
             "type": ["object", "null"],
             "required": ["id", "target", "value"],
             "properties": {"id": _TEXT, "target": _NUMBER, "value": _NUMBER},
+        },
+        "checkpoints": {
+            "type": "array",
+            "description": "every check-in level's current check-in, coarsest first",
+            "items": {
+                "type": "object",
+                "required": ["level", "id", "target", "value"],
+                "properties": {"level": _LEVEL, "id": _TEXT, "target": _NUMBER, "value": _NUMBER},
+            },
         },
         "source": {**_TEXT, "description": "the KPI's source; sources joined with + for a KPI over several"},
         "as_of": {**_TEXT, "format": "date-time"},
@@ -135,10 +146,42 @@ FUNNEL: dict[str, Any] = {
     },
 }
 
+
 CHECKIN: dict[str, Any] = {
     "type": "object",
-    "description": "a finished check-in's result",
-    "additionalProperties": True,
+    "description": "a finished check-in's result, judged with the goal version in force during it",
+    "required": [
+        "kpi",
+        "owner",
+        "team",
+        "source",
+        "level",
+        "checkpoint",
+        "period",
+        "first_day",
+        "last_day",
+        "target",
+        "value",
+        "unknown_days",
+        "outcome",
+        "final",
+    ],
+    "properties": {
+        "kpi": _TEXT,
+        "owner": _TEXT,
+        "team": _TEXT,
+        "source": _TEXT,
+        "level": _LEVEL,
+        "checkpoint": {**_TEXT, "description": "the check-in's id: 2026-W47, 2026-11, 2026-11-01..2026-11-14"},
+        "period": {**_TEXT, "description": "the goal period it belongs to"},
+        "first_day": {**_TEXT, "format": "date"},
+        "last_day": {**_TEXT, "format": "date"},
+        "target": _NUMBER,
+        "value": _NUMBER,
+        "unknown_days": {"type": "integer", "minimum": 0, "description": "days no source had synced"},
+        "outcome": {"type": "string", "enum": ["hit", "missed", "incomplete"]},
+        "final": {"type": "boolean", "description": "closed and synced past its lookback: never rewritten"},
+    },
 }
 
 PROBLEM: dict[str, Any] = {

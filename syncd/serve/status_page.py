@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from syncd.engine.snapshot import FunnelOutcome, FunnelStage, GoalStatus, Snapshot, SourceStatus
 from syncd.engine.trail import GoalTrail
+from syncd.serve.checkin_view import goal_ladder
 
 __all__ = ["goal_state", "render_status_page"]
 
@@ -77,6 +78,8 @@ th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 .s-source_down,.s-stale,.s-incomplete,.s-never_synced{border-left-color:#667085;border-left-style:dashed}
 .b-source_down,.b-stale,.b-incomplete,.b-never_synced{background:#eaecf0;color:#344054}
 .s-source_down .value,.s-stale .value,.s-incomplete .value{color:var(--muted)}
+.ladder{font-size:.8rem;color:var(--muted)}
+.ladder span{display:inline-block;min-width:1.1em;margin-left:.15em;border-radius:.2em;color:#fff;text-align:center}
 @media (max-width:40rem){header,main{padding:.75rem}.cards{grid-template-columns:1fr}}
 """
 
@@ -204,7 +207,9 @@ def _why(goal: GoalStatus, state: str, sources: Mapping[str, SourceStatus]) -> s
     return f"{days} behind the curve; {_num(f.required_daily_rate)} a working day needed from now on."
 
 
-def _goal_card(goal: GoalStatus, state: str, sources: Mapping[str, SourceStatus], grafana_url: str | None) -> str:
+def _goal_card(
+    goal: GoalStatus, state: str, sources: Mapping[str, SourceStatus], grafana_url: str | None, ladder: str = ""
+) -> str:
     f = goal.figures
     label, _ = _STATES[state]
     unit = goal.unit
@@ -225,8 +230,7 @@ def _goal_card(goal: GoalStatus, state: str, sources: Mapping[str, SourceStatus]
     ]
     if goal.committed is not None:
         rows.insert(0, ("Committed", _with_unit(goal.committed, unit)))
-    if goal.checkpoint is not None:
-        cp = goal.checkpoint
+    for cp in goal.checkpoints or ((goal.checkpoint,) if goal.checkpoint else ()):
         rows.append((f"Check-in {escape(cp.id)}", f"{_num(cp.value)} / {_num(cp.target)}"))
     figures = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     query = urlencode({"kpi": goal.kpi, "owner": goal.owner})
@@ -240,9 +244,27 @@ def _goal_card(goal: GoalStatus, state: str, sources: Mapping[str, SourceStatus]
         f'<div class="headline"><span class="value">{_num(goal.value)} / {_with_unit(goal.target, unit)}</span>'
         f'<span class="badge b-{state}">{label}</span></div>'
         f'<p class="why">{escape(_why(goal, state, sources))}</p>'
-        f"{spark}<dl>{figures}</dl>"
+        f"{spark}<dl>{figures}</dl>{ladder}"
         f'<p class="links">{" · ".join(links)}</p></article>'
     )
+
+
+# hit, missed, incomplete: colour and the one mark that reads without colour too
+_OUTCOMES = {"hit": ("#067647", "✓"), "missed": ("#b42318", "✗"), "incomplete": ("#667085", "?")}
+
+
+def render_ladder(snapshot: Snapshot, goal: GoalStatus) -> str:
+    """Return the goal's closed check-ins as one line of marks per level, oldest first."""
+    lines = []
+    for level, results in goal_ladder(snapshot, goal).items():
+        marks = "".join(
+            f'<span class="{r.outcome}" style="background:{_OUTCOMES[r.outcome][0]}" '
+            f'title="{escape(r.checkpoint)}: {_num(r.value)} / {_num(r.target)} ({r.outcome})">'
+            f"{_OUTCOMES[r.outcome][1]}</span>"
+            for r in results
+        )
+        lines.append(f'<div class="ladder">{escape(level)} check-ins {marks or "-"}</div>')
+    return "".join(lines)
 
 
 def _goals_section(snapshot: Snapshot, sources: Mapping[str, SourceStatus], grafana_url: str | None) -> str:
@@ -262,7 +284,9 @@ def _goals_section(snapshot: Snapshot, sources: Mapping[str, SourceStatus], graf
         )
         for owner in order:
             who = "the team" if owner == team else owner
-            cards = "".join(_goal_card(g, states[id(g)], sources, grafana_url) for g in owners[owner])
+            cards = "".join(
+                _goal_card(g, states[id(g)], sources, grafana_url, render_ladder(snapshot, g)) for g in owners[owner]
+            )
             parts.append(f'<h3>{escape(who)}</h3><div class="cards">{cards}</div>')
         parts.append("</section>")
     return "\n".join(parts) if parts else "<p>No goals are configured.</p>"

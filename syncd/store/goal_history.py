@@ -16,6 +16,7 @@ from typing import cast
 from sqlalchemy import Engine
 
 from syncd.model import (
+    CheckinKind,
     Config,
     CustomWeightsSpec,
     FixedPeriodSpec,
@@ -44,6 +45,22 @@ def _pacing_json(pacing: PacingSpec) -> object:
     return pacing
 
 
+def _checkins_json(levels: tuple[CheckinKind, ...]) -> object:
+    # One level is stored as its name and none as null, as before levels could nest, so a goal
+    # whose check-ins did not change keeps its stored version.
+    if not levels:
+        return None
+    return levels[0] if len(levels) == 1 else list(levels)
+
+
+def _checkins_from_json(data: object) -> tuple[CheckinKind, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, str):
+        return (cast(CheckinKind, data),)
+    return tuple(cast(list[CheckinKind], data))
+
+
 def goal_definition(goal: Goal) -> str:
     """Return the goal's definition as canonical JSON, so equal goals compare equal as text."""
     period: object = (
@@ -60,7 +77,7 @@ def goal_definition(goal: Goal) -> str:
             "committed": goal.committed,
             "stretch": goal.stretch,
             "pacing": _pacing_json(goal.pacing),
-            "checkins": goal.checkins,
+            "checkins": _checkins_json(goal.checkins),
             "tolerance": goal.tolerance,
             "baseline": goal.baseline,
             "direction": goal.direction,
@@ -94,7 +111,7 @@ def _goal_from_definition(text: str) -> Goal:
         committed=data["committed"],
         stretch=data["stretch"],
         pacing=pacing,
-        checkins=data["checkins"],
+        checkins=_checkins_from_json(data["checkins"]),
         tolerance=float(data["tolerance"]),
         baseline=data["baseline"],
         direction=data["direction"],

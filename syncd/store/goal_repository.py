@@ -1,29 +1,25 @@
-"""Goal versions and check-in results: what the goals were, and how their check-ins ended."""
+"""Goal versions: what the goals were, and when."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Engine, Table, and_, or_, select, text, update
 
 from syncd.store.database import storage_errors
-from syncd.store.models import CheckpointResultRow, GoalVersionRow
+from syncd.store.models import GoalVersionRow
 from syncd.store.repository import dialect_insert
 
 __all__ = [
-    "CheckpointResult",
     "GoalVersion",
-    "load_checkpoint_results",
     "load_goal_versions",
     "record_goal_versions",
-    "save_checkpoint_results",
 ]
 
 _VERSIONS = cast(Table, GoalVersionRow.__table__)
-_RESULTS = cast(Table, CheckpointResultRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -35,19 +31,6 @@ class GoalVersion:
     effective_to: datetime | None
     target: float
     definition: str
-
-
-@dataclass(frozen=True)
-class CheckpointResult:
-    """A finished check-in: its span, target, final value and whether it was hit."""
-
-    goal_key: str
-    checkpoint: str
-    first_day: date
-    last_day: date
-    target: float
-    value: float
-    hit: bool
 
 
 def record_goal_versions(
@@ -114,45 +97,3 @@ def load_goal_versions(engine: Engine, at: datetime | None = None) -> list[GoalV
     with storage_errors(engine, "read goal versions"), engine.connect() as connection:
         rows = connection.execute(query).all()
     return [GoalVersion(r.goal_key, r.effective_from, r.effective_to, r.target, r.definition) for r in rows]
-
-
-def save_checkpoint_results(engine: Engine, results: Sequence[CheckpointResult], at: datetime) -> None:
-    """Upsert finished check-ins; late data may still change a value, so a result is rewritten."""
-    if not results:
-        return
-    with storage_errors(engine, "save check-in results"), engine.begin() as connection:
-        statement = dialect_insert(connection, _RESULTS)
-        rows = [
-            {
-                "goal_key": r.goal_key,
-                "checkpoint": r.checkpoint,
-                "first_day": r.first_day,
-                "last_day": r.last_day,
-                "target": r.target,
-                "value": r.value,
-                "hit": int(r.hit),
-                "updated_at": at,
-            }
-            for r in results
-        ]
-        upsert = statement.on_conflict_do_update(
-            index_elements=["goal_key", "checkpoint"],
-            set_={
-                name: statement.excluded[name]
-                for name in ("first_day", "last_day", "target", "value", "hit", "updated_at")
-            },
-        )
-        connection.execute(upsert, rows)
-
-
-def load_checkpoint_results(engine: Engine, goal_key: str | None = None) -> list[CheckpointResult]:
-    """Return stored check-in results (of one goal, or all), in order of their first day."""
-    query = select(CheckpointResultRow).order_by(CheckpointResultRow.goal_key, CheckpointResultRow.first_day)
-    if goal_key is not None:
-        query = query.where(CheckpointResultRow.goal_key == goal_key)
-    with storage_errors(engine, "read check-in results"), engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [
-        CheckpointResult(r.goal_key, r.checkpoint, r.first_day, r.last_day, r.target, r.value, bool(r.hit))
-        for r in rows
-    ]

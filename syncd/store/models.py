@@ -11,7 +11,6 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "BackfillProgressRow",
     "Base",
-    "CheckpointResultRow",
     "DailyCountRow",
     "GoalVersionRow",
     "SourceStateRow",
@@ -116,21 +115,6 @@ class GoalVersionRow(Base):
     target: Mapped[float] = mapped_column(Float)
     # JSON text of the whole definition (target, committed, stretch, pacing, tolerance, ...).
     definition: Mapped[str] = mapped_column(Text)
-
-
-class CheckpointResultRow(Base):
-    """How a finished check-in of a goal ended: its target, its final value, hit or missed."""
-
-    __tablename__ = "checkpoint_results"
-
-    goal_key: Mapped[str] = mapped_column(String(700), primary_key=True)
-    checkpoint: Mapped[str] = mapped_column(String(100), primary_key=True)
-    first_day: Mapped[date] = mapped_column()
-    last_day: Mapped[date] = mapped_column()
-    target: Mapped[float] = mapped_column(Float)
-    value: Mapped[float] = mapped_column(Float)
-    hit: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BackfillProgressRow(Base):

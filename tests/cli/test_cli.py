@@ -24,13 +24,13 @@ sources:
 kpis:
   emails: {{source: lemlist, metric: emails_sent, per_person: true}}
 goals:
-  - {{kpi: emails, owner: alice, period: week, target: 50, checkins: week}}
+  - {{kpi: emails, owner: alice, period: week, target: 50}}
 """
 
 JSON_KEYS = {
     "kpi", "owner", "team", "period", "start", "deadline", "value", "target", "committed", "expected",
     "pace_ratio", "progress_ratio", "elapsed_ratio", "projected", "required_daily_rate", "buffer_days",
-    "hit_probability", "status", "checkpoint",
+    "hit_probability", "status", "checkpoint", "checkpoints",
 }  # fmt: skip
 
 
@@ -92,7 +92,8 @@ def test_status_json_has_the_contract_keys_and_its_context(good_config: Path):
     assert goal["deadline"] == "2026-11-30T00:00:00-05:00"
     assert goal["period"] == "2026-W48"
     assert goal["elapsed_ratio"] == pytest.approx(2.5 / 7)
-    assert goal["checkpoint"] == {"id": "2026-W48", "target": 50.0, "value": 0.0}
+    # A week goal cannot have week check-ins (a level must be shorter than the period).
+    assert (goal["checkpoint"], goal["checkpoints"]) == (None, [])
     assert goal["committed"] is None
 
 

@@ -24,7 +24,8 @@ def test_labels_follow_the_contract() -> None:
     goal = ("kpi", "source", "owner", "team", "period")
     assert labels_of(m.GOAL_VALUE) == goal
     assert labels_of(m.GOAL_STATUS) == (*goal, "status")
-    assert labels_of(m.CHECKPOINT_VALUE) == (*goal, "checkpoint")
+    assert labels_of(m.CHECKPOINT_VALUE) == (*goal, "checkpoint", "level")
+    assert labels_of(m.CHECKPOINT_LAST_HIT) == (*goal, "checkpoint", "level")
     assert labels_of(m.FUNNEL_BENCHMARK_RATIO) == (
         "funnel",
         "from_step",

@@ -1,0 +1,86 @@
+"""Judge every goal's finished check-ins from stored data and store the results (daemon and CLI alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from syncd.engine.checkin_results import CheckinResult
+from syncd.engine.checkins import GoalVersionAt, SourceCoverage, judge_checkins
+from syncd.engine.evaluate import DailyCounts
+from syncd.model import Config, Goal
+from syncd.registry import load_registry
+from syncd.store.checkin_repository import (
+    StoredCoverage,
+    load_checkin_results,
+    load_stored_coverage,
+    save_checkin_results,
+)
+from syncd.store.goal_history import goal_key, goals_as_of
+from syncd.store.goal_repository import GoalVersion, load_goal_versions
+
+__all__ = ["configured_results", "judge_all", "record_checkin_results", "source_coverage"]
+
+
+def source_coverage(config: Config, stored: Mapping[str, StoredCoverage]) -> dict[str, SourceCoverage]:
+    """Combine what the store knows of each configured source with its lookback and kind (push or pulled)."""
+    registry = load_registry()
+    out: dict[str, SourceCoverage] = {}
+    for name, source in config.sources.items():
+        known = stored.get(name, StoredCoverage(None, None))
+        out[name] = SourceCoverage(
+            first_day=known.first_day,
+            synced_until=known.cursor_end,
+            lookback=source.settings.lookback,
+            # Push sources have nothing to pull: their counts arrive over HTTP, with no cursor.
+            pulled=bool(getattr(registry.get(source.connector), "pull", True)),
+        )
+    return out
+
+
+def _version_lookup(config: Config, versions: Sequence[GoalVersion], goal: Goal) -> GoalVersionAt:
+    key = goal_key(goal)
+    mine = [version for version in versions if version.goal_key == key]
+
+    def version_at(at: datetime) -> Goal:
+        # Without stored history the file is the only version there is.
+        found = [g for g in goals_as_of(config, mine, at) if goal_key(g) == key]
+        return found[0] if found else goal
+
+    return version_at
+
+
+def judge_all(
+    config: Config,
+    counts: DailyCounts,
+    instant: datetime,
+    versions: Sequence[GoalVersion],
+    coverage: Mapping[str, SourceCoverage],
+) -> list[CheckinResult]:
+    """Judge the finished check-ins of every configured goal that has check-ins."""
+    return [
+        result
+        for goal in config.goals
+        if goal.checkins
+        for result in judge_checkins(
+            config, goal, counts, instant, version_at=_version_lookup(config, versions, goal), coverage=coverage
+        )
+    ]
+
+
+def configured_results(config: Config, results: Sequence[CheckinResult]) -> tuple[CheckinResult, ...]:
+    """Keep the results of goals still configured, so a removed goal's history does not show."""
+    keys = {goal_key(goal) for goal in config.goals}
+    return tuple(result for result in results if result.goal_key in keys)
+
+
+def record_checkin_results(
+    engine: Engine, config: Config, counts: DailyCounts, instant: datetime
+) -> tuple[CheckinResult, ...]:
+    """Judge, store (final results stay as they are) and return the configured goals' stored results."""
+    versions = load_goal_versions(engine)
+    coverage = source_coverage(config, load_stored_coverage(engine))
+    save_checkin_results(engine, judge_all(config, counts, instant, versions, coverage), instant)
+    return configured_results(config, load_checkin_results(engine))

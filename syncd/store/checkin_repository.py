@@ -1,0 +1,114 @@
+"""Store judged check-ins (never rewriting a final one) and read what the store knows of each source's days."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import Engine, Table, func, select
+
+from syncd.engine.checkin_results import CheckinResult, Outcome
+from syncd.store.checkin_models import CheckinResultRow
+from syncd.store.database import storage_errors
+from syncd.store.models import BackfillProgressRow, DailyCountRow, SourceStateRow
+from syncd.store.repository import dialect_insert
+
+__all__ = ["StoredCoverage", "load_checkin_results", "load_stored_coverage", "save_checkin_results"]
+
+_RESULTS = cast(Table, CheckinResultRow.__table__)
+_UPDATED = ("period", "first_day", "last_day", "target", "value", "unknown_days", "outcome", "final", "updated_at")
+
+
+@dataclass(frozen=True)
+class StoredCoverage:
+    """A source's first known day (stored count or backfill start) and its cursor."""
+
+    first_day: date | None
+    cursor_end: datetime | None
+
+
+def save_checkin_results(engine: Engine, results: Sequence[CheckinResult], at: datetime) -> None:
+    """Upsert judged check-ins; a row already final is left as it is, whatever the new judgement says."""
+    if not results:
+        return
+    rows = [
+        {
+            "goal_key": r.goal_key,
+            "level": r.level,
+            "checkpoint": r.checkpoint,
+            "period": r.period,
+            "first_day": r.first_day,
+            "last_day": r.last_day,
+            "target": r.target,
+            "value": r.value,
+            "unknown_days": r.unknown_days,
+            "outcome": r.outcome,
+            "final": int(r.final),
+            "updated_at": at,
+        }
+        for r in results
+    ]
+    with storage_errors(engine, "save check-in results"), engine.begin() as connection:
+        statement = dialect_insert(connection, _RESULTS)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["goal_key", "level", "checkpoint"],
+            set_={name: statement.excluded[name] for name in _UPDATED},
+            # The guard is in the statement, so two writers can never unfreeze a final result.
+            where=_RESULTS.c.final == 0,
+        )
+        connection.execute(upsert, rows)
+
+
+def load_checkin_results(engine: Engine) -> list[CheckinResult]:
+    """Return every stored check-in result, by goal, level and first day."""
+    query = select(CheckinResultRow).order_by(
+        CheckinResultRow.goal_key, CheckinResultRow.level, CheckinResultRow.first_day
+    )
+    with storage_errors(engine, "read check-in results"), engine.connect() as connection:
+        rows = connection.execute(query).all()
+    out: list[CheckinResult] = []
+    for row in rows:
+        kpi, owner = [*row.goal_key.split("|", 2), "", ""][:2]
+        out.append(
+            CheckinResult(
+                goal_key=row.goal_key,
+                kpi=kpi,
+                owner=owner,
+                level=row.level,
+                checkpoint=row.checkpoint,
+                period=row.period,
+                first_day=row.first_day,
+                last_day=row.last_day,
+                target=row.target,
+                value=row.value,
+                unknown_days=row.unknown_days,
+                outcome=cast(Outcome, row.outcome),
+                final=bool(row.final),
+            )
+        )
+    return out
+
+
+def load_stored_coverage(engine: Engine) -> dict[str, StoredCoverage]:
+    """Return, per source, the first day the store knows and the cursor of its last full window."""
+    with storage_errors(engine, "read source coverage"), engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                select(DailyCountRow.source, func.min(DailyCountRow.day)).group_by(DailyCountRow.source)
+            ).all()
+        )
+        backfilled = dict(
+            connection.execute(
+                select(BackfillProgressRow.source, func.min(BackfillProgressRow.since)).group_by(
+                    BackfillProgressRow.source
+                )
+            ).all()
+        )
+        cursors = dict(connection.execute(select(SourceStateRow.source, SourceStateRow.cursor_end)).all())
+    out: dict[str, StoredCoverage] = {}
+    for source in {*stored, *backfilled, *cursors}:
+        firsts = [day for day in (stored.get(source), backfilled.get(source)) if day is not None]
+        out[source] = StoredCoverage(first_day=min(firsts) if firsts else None, cursor_end=cursors.get(source))
+    return out

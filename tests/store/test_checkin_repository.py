@@ -1,0 +1,110 @@
+"""Check-in results: a final result is never rewritten; coverage is what the store knows of each source."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+from alembic import command
+from sqlalchemy import Engine, text
+
+from connectors.base import DailyCount
+from syncd.engine.checkin_results import CheckinResult
+from syncd.store import save_sync, upgrade
+from syncd.store.checkin_repository import (
+    StoredCoverage,
+    load_checkin_results,
+    load_stored_coverage,
+    save_checkin_results,
+)
+from syncd.store.database import alembic_config
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+W47 = CheckinResult(
+    goal_key="emails|alice|month",
+    kpi="emails",
+    owner="alice",
+    level="week",
+    checkpoint="2026-W47",
+    period="2026-11",
+    first_day=date(2026, 11, 16),
+    last_day=date(2026, 11, 22),
+    target=70.0,
+    value=40.0,
+    unknown_days=2,
+    outcome="incomplete",
+    final=False,
+)
+
+
+def test_results_are_rewritten_until_final_then_frozen(engine: Engine) -> None:
+    save_checkin_results(engine, [W47], T0)
+    complete = replace(W47, value=75.0, unknown_days=0, outcome="hit", final=True)
+    save_checkin_results(engine, [complete], T0 + timedelta(hours=1))
+    assert load_checkin_results(engine) == [complete]
+    # A later judgement (a target edited afterwards, a late correction) does not touch a final result.
+    save_checkin_results(
+        engine, [replace(complete, target=140.0, outcome="missed", final=False)], T0 + timedelta(days=1)
+    )
+    assert load_checkin_results(engine) == [complete]
+    # The same check-in id at another level is another result.
+    month = replace(W47, level="month", checkpoint="2026-W47", value=1.0)
+    save_checkin_results(engine, [month], T0)
+    assert sorted((r.level, r.value) for r in load_checkin_results(engine)) == [("month", 1.0), ("week", 75.0)]
+
+
+def test_coverage_is_the_first_stored_or_backfilled_day_and_the_cursor(engine: Engine) -> None:
+    assert load_stored_coverage(engine) == {}
+    save_sync(
+        engine,
+        source="lemlist",
+        metrics=("emails_sent",),
+        counts=[DailyCount("emails_sent", "alice@acme.io", date(2026, 11, 5), 3.0)],
+        replace_from=date(2026, 11, 4),
+        replace_to=date(2026, 11, 23),
+        cursor_end=T0,
+        connector_state={},
+        finished_at=T0,
+    )
+    assert load_stored_coverage(engine) == {"lemlist": StoredCoverage(date(2026, 11, 5), T0)}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO backfill_progress (source, since, done_through, updated_at) "
+                "VALUES ('lemlist', :since, :through, :at)"
+            ),
+            {"since": date(2026, 10, 1), "through": date(2026, 10, 7), "at": T0},
+        )
+    assert load_stored_coverage(engine)["lemlist"].first_day == date(2026, 10, 1)
+
+
+def test_old_results_are_carried_over_at_their_goal_level(bare_engine: Engine) -> None:
+    config = alembic_config()
+    with bare_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    with bare_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO goal_versions (goal_key, effective_from, effective_to, target, definition) "
+                "VALUES ('emails|alice|month', :at, NULL, 400, :definition)"
+            ),
+            {"at": T0, "definition": '{"checkins": "week", "target": 400}'},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO checkpoint_results (goal_key, checkpoint, first_day, last_day, target, value, hit, "
+                "updated_at) VALUES ('emails|alice|month', '2026-W45', :first, :last, 100, 120, 1, :at)"
+            ),
+            {"first": date(2026, 11, 2), "last": date(2026, 11, 8), "at": T0},
+        )
+    upgrade(bare_engine)
+    [carried] = load_checkin_results(bare_engine)
+    assert (carried.level, carried.checkpoint, carried.value, carried.outcome, carried.final) == (
+        "week",
+        "2026-W45",
+        120.0,
+        "hit",
+        False,
+    )
+    assert carried.first_day == date(2026, 11, 2)

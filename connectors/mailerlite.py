@@ -121,6 +121,9 @@ class MailerliteConnector:
         MetricSpec(METRIC, "Active subscribers who joined MailerLite", subject="the group id, else all"),
     )
     history_limit: ClassVar[timedelta | None] = None
+    # The subscriber list has no date filter: every read starts at the newest item, so a backfill reads the
+    # whole range in one window instead of re-reading the feed once per chunk.
+    date_filter: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         settings = expect_settings(settings, MailerliteSettings)

@@ -147,6 +147,9 @@ class MailshakeConnector:
         MetricSpec("replies", "Replies received by each Mailshake sender", subject="sender email"),
     )
     history_limit: ClassVar[timedelta | None] = None
+    # The activity feeds have no date filter: every read starts at the newest item, so a backfill reads the
+    # whole range in one window instead of re-reading the feed once per chunk.
+    date_filter: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         settings = expect_settings(settings, MailshakeSettings)

@@ -6,13 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+import respx
 
 import syncd.run.backfill as backfill
 from syncd.engine.evaluate import owner_daily_counts
 from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
-from syncd.store import create_engine_for, load_daily_counts, upgrade
+from syncd.run.source_stats import SourceStats
+from syncd.run.sync import SyncOutcome, sync_source
+from syncd.store import create_engine_for, load_daily_counts, load_source_states, save_sync, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
 from tests.fakes import FakeClock, make_config
 
@@ -93,4 +97,117 @@ async def test_backfill_stores_history_and_resumes(tmp_path: Path, monkeypatch: 
     daily = owner_daily_counts(counts[("lemlist", "emails_sent")], None)
     # One email on each London day, 23:30 local: BST until 25 Oct puts it at 22:30 UTC, same day.
     assert daily == {SINCE + timedelta(days=n): 1.0 for n in range(53)}
+    engine.dispose()
+
+
+MAILSHAKE_CONFIG = """
+timezone: Europe/London
+people: {alice: {identities: {mailshake: alice@acme.io}}}
+sources:
+  mailshake: {connector: mailshake, api_key: "mailshake-test-key-0123456789", base_url: "http://127.0.0.1:9/ms"}
+kpis: {emails: {source: mailshake, metric: emails_sent, per_person: true}}
+goals: [{kpi: emails, owner: alice, period: month, target: 100}]
+"""
+
+
+def _mailshake_stamp(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%S}.000Z"
+
+
+async def test_a_feed_without_date_filter_is_read_once_for_the_whole_range(tmp_path: Path):
+    # Mailshake's feeds have no date filter: each read starts at the newest item. One sent email a
+    # day at noon UTC from 1 October, newest first, on one page; no replies.
+    sent = [
+        {
+            "id": n,
+            "actionDate": _mailshake_stamp(datetime(2026, 10, 1, 12, tzinfo=UTC) + timedelta(days=n)),
+            "from": {"address": "alice@acme.io"},
+            "to": [],
+        }
+        for n in range(53)
+    ]
+    sent.reverse()
+    clock = FakeClock(NOW)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    config = make_config(MAILSHAKE_CONFIG)
+    with respx.mock(assert_all_called=False) as router:
+        sent_route = router.get("http://127.0.0.1:9/ms/activity/sent").mock(
+            return_value=httpx.Response(200, json={"nextToken": "", "results": sent})
+        )
+        replies_route = router.get("http://127.0.0.1:9/ms/activity/replies").mock(
+            return_value=httpx.Response(200, json={"nextToken": "", "results": []})
+        )
+        assert await backfill.backfill_source(config, config.sources["mailshake"], SINCE, engine, clock)
+    # Once per feed for the whole range, not once per weekly chunk (8 chunks: 16 requests).
+    assert (sent_route.call_count, replies_route.call_count) == (1, 1)
+    counts = load_daily_counts(engine, keys=[("mailshake", "emails_sent")], first_day=SINCE, last_day=NOW.date())
+    daily = owner_daily_counts(counts[("mailshake", "emails_sent")], None)
+    assert daily == {SINCE + timedelta(days=n): 1.0 for n in range(53)}
+    # Done through yesterday (the window ends now, today is partial): a second run reads today only.
+    assert backfill_done_through(engine, "mailshake", SINCE) == date(2026, 11, 22)
+    engine.dispose()
+
+
+async def test_an_interrupted_backfill_leaves_the_cursor_where_the_syncs_left_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    clock = FakeClock(NOW)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+    async with Sandbox(clock=clock, activity=activity()) as sandbox:
+        config = make_config(CONFIG.format(key=sandbox.lemlist_api_key, url=sandbox.lemlist_url))
+        source = config.sources["lemlist"]
+        # The daemon has synced up to now.
+        assert (await sync_source(config, source, engine, clock, SourceStats("lemlist", "lemlist", 900.0))).ok
+        original = backfill.sync_window
+        calls = 0
+
+        async def interrupted(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls > 2:
+                return SyncOutcome(source="lemlist", ok=False, window=args[5], error="interrupted")
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(backfill, "sync_window", interrupted)
+        assert not await backfill.backfill_source(config, source, SINCE, engine, clock)
+    # Two weekly chunks of October were stored; the cursor still says "read up to now".
+    assert load_source_states(engine)["lemlist"].cursor_end == NOW
+    engine.dispose()
+
+
+def test_an_older_window_never_moves_the_cursor_or_connector_state_back(tmp_path: Path):
+    engine = create_engine_for(f"sqlite:///{tmp_path / 's.db'}")
+    upgrade(engine)
+    common = {"source": "s", "metrics": ["m"], "counts": [], "finished_at": NOW}
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 11, 20),
+        replace_to=date(2026, 11, 23),
+        cursor_end=NOW,
+        connector_state={"page": "new"},
+    )
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 10, 1),
+        replace_to=date(2026, 10, 7),
+        cursor_end=datetime(2026, 10, 8, tzinfo=UTC),
+        connector_state={"page": "old"},
+    )
+    state = load_source_states(engine)["s"]
+    assert (state.cursor_end, dict(state.connector_state)) == (NOW, {"page": "new"})
+    later = NOW + timedelta(hours=1)
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 11, 20),
+        replace_to=date(2026, 11, 23),
+        cursor_end=later,
+        connector_state={"page": "newer"},
+    )
+    state = load_source_states(engine)["s"]
+    assert (state.cursor_end, dict(state.connector_state)) == (later, {"page": "newer"})
     engine.dispose()

@@ -30,7 +30,7 @@ CHUNK_DEADLINE_SECONDS = 1800.0
 
 
 def plan_chunks(config: Config, source: Source, since: date, clock: Clock) -> tuple[list[SyncWindow], list[str]]:
-    """Split [since, now) into week-long windows, clipped to the vendor's history limit."""
+    """Split [since, now) into week-long windows (one window for a feed without date filter), clipped to history."""
     now = clock.now()
     notes: list[str] = []
     cls = load_registry().get(source.connector)
@@ -46,6 +46,11 @@ def plan_chunks(config: Config, source: Source, since: date, clock: Clock) -> tu
     windows: list[SyncWindow] = []
     day = first
     today = local_day(now, config.timezone)
+    if cls is not None and not getattr(cls, "date_filter", True):
+        # A feed without a date filter is read from its newest item whatever the window, so
+        # weekly chunks would re-read it once per week: read the whole range once instead.
+        start = local_midnight_of(first, config)
+        return ([SyncWindow(start=start, end=now, timezone=config.timezone)] if start < now else []), notes
     while day <= today:
         start = local_midnight_of(day, config)
         end = min(local_midnight_of(day + timedelta(days=CHUNK_DAYS), config), now)

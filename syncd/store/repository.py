@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, tuple_
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
@@ -92,13 +92,12 @@ def save_sync(
                 "consecutive_failures": 0,
             },
             on_conflict=(
-                "cursor_end",
-                "connector_state",
                 "last_success_at",
                 "last_attempt_at",
                 "last_error",
                 "consecutive_failures",
             ),
+            keep_newest=("cursor_end", "connector_state"),
         )
     return changed + len(stale)
 
@@ -263,12 +262,22 @@ def _delete_counts(connection: Connection, source: str, keys: Sequence[_CountKey
     )
 
 
-def _upsert_state(connection: Connection, values: Mapping[str, object], *, on_conflict: Sequence[str]) -> None:
+def _upsert_state(
+    connection: Connection,
+    values: Mapping[str, object],
+    *,
+    on_conflict: Sequence[str],
+    keep_newest: Sequence[str] = (),
+) -> None:
     insert = dialect_insert(connection, _STATES)
-    statement = insert.values(dict(values)).on_conflict_do_update(
-        index_elements=[_STATES.c.source],
-        set_={name: insert.excluded[name] for name in on_conflict},
-    )
+    set_: dict[str, object] = {name: insert.excluded[name] for name in on_conflict}
+    # A window older than the stored cursor (a backfill's chunk) must not move the cursor, or the
+    # connector state that goes with it, back: decided in the statement, so a sync committing
+    # between our read and this write is never undone.
+    older = and_(_STATES.c.cursor_end.is_not(None), _STATES.c.cursor_end > insert.excluded.cursor_end)
+    for name in keep_newest:
+        set_[name] = case((older, _STATES.c[name]), else_=insert.excluded[name])
+    statement = insert.values(dict(values)).on_conflict_do_update(index_elements=[_STATES.c.source], set_=set_)
     connection.execute(statement)
 
 

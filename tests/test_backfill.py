@@ -12,11 +12,11 @@ import respx
 
 import syncd.run.backfill as backfill
 from syncd.engine.evaluate import owner_daily_counts
-from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
-from syncd.sandbox.server import Sandbox
 from syncd.run.source_stats import SourceStats
 from syncd.run.sync import SyncOutcome, sync_source
-from syncd.store import create_engine_for, load_daily_counts, load_source_states, save_sync, upgrade
+from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
+from syncd.sandbox.server import Sandbox
+from syncd.store import create_engine_for, load_daily_counts, load_source_states, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
 from tests.fakes import FakeClock, make_config
 
@@ -174,40 +174,4 @@ async def test_an_interrupted_backfill_leaves_the_cursor_where_the_syncs_left_it
         assert not await backfill.backfill_source(config, source, SINCE, engine, clock)
     # Two weekly chunks of October were stored; the cursor still says "read up to now".
     assert load_source_states(engine)["lemlist"].cursor_end == NOW
-    engine.dispose()
-
-
-def test_an_older_window_never_moves_the_cursor_or_connector_state_back(tmp_path: Path):
-    engine = create_engine_for(f"sqlite:///{tmp_path / 's.db'}")
-    upgrade(engine)
-    common = {"source": "s", "metrics": ["m"], "counts": [], "finished_at": NOW}
-    save_sync(
-        engine,
-        **common,
-        replace_from=date(2026, 11, 20),
-        replace_to=date(2026, 11, 23),
-        cursor_end=NOW,
-        connector_state={"page": "new"},
-    )
-    save_sync(
-        engine,
-        **common,
-        replace_from=date(2026, 10, 1),
-        replace_to=date(2026, 10, 7),
-        cursor_end=datetime(2026, 10, 8, tzinfo=UTC),
-        connector_state={"page": "old"},
-    )
-    state = load_source_states(engine)["s"]
-    assert (state.cursor_end, dict(state.connector_state)) == (NOW, {"page": "new"})
-    later = NOW + timedelta(hours=1)
-    save_sync(
-        engine,
-        **common,
-        replace_from=date(2026, 11, 20),
-        replace_to=date(2026, 11, 23),
-        cursor_end=later,
-        connector_state={"page": "newer"},
-    )
-    state = load_source_states(engine)["s"]
-    assert (state.cursor_end, dict(state.connector_state)) == (later, {"page": "newer"})
     engine.dispose()

@@ -362,3 +362,37 @@ def test_a_large_batch_is_written_in_a_few_statements(engine: Engine) -> None:
     # Per save: BEGIN on SQLite, one SELECT, the batched upsert, the batched delete, the state upsert.
     # A round trip per row would be hundreds.
     assert len(statements) <= 12
+
+
+def test_an_older_window_never_moves_the_cursor_or_connector_state_back(engine: Engine) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    common: dict[str, Any] = {"source": "s", "metrics": ["m"], "counts": [], "finished_at": now}
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 11, 20),
+        replace_to=date(2026, 11, 23),
+        cursor_end=now,
+        connector_state={"page": "new"},
+    )
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 10, 1),
+        replace_to=date(2026, 10, 7),
+        cursor_end=datetime(2026, 10, 8, tzinfo=UTC),
+        connector_state={"page": "old"},
+    )
+    state = load_source_states(engine)["s"]
+    assert (state.cursor_end, dict(state.connector_state)) == (now, {"page": "new"})
+    later = now + timedelta(hours=1)
+    save_sync(
+        engine,
+        **common,
+        replace_from=date(2026, 11, 20),
+        replace_to=date(2026, 11, 23),
+        cursor_end=later,
+        connector_state={"page": "newer"},
+    )
+    state = load_source_states(engine)["s"]
+    assert (state.cursor_end, dict(state.connector_state)) == (later, {"page": "newer"})

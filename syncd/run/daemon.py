@@ -29,10 +29,12 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.change_watch import ChangeWatch
 from syncd.run.checkin_record import record_checkin_results
 from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
+from syncd.run.restored_health import restore_source_health
 from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.serve.web import WebState, build_app
@@ -107,6 +109,8 @@ class Daemon:
         self._ssl_context: ssl.SSLContext | None = None
         self.leases = self._lease_keeper(config)
         self._stored_syncs = StoredSyncs()
+        # Counts written by other processes (record, backfill, replicas) since the last tick.
+        self.change_watch = ChangeWatch(engine)
 
     def _lease_keeper(self, config: Config) -> LeaseKeeper:
         return LeaseKeeper(self.engine, self.clock, sources=_pull_sources(config), lease_seconds=config.lease_seconds)
@@ -240,12 +244,29 @@ class Daemon:
         """Read push sources' last accepted pushes from storage (another process, a restart)."""
         apply_push_states(self.stats, await asyncio.to_thread(load_source_states, self.engine))
 
+    async def tick(self) -> None:
+        """One evaluation tick: take in what other processes and replicas wrote, then recompute every goal."""
+        await self.refresh_push_health()
+        needed = counts_needed(self.config, self.clock.now())
+        # The change feed names the counts any other process stored since the last tick.
+        changed = await asyncio.to_thread(self.change_watch.poll, needed)
+        await self.evaluate(reread=(*await self._foreign_counts(), *changed))
+
+    async def start(self) -> None:
+        """Prepare the first snapshot: goal versions, the change feed's position, stored source health."""
+        await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
+        # Before the first full read, so a write landing during it is re-read at the next tick.
+        await asyncio.to_thread(self.change_watch.start)
+        states = await asyncio.to_thread(load_source_states, self.engine)
+        restore_source_health(self.stats, states)
+        apply_push_states(self.stats, states)
+        await self.evaluate()
+
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
         ticks = 0
         while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
             try:
-                await self.refresh_push_health()
-                await self.evaluate(reread=await self._foreign_counts())
+                await self.tick()
                 ticks += 1
                 # Judge again on the tick after new counts arrive, and now and then for the clock.
                 if self._checkins_stale or ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
@@ -415,9 +436,7 @@ class Daemon:
         """
         runner = await self.serve() if serve else None
         try:
-            await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
-            await self.refresh_push_health()
-            await self.evaluate()
+            await self.start()
             await self.record_checkins()
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)

@@ -22,10 +22,13 @@ __all__ = ["MIGRATIONS_DIR", "create_engine_for", "normalise_database_url", "pin
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-# A writer holding the SQLite lock (another process, a backfill) is waited for this long.
-_SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any fixed number, the same in every replica: the key of the schema upgrade's transaction lock.
 _UPGRADE_LOCK_KEY = 0x73796E6364  # "syncd"
+# A writer holding the SQLite lock (another process, a backfill) is waited for this long: writes
+# queue behind each other, so this bounds the whole queue (20 sources plus a backfill), not one write.
+_SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Marks a connection opened by `engine.begin()`, whose transaction writes (see _SQLiteEngine).
+_WRITE_OPTION = "syncd_sqlite_write"
 # An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -59,7 +62,10 @@ def _sqlite_engine(url: URL) -> Engine:
         # One shared connection, else every thread (asyncio.to_thread) would see its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url)
+        # One connection per source syncing at once, and writers queue on the file lock, not the pool.
+        engine = create_engine(url, pool_size=10, max_overflow=30, pool_timeout=120)
+    # Only the class changes, so `engine.begin()` can tell writes from reads (see _SQLiteEngine).
+    engine.__class__ = _SQLiteEngine
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -78,9 +84,29 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A deferred BEGIN that reads, then writes, is refused at once ("database is locked") when
+        # another writer got the lock in between, whatever busy_timeout says: SQLite cannot wait
+        # there without breaking the snapshot already read. A write transaction therefore takes
+        # the lock up front, where busy_timeout applies; reads stay deferred and never block (WAL).
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+class _SQLiteEngine(Engine):
+    """An engine whose `begin()` transactions take SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    Every write in syncd goes through `engine.begin()`; reads use `engine.connect()` and stay deferred.
+    """
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Open a connection in a write transaction, committed on success, rolled back on error."""
+        with self.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
 
 
 def _postgres_engine(url: URL) -> Engine:

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 from syncd.errors import StorageError
+from syncd.store.changes import note_changes, spans_of
 from syncd.store.database import storage_errors
 from syncd.store.models import DailyCountRow, SourceStateRow
 from syncd.store.push_models import PushReceiptRow
@@ -84,6 +85,8 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
         _upsert(connection, source, adds, at, add=True)
         # The push source's health, with the counts: its last success is its last accepted push.
         _mark_accepted(connection, source, at)
+        # Last: a running daemon learns from it which counts to re-read.
+        note_changes(connection, spans_of(((source, count.metric), count.day) for count in applied), at)
     refreshed = tuple(sorted({(source, count.metric) for count in applied}))
     return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed)
 

@@ -13,6 +13,7 @@ from sqlalchemy.sql.schema import Table
 
 from connectors.base import DailyCount
 from syncd.errors import StorageError
+from syncd.store.changes import note_changes, spans_of
 from syncd.store.database import storage_errors
 from syncd.store.leases import Fence, check_fence
 from syncd.store.models import DailyCountRow, SourceStateRow
@@ -76,7 +77,8 @@ def save_sync(
         if fence is not None:
             check_fence(connection, fence, finished_at)
         existing = _existing_values(connection, source, metrics, first, last)
-        changed = sum(1 for key, value in incoming.items() if existing.get(key) != value)
+        moved = [key for key, value in incoming.items() if existing.get(key) != value]
+        changed = len(moved)
         stale = [key for key in existing if key not in incoming and replace_from <= key[2] <= replace_to]
         _upsert_counts(connection, source, incoming, finished_at)
         _delete_counts(connection, source, stale)
@@ -99,6 +101,8 @@ def save_sync(
             ),
             keep_newest=("cursor_end", "connector_state"),
         )
+        # Last: other processes (a running daemon, replicas) learn what to re-read from it.
+        note_changes(connection, spans_of(((source, m), d) for m, _, d in (*moved, *stale)), finished_at)
     return changed + len(stale)
 
 

@@ -153,7 +153,7 @@ def test_sqlite_file_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
     finally:
         engine.dispose()
 

@@ -1,0 +1,118 @@
+"""The change feed: which (source, metric) counts changed, readable by any process as "what is new since T".
+
+Every write of daily counts (a sync, a backfill, a push, `syncd record`) notes, in its own
+transaction, one row per (source, metric) it changed with the first and last day touched. A
+reader keeps the `token` of the last row it saw and asks `changes_since(engine, token)`: one
+primary-key range scan, cheap enough for every evaluation tick of every replica.
+
+Ids become visible in order on both databases: SQLite has one writer at a time, and on
+PostgreSQL the rows are written last in the transaction under a transaction-scoped advisory
+lock, so no transaction can commit a smaller id after a reader has seen a larger one.
+
+The feed keeps the newest `KEEP_ROWS` rows; a reader whose token is older than that is told
+its view is incomplete (`Changes.complete` False) and should re-read everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Engine, Integer, String, delete, func, insert, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.schema import Table
+
+from syncd.store.database import storage_errors
+from syncd.store.models import Base, UTCDateTime
+
+__all__ = ["KEEP_ROWS", "Changes", "DataChangeRow", "changes_since", "current_token", "note_changes", "spans_of"]
+
+# Rows kept: days of writes for a team's sources; a reader lagging further re-reads everything.
+KEEP_ROWS = 10_000
+# Any fixed 64-bit number: the PostgreSQL advisory lock that orders writers' change ids.
+_ADVISORY_LOCK_KEY = 0x73796E63646366  # "syncdcf": not the schema upgrade's key (database.py)
+
+ChangedKey = tuple[str, str]  # (source, metric)
+DaySpan = tuple[date, date]  # first and last local day changed, both included
+
+
+class DataChangeRow(Base):
+    """One write's change to one (source, metric): the days it touched."""
+
+    __tablename__ = "data_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(200))
+    first_day: Mapped[date] = mapped_column()
+    last_day: Mapped[date] = mapped_column()
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_CHANGES: Table = DataChangeRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a token: the keys with the span of days, and the token to ask with next."""
+
+    token: int
+    keys: Mapping[ChangedKey, DaySpan]
+    # False when rows after the caller's token were pruned: re-read everything, then use `token`.
+    complete: bool = True
+
+
+def note_changes(connection: Connection, spans: Mapping[ChangedKey, DaySpan], at: datetime) -> None:
+    """Record, inside the caller's write transaction, that these keys changed on these days.
+
+    Call it last in the transaction, so the PostgreSQL lock it takes is held only until commit.
+    """
+    if not spans:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    rows = [
+        {"source": source, "metric": metric, "first_day": first, "last_day": last, "changed_at": at}
+        for (source, metric), (first, last) in sorted(spans.items())
+    ]
+    # One statement for the batch (insertmanyvalues), answering the ids it took.
+    newest = max(connection.execute(insert(_CHANGES).returning(_CHANGES.c.id), rows).scalars())
+    if newest > KEEP_ROWS:
+        connection.execute(delete(_CHANGES).where(_CHANGES.c.id <= newest - KEEP_ROWS))
+
+
+def spans_of(days_by_key: Iterable[tuple[ChangedKey, date]]) -> dict[ChangedKey, DaySpan]:
+    """Fold (key, day) pairs into each key's first and last day."""
+    spans: dict[ChangedKey, DaySpan] = {}
+    for key, day in days_by_key:
+        first, last = spans.get(key, (day, day))
+        spans[key] = (min(first, day), max(last, day))
+    return spans
+
+
+def current_token(engine: Engine) -> int:
+    """Return the token of the newest change: what a reader starting now has already seen."""
+    with storage_errors(engine, "read the change feed"), engine.connect() as connection:
+        newest = connection.execute(select(func.max(_CHANGES.c.id))).scalar_one()
+    return int(newest or 0)
+
+
+def changes_since(engine: Engine, token: int) -> Changes:
+    """Return every (source, metric) changed after `token`, with the days touched, and the next token."""
+    statement = (
+        select(_CHANGES.c.id, _CHANGES.c.source, _CHANGES.c.metric, _CHANGES.c.first_day, _CHANGES.c.last_day)
+        .where(_CHANGES.c.id > token)
+        .order_by(_CHANGES.c.id)
+    )
+    with storage_errors(engine, "read the change feed"), engine.connect() as connection:
+        rows = connection.execute(statement).all()
+        oldest = connection.execute(select(func.min(_CHANGES.c.id))).scalar_one() if rows else None
+    spans: dict[ChangedKey, DaySpan] = {}
+    for row in rows:
+        first, last = spans.get((row.source, row.metric), (row.first_day, row.last_day))
+        spans[(row.source, row.metric)] = (min(first, row.first_day), max(last, row.last_day))
+    # Rows between the token and the oldest kept one may have been pruned (or be ids a
+    # rolled-back PostgreSQL transaction used up: re-reading everything is then merely wasted).
+    complete = oldest is None or token >= oldest - 1
+    return Changes(token=rows[-1].id if rows else token, keys=spans, complete=complete)

@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.http import HttpObserver, NullObserver
-from connectors.settings_types import Duration
+from connectors.settings_types import Duration, check_http_url
 from syncd.clock import Clock, SystemClock
 
 __all__ = [
@@ -26,11 +26,18 @@ __all__ = [
     "ConnectorContext",
     "ConnectorSettings",
     "DailyCount",
+    "MAX_LOOKBACK",
+    "MIN_INTERVAL",
     "MetricSpec",
     "SyncWindow",
     "expect_settings",
     "local_day",
 ]
+
+
+# Bounds on every source's schedule (see ConnectorSettings' validators for why).
+MIN_INTERVAL = timedelta(seconds=10)
+MAX_LOOKBACK = timedelta(days=366)
 
 
 class ConnectorSettings(BaseModel):
@@ -45,6 +52,28 @@ class ConnectorSettings(BaseModel):
     base_url: str | None = Field(default=None, description="replaces the vendor's API root")
     interval: Duration = Field(default=timedelta(minutes=15), description="how often to sync")
     lookback: Duration = Field(default=timedelta(days=3), description="history re-read every sync")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        # Connectors build http(s) requests from it: ftp://, file:// or a bare host is a mistake.
+        return None if url is None else check_http_url(url)
+
+    @field_validator("interval")
+    @classmethod
+    def _not_too_often(cls, interval: timedelta) -> timedelta:
+        # A near-zero interval hammers the vendor into 429s and gets the key banned.
+        if interval < MIN_INTERVAL:
+            raise ValueError(f"must be at least {int(MIN_INTERVAL.total_seconds())}s")
+        return interval
+
+    @field_validator("lookback")
+    @classmethod
+    def _bounded_lookback(cls, lookback: timedelta) -> timedelta:
+        # Re-read every sync: more than a year is a backfill's job (`syncd backfill --since`).
+        if lookback > MAX_LOOKBACK:
+            raise ValueError(f"must be at most {MAX_LOOKBACK.days}d (use syncd backfill for older history)")
+        return lookback
 
 
 @dataclass(frozen=True)

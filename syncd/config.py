@@ -42,12 +42,14 @@ from syncd.model import (
 from syncd.registry import ConnectorRegistry, load_registry
 from syncd.sharding import Shard, parse_shard, shard_goals
 from syncd.store.database import normalise_database_url
+from syncd.yaml_limits import LimitedLoaderMixin, YamlLimitError, check_expanded_size, read_text_file
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
 
 DEFAULT_CONFIG_PATH = "config/syncd.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEYS = ("api_key", "token", "password", "secret")
+MAX_TEXT_CHARS = 1024 * 1024
 
 
 def resolve_config_path(option: str | None) -> str:
@@ -65,9 +67,11 @@ def load_config(
     """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text_file(path)
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(file, "", "file not found")]) from None
+    except YamlLimitError as exc:
+        raise ConfigError([ConfigProblem(file, "", str(exc))]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(file, "", f"cannot read the file: {exc.strerror}")]) from None
     return parse_config(text, file=file, environ=environ, unset_env=unset_env)
@@ -82,11 +86,36 @@ def parse_config(
     unset_env: list[str] | None = None,
 ) -> Config:
     """Validate YAML text into a Config; `file` only names the source in messages."""
+    try:
+        return _parse_config(text, file=file, environ=environ, registry=registry, unset_env=unset_env)
+    except (RecursionError, OverflowError, ValueError, TypeError, MemoryError) as exc:
+        # A last line of defence: a reload must refuse such a file, never die of it.
+        raise ConfigError([ConfigProblem(file, "", f"cannot be loaded: {_plain(exc)}")]) from None
+
+
+def _plain(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse_config(
+    text: str,
+    *,
+    file: str,
+    environ: Mapping[str, str] | None,
+    registry: ConnectorRegistry | None,
+    unset_env: list[str] | None,
+) -> Config:
     env = os.environ if environ is None else environ
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError([ConfigProblem(file, "", f"the file is larger than {MAX_TEXT_CHARS} characters")])
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        check_expanded_size(document)
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(file, "", _yaml_message(exc))]) from None
+    except YamlLimitError as exc:
+        raise ConfigError([ConfigProblem(file, "", str(exc))]) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -151,7 +180,7 @@ def _build_raw(data: dict[str, Any], env: Mapping[str, str]) -> RawConfig:
         os.environ.update(saved)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(LimitedLoaderMixin, yaml.SafeLoader):
     """A safe loader that rejects a key written twice in one mapping (PyYAML keeps the last).
 
     Dates stay text: PyYAML would raise a bare ValueError for 2026-11-31, and pydantic reports it
@@ -298,6 +327,7 @@ class _Builder:
         raw = self.raw
         host, port = self._listen(raw.listen)
         self._database_url(raw.database_url)
+        self._web_config(raw.web_config_file)
         teams = {name: Team(name, spec.head) for name, spec in raw.teams.items()}
         sources = self._sources()
         people = self._people(sources)
@@ -352,8 +382,26 @@ class _Builder:
         except ArgumentError:
             self.problem("database_url", "is not a database URL (e.g. sqlite:///syncd.db)")
             return
+        except ValueError:
+            # SQLAlchemy parses the port with int(): `54x2` would otherwise surface as a traceback.
+            self.problem("database_url", "has a port that is not a number (e.g. postgresql+psycopg://h:5432/db)")
+            return
         if parsed.get_backend_name() not in ("sqlite", "postgresql"):
             self.problem("database_url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+        elif parsed.port is not None and not 0 < parsed.port < 65536:
+            self.problem("database_url", f"port must be 1-65535 (got {parsed.port})")
+
+    def _web_config(self, path: str | None) -> None:
+        # `run` reads the web config and its TLS files at start: `check --offline` reads them too.
+        # An `unset-VAR` placeholder (check --offline without secrets) names no file yet.
+        if path is None or path.startswith("unset-"):
+            return
+        from syncd.serve.web_config import web_config_problems
+
+        for problem in web_config_problems(path):
+            if not problem.path:  # a problem with the file as a whole: blame the key that names it
+                problem = ConfigProblem(self.file, "web_config_file", f"{path}: {problem.message}")
+            self.problems.append(problem)
 
     def _sources(self) -> dict[str, Source]:
         return build_sources(self.raw.sources, self.file, self.registry, self.problems)

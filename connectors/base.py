@@ -21,13 +21,13 @@ from connectors.settings_types import Duration, check_http_url
 from syncd.clock import Clock, SystemClock
 
 __all__ = [
+    "MAX_LOOKBACK",
+    "MIN_INTERVAL",
     "CollectResult",
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
     "DailyCount",
-    "MAX_LOOKBACK",
-    "MIN_INTERVAL",
     "MetricSpec",
     "SyncWindow",
     "expect_settings",

@@ -3,7 +3,8 @@
     SyncdError
     ├── ConfigError            a user's configuration is wrong: exit 2, one line per problem
     ├── StorageError           the database is unreachable or refused a write: exit 1
-    │   └── LeaseLost              this replica's lease on a source expired or was taken over
+    │   ├── LeaseLost              this replica's lease on a source expired or was taken over
+    │   └── StorageDataError       it refused the values themselves (overflow, NUL): 422, not retried
     └── SourceError            a sync of one source failed; `reason` labels
         │                      syncd_source_sync_failures_total
         ├── SourceAuthError        401/403: a bad or under-scoped credential, never retried
@@ -30,6 +31,7 @@ __all__ = [
     "SourceRequestError",
     "SourceResponseError",
     "SourceUnavailable",
+    "StorageDataError",
     "StorageError",
     "SyncdError",
 ]
@@ -66,6 +68,10 @@ class StorageError(SyncdError):
 
 class LeaseLost(StorageError):
     """A write was refused: this replica no longer holds the source's lease (its fencing token is stale)."""
+
+
+class StorageDataError(StorageError):
+    """The database refused the values themselves (out of range, invalid text): retrying will not help."""
 
 
 class SourceError(SyncdError):

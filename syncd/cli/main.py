@@ -107,7 +107,15 @@ def run(config_path: str | None) -> None:
         loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
         await daemon.run(stop, reload_requested=reload_requested, load_config=lambda: _load(config_path))
 
-    _run(main_loop())
+    try:
+        _run(main_loop())
+    except OSError as exc:
+        # Binding the port or loading TLS files: one line, no traceback (CONTRACT §2).
+        from syncd.run.startup import describe_start_failure
+
+        message, code = describe_start_failure(config.listen_host, config.listen_port, exc)
+        click.echo(message, err=True)
+        sys.exit(code)
     log.info("stopped")
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,8 +35,9 @@ from connectors.base import local_day
 from connectors.push import PushSettings
 from syncd.clock import Clock
 from syncd.engine.evaluate import CountKey
-from syncd.errors import StorageError
+from syncd.errors import StorageDataError, StorageError
 from syncd.model import Config, Source
+from syncd.serve.json_limits import JsonLimitError, loads_limited
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
 
 __all__ = [
@@ -57,8 +58,13 @@ MAX_BATCH_ITEMS = 10_000
 _MAX_PROBLEMS = 20  # a batch broken throughout needs its first problems, not ten thousand lines
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# No control characters: PostgreSQL refuses NUL in text, and the others corrupt logs and label values.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)]
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_PRINTABLE)]
+MAX_VALUE = 1e15  # a count beyond a quadrillion is a client bug; sums of such stay finite in storage
+MAX_YEARS = 10  # days and instants further than this from now are refused
+_MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (Kiribati, +14:00)
 
 
 class Observation(BaseModel):
@@ -71,7 +77,7 @@ class Observation(BaseModel):
     day: date | None = None
     at: AwareDatetime | None = None
     # strict: "3" or true are client bugs, not counts; ints are accepted as floats.
-    value: float = Field(ge=0, strict=True, allow_inf_nan=False)
+    value: float = Field(ge=0, le=MAX_VALUE, strict=True, allow_inf_nan=False)
     mode: Literal["set", "add"] = "set"
     key: Name | None = None
 
@@ -92,10 +98,24 @@ class Observation(BaseModel):
             raise ValueError("must be an ISO-8601 instant with its offset, e.g. 2026-03-29T09:30:00+01:00")
         return value
 
+    @field_validator("at")
+    @classmethod
+    def _real_offset(cls, value: datetime | None) -> datetime | None:
+        offset = value.utcoffset() if value is not None else None
+        if offset is not None and abs(offset) > _MAX_OFFSET:
+            raise ValueError("the UTC offset must be within -14:00..+14:00")
+        return value
+
     @model_validator(mode="after")
-    def _one_day_and_a_key_for_add(self) -> Observation:
+    def _one_day_and_a_key_for_add(self, info: ValidationInfo) -> Observation:
         if (self.day is None) == (self.at is None):
             raise ValueError("give exactly one of day (YYYY-MM-DD) or at (an ISO-8601 instant)")
+        now = _context_now(info)
+        earliest, latest = now.date() - timedelta(days=366 * MAX_YEARS), now.date() + timedelta(days=366 * MAX_YEARS)
+        when = self.day if self.day is not None else self.at.date() if self.at is not None else None
+        if when is not None and not earliest <= when <= latest:
+            field = "day" if self.day is not None else "at"
+            raise ValueError(f"{field} must be within {MAX_YEARS} years of today")
         if self.mode == "add" and self.key is None:
             raise ValueError("mode add needs a key: the client's idempotency key, so a retry is not added twice")
         return self
@@ -110,6 +130,12 @@ class Observation(BaseModel):
         return PushedCount(
             metric=self.metric, subject=self.subject, day=day, value=self.value, mode=self.mode, key=self.key
         )
+
+
+def _context_now(info: ValidationInfo) -> datetime:
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now")
+    return now if isinstance(now, datetime) else datetime.now(UTC)
 
 
 class ObservationBatch(BaseModel):
@@ -187,11 +213,13 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
     if body is None:
         return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes: send smaller batches")
     try:
-        document: object = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        document: object = loads_limited(body)
+    except JsonLimitError as exc:
+        return _error(400, str(exc))
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
         return _error(400, "the body is not valid JSON")
     try:
-        batch = ObservationBatch.model_validate(document)
+        batch = ObservationBatch.model_validate(document, context={"now": daemon.clock.now()})
     except ValidationError as exc:
         problems = describe_errors(exc)
         return _error(422, problems[0], problems=problems[:_MAX_PROBLEMS])
@@ -199,6 +227,10 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
     at = daemon.clock.now()
     try:
         outcome = await asyncio.to_thread(apply_pushed_counts, daemon.engine, source=name, counts=counts, at=at)
+    except StorageDataError as exc:
+        # The database refused the values themselves: a retry would fail the same way.
+        log.warning("push to %s refused by storage: %s", name, exc)
+        return _error(422, "storage refused a value in the batch: nothing was stored, do not retry as is")
     except StorageError as exc:
         log.warning("push to %s not stored: %s", name, exc)
         daemon.note_push_refused(name, "the last push could not be stored")

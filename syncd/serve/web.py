@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
 
-import bcrypt
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,6 +13,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from syncd.engine.snapshot import Snapshot, SnapshotHolder
 from syncd.serve.api import api_routes
+from syncd.serve.basic_auth import BasicAuthenticator
 from syncd.serve.exposition import build_registry
 from syncd.serve.status_page import render_status_page
 from syncd.serve.web_config import WebConfig
@@ -38,6 +35,7 @@ class WebState:
     registry: CollectorRegistry | None = None
     grafana_url: str | None = None  # where the status page links each goal's panel
     _rendered: tuple[Snapshot, bytes] | None = None
+    auth: BasicAuthenticator | None = None  # made for web_config on first use; tests pass their own
 
     def metrics_bytes(self) -> bytes:
         """Render the exposition once per snapshot and serve the cached bytes to every scrape."""
@@ -103,35 +101,23 @@ def _basic_auth(state: WebState) -> Middleware:
         config = state.web_config
         if not config.users:
             return await handler(request)
-        users = dict(config.users)
         # Probes answer without credentials (by default): the kubelet and HEALTHCHECK have none.
         if request.path in config.open_paths:
             return await handler(request)
         if request.path.startswith("/api/v1/sources/"):
             return await handler(request)  # push sources carry their own bearer token
-        if _authorised(request.headers.get("Authorization", ""), users):
+        # bcrypt runs on the authenticator's own threads, never on the loop: see syncd.serve.basic_auth.
+        if await _authenticator(state).authorised(request.headers.get("Authorization", "")):
             return await handler(request)
         return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="syncd"'})
 
     return middleware
 
 
-def _authorised(header: str, users: dict[str, bytes]) -> bool:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    hashed = users.get(user)
-    if hashed is None:
-        # Spend the same time on an unknown user, so timing does not reveal who exists.
-        bcrypt.checkpw(password.encode(), _dummy_hash())
-        return False
-    return bcrypt.checkpw(password.encode(), hashed)
-
-
-@cache
-def _dummy_hash() -> bytes:
-    return bcrypt.hashpw(b"not-a-user", bcrypt.gensalt(rounds=10))
+def _authenticator(state: WebState) -> BasicAuthenticator:
+    """Return the authenticator of the current web config; a reload's new users get a new one."""
+    current = state.auth
+    if current is None or current.config is not state.web_config:
+        # The auth threads carry over, so checks queued under the old users finish normally.
+        state.auth = BasicAuthenticator(state.web_config, executor=current.executor if current else None)
+    return state.auth

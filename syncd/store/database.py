@@ -13,10 +13,10 @@ from alembic.config import Config
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from syncd.errors import StorageError
+from syncd.errors import StorageDataError, StorageError
 
 __all__ = ["MIGRATIONS_DIR", "create_engine_for", "normalise_database_url", "ping", "storage_errors", "upgrade"]
 
@@ -128,6 +128,9 @@ def storage_errors(engine: Engine, action: str) -> Iterator[None]:
     """Turn a database failure inside the block into a StorageError naming `action`, without the password."""
     try:
         yield
+    except DataError as exc:
+        # Bad values (numeric overflow, NUL in text), not an outage: callers answer 422, not 503.
+        raise StorageDataError(f"cannot {action}: {_driver_message(engine, exc)}") from exc
     except DBAPIError as exc:
         raise StorageError(f"cannot {action} at {_safe(engine.url)}: {_driver_message(engine, exc)}") from exc
 

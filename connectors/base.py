@@ -49,9 +49,11 @@ class ConnectorSettings(BaseModel):
 
     connector: str = Field(description="connector type")
     api_key: SecretStr | None = Field(default=None, description="the vendor credential (secret)")
-    base_url: str | None = Field(default=None, description="replaces the vendor's API root")
-    interval: Duration = Field(default=timedelta(minutes=15), description="how often to sync")
-    lookback: Duration = Field(default=timedelta(days=3), description="history re-read every sync")
+    base_url: str | None = Field(
+        default=None, description="replaces the vendor's API root (an http:// or https:// URL)"
+    )
+    interval: Duration = Field(default=timedelta(minutes=15), description="how often to sync (at least 10s)")
+    lookback: Duration = Field(default=timedelta(days=3), description="history re-read every sync (at most 366d)")
 
     @field_validator("base_url")
     @classmethod

@@ -166,7 +166,7 @@ def test_fuzzed_bodies_get_a_typed_answer_never_a_500(config: Config, engine: En
     client: Client = TestClient(TestServer(build_app(daemon.web_state)), loop=loop)
     loop.run_until_complete(client.start_server())
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=_bodies)
     def check(body: bytes) -> None:
         status, payload = loop.run_until_complete(post(client, body))

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -50,6 +50,17 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_CONFIG)
         except StorageError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_RUNTIME)
+        except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            # A bug or an unforeseen failure still gets one line and exit 1, never a traceback on
+            # the console; --verbose logs the traceback for a bug report. Secrets are masked.
+            from syncd.redaction import redact
+
+            log.debug("unexpected failure", exc_info=True)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"error: {type(exc).__name__}: {redact(first)[:300]} (run with --verbose for details)", err=True)
             sys.exit(EXIT_RUNTIME)
 
     return wrapper
@@ -302,6 +313,12 @@ def _parse_instant(text: str, config: Config) -> datetime:
     if instant.tzinfo is None:
         # A bare local time means the configured zone, where the day buckets live.
         instant = instant.replace(tzinfo=config.timezone)
+    offset = instant.utcoffset()
+    # Far years overflow period arithmetic (year 9999 + a day), and offsets past ±14:00 exist nowhere.
+    if not 1971 <= instant.year <= 2999 or (offset is not None and abs(offset) > timedelta(hours=14)):
+        raise click.BadParameter(
+            f"{text!r} is out of range (years 1971-2999, UTC offset within ±14:00)", param_hint="--as-of"
+        )
     return instant
 
 
@@ -391,6 +408,8 @@ def backfill(since: str, source_name: str | None, config_path: str | None) -> No
         first_day = date.fromisoformat(since)
     except ValueError:
         raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since") from None
+    if not date(1971, 1, 1) <= first_day <= datetime.now(UTC).date():
+        raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     config = _load(config_path)
     sources = _select_sources(config, source_name)
     ok = run_backfill(config, sources, first_day)

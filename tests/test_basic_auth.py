@@ -115,7 +115,9 @@ async def test_a_verified_credential_is_cached_for_a_minute_by_a_fingerprint_onl
             assert (await client.get("/metrics", headers=basic(b"prometheus", PASSWORD))).status_code == 200
             assert len(verifier.hashes) == 4
     keys = list(auth._cache)
-    assert len(keys) == 1 and PASSWORD not in keys[0] and len(keys[0]) == 32
+    assert len(keys) == 1
+    assert PASSWORD not in keys[0]
+    assert len(keys[0]) == 32
 
 
 @pytest.mark.parametrize("extra", [1, 400])

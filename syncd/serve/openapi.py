@@ -231,10 +231,11 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                     "responses": {
                         "200": {"description": "stored"},
-                        "400": {"description": "malformed body"},
+                        "400": {"description": "malformed body, or JSON beyond the limits (depth, number size)"},
                         "401": {"description": "missing or wrong token"},
                         "404": {"description": "no such push source"},
-                        "422": {"description": "a value is not acceptable"},
+                        "413": {"description": "the body is larger than 1 MiB"},
+                        "422": {"description": "a value is not acceptable (or the database refused it: do not retry)"},
                         "503": {"description": "storage unavailable: retry later"},
                     },
                 }

@@ -50,7 +50,7 @@ async def serve(auth: BasicAuthenticator) -> AsyncIterator[str]:
     state = WebState(
         holder=SnapshotHolder(Snapshot(generated_at=NOW, ready=True)),
         readiness=lambda: asyncio.sleep(0, result=True),
-        web_config=CONFIG,
+        web_config=auth.config,
         auth=auth,
     )
     runner = web.AppRunner(build_app(state), access_log=None)
@@ -142,3 +142,31 @@ async def test_malformed_headers_are_401(header: str) -> None:
     async for url in serve(auth):
         async with httpx.AsyncClient(base_url=url) as client:
             assert (await client.get("/metrics", headers={"Authorization": header})).status_code == 401
+
+
+async def test_a_reloaded_web_config_gets_its_own_authenticator_and_an_empty_cache() -> None:
+    state = WebState(
+        holder=SnapshotHolder(Snapshot(generated_at=NOW, ready=True)),
+        readiness=lambda: asyncio.sleep(0, result=True),
+        web_config=CONFIG,
+    )
+    runner = web.AppRunner(build_app(state), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as client:
+            assert (await client.get("/metrics", headers=basic(b"prometheus", PASSWORD))).status_code == 200
+            first = state.auth
+            state.web_config = WebConfig(users=(("grafana", bcrypt.hashpw(b"other", bcrypt.gensalt(rounds=4))),))
+            # The old login was cached under the old users: a reload that removed them ends it.
+            assert (await client.get("/metrics", headers=basic(b"prometheus", PASSWORD))).status_code == 401
+            assert (await client.get("/metrics", headers=basic(b"grafana", b"other"))).status_code == 200
+            assert state.auth is not first
+            assert first is not None
+            assert state.auth is not None
+            assert state.auth.executor is first.executor
+    finally:
+        await runner.cleanup()
+        if state.auth is not None:
+            state.auth.close()

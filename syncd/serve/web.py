@@ -119,5 +119,6 @@ def _authenticator(state: WebState) -> BasicAuthenticator:
     current = state.auth
     if current is None or current.config is not state.web_config:
         # The auth threads carry over, so checks queued under the old users finish normally.
-        state.auth = BasicAuthenticator(state.web_config, executor=current.executor if current else None)
-    return state.auth
+        current = BasicAuthenticator(state.web_config, executor=current.executor if current else None)
+        state.auth = current
+    return current

@@ -37,7 +37,7 @@ def test_out_of_range_values_exit_2(config: Path, args: list[str], fragment: str
 def test_an_unexpected_failure_is_one_masked_line_and_exit_1(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import syncd.cli.status_report as status_report
 
-    def explode(*_: object) -> None:
+    def explode(*_: object, **__: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(status_report, "compute_status", explode)

@@ -19,6 +19,7 @@ to outcomes (syncd.run.sync) needs no string matching. No error message ever hol
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -41,6 +42,9 @@ class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """One thing wrong with a configuration: where it is and what is wrong."""
@@ -51,7 +55,8 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
-        return f"{where}: {self.message}"
+        # One line always: a key or value with a newline or other control character is shown escaped.
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", f"{where}: {self.message}")
 
 
 class ConfigError(SyncdError):

@@ -36,7 +36,7 @@ __all__ = [
 
 
 # Bounds on every source's schedule (see ConnectorSettings' validators for why).
-MIN_INTERVAL = timedelta(seconds=10)
+MIN_INTERVAL = timedelta(seconds=1)
 MAX_LOOKBACK = timedelta(days=366)
 
 
@@ -52,7 +52,7 @@ class ConnectorSettings(BaseModel):
     base_url: str | None = Field(
         default=None, description="replaces the vendor's API root (an http:// or https:// URL)"
     )
-    interval: Duration = Field(default=timedelta(minutes=15), description="how often to sync (at least 10s)")
+    interval: Duration = Field(default=timedelta(minutes=15), description="how often to sync (at least 1s)")
     lookback: Duration = Field(default=timedelta(days=3), description="history re-read every sync (at most 366d)")
 
     @field_validator("base_url")

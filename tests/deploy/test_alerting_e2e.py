@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 TARGET = 210.0
 PERIOD_DAYS = 21
-SYNC_INTERVAL_SECONDS = 10  # the configuration floor (connectors.base.MIN_INTERVAL)
+SYNC_INTERVAL_SECONDS = 3
 
 
 def scenario(now: datetime) -> tuple[date, date, dict[str, object], int, int]:
@@ -152,7 +152,7 @@ def test_behind_owner_is_alerted_and_a_stale_source_inhibits_goal_alerts(stack: 
         next(p for p in stack.processes if p.name == "sandbox").stop()
         stale = wait_until(
             lambda: with_alert(webhook.received(), "SyncdSourceStale"),
-            timeout=60,
+            timeout=40,
             what="SyncdSourceStale at the webhook",
         )
         stale_note, stale_alert = stale[0]

@@ -160,7 +160,7 @@ def compose_config(listen: str, database: str) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load((DEPLOY / "config" / "syncd.yaml").read_text(encoding="utf-8"))
     config["listen"], config["database_url"] = listen, database
     for source in config["sources"].values():
-        source["interval"] = "10s"  # the configuration floor
+        source["interval"] = "2s"
     return config
 
 

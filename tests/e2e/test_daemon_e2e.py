@@ -56,8 +56,8 @@ people:
   alice: {{team: growth, identities: {{lemlist: alice@acme.io}}}}
   bob: {{team: growth, identities: {{lemlist: bob@acme.io}}}}
 sources:
-  lemlist: {{connector: lemlist, api_key: "${{LEMLIST_API_KEY}}", base_url: "{lemlist_url}", interval: 10s}}
-  kit: {{connector: kit, api_key: "${{KIT_API_KEY}}", base_url: "{kit_url}", interval: 15s}}
+  lemlist: {{connector: lemlist, api_key: "${{LEMLIST_API_KEY}}", base_url: "{lemlist_url}", interval: 2s}}
+  kit: {{connector: kit, api_key: "${{KIT_API_KEY}}", base_url: "{kit_url}", interval: 3s}}
 kpis:
   emails: {{source: lemlist, metric: emails_sent, per_person: true}}
   optins: {{source: kit, metric: new_subscribers}}

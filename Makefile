@@ -6,7 +6,7 @@ VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean venv screenshots
+.PHONY: run test lint typecheck unit faults bench clean venv screenshots
 
 $(STAMP): $(ROOT)/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ unit: $(STAMP)
 # The status page in headless Chromium at desktop and phone widths: build/screenshots/*.png
 screenshots: $(STAMP)
 	cd $(ROOT) && SYNCD_SCREENSHOTS=$(ROOT)/build/screenshots $(BIN)/pytest -q tests/test_status_page.py -k chromium
+
+# The whole fault suite (docs/reliability.md): vendor faults, database outages, disk full, kill loops.
+# `make test` runs its quick part; the cases marked `faults` (kill loops, stalls) run only here.
+faults: $(STAMP)
+	cd $(ROOT) && $(BIN)/pytest -q -s -m "faults or not faults" tests/faults
 
 bench: $(STAMP)
 	cd $(ROOT) && $(BIN)/python -m bench

@@ -41,6 +41,7 @@ from connectors.base import (
     expect_settings,
 )
 from connectors.http import HttpPolicy, RateLimit, bearer_client, parse_payload
+from connectors.pagination import require_total
 from syncd.errors import SourceResponseError
 
 __all__ = ["Ga4Connector", "Ga4Settings"]
@@ -160,8 +161,11 @@ class Ga4Connector:
                 for metric, api_name in METRICS.items():
                     values[(metric, day)] = self._number(row, names, api_name)
             offset += len(report.rows)
-            if not report.rows or offset >= report.row_count:
+            if offset >= report.row_count:
                 break
+            if len(report.rows) < PAGE_SIZE:
+                # A short or empty page before rowCount is a truncated answer, not the end.
+                require_total(offset, report.row_count, source=self._source, what="runReport")
         else:
             raise SourceResponseError(
                 f"{self._source} still had report rows after {MAX_PAGES} pages", source=self._source

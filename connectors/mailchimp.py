@@ -53,6 +53,7 @@ from connectors.base import (
     local_day,
 )
 from connectors.http import HttpPolicy, RateLimit, SourceHttpClient, basic_auth_value, parse_payload
+from connectors.pagination import require_total
 from syncd.errors import SourceAuthError, SourceRequestError, SourceResponseError
 
 __all__ = ["MailchimpConnector", "MailchimpSettings", "data_centre"]
@@ -192,9 +193,11 @@ class MailchimpConnector:
             for member in page.members:
                 yield member
             offset += len(page.members)
-            # A short read of an empty page would otherwise loop: the total may shrink mid-read.
-            if not page.members or offset >= page.total_items:
+            if offset >= page.total_items:
                 return
+            if len(page.members) < PAGE_SIZE:
+                # A short or empty page before the announced total is a truncated answer, not the end.
+                require_total(offset, page.total_items, source=self._source, what=f"GET {path}")
         raise SourceResponseError(
             f"{self._source}: Mailchimp still had members after {MAX_PAGES} pages", source=self._source
         )

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from syncd.errors import SourceResponseError
 
-__all__ = ["Page", "paginate_cursor", "paginate_offset"]
+__all__ = ["Page", "paginate_cursor", "paginate_offset", "require_total"]
 
 PayloadT = TypeVar("PayloadT")
 ItemT = TypeVar("ItemT")
@@ -73,6 +73,18 @@ async def paginate_cursor(
             )
         seen.add(page.next_cursor)
         cursor = page.next_cursor
+
+
+def require_total(received: int, total: int, *, source: str, what: str) -> None:
+    """Fail when a vendor that states a total sent fewer items: a short or empty page is an error, not the end.
+
+    Taking it as the end would store a truncated day, which the next good read then has to undo.
+    """
+    if received < total:
+        raise SourceResponseError(
+            f"{source or 'the vendor'}: {what} stopped after {received} of the {total} items it announced",
+            source=source,
+        )
 
 
 def _page_numbers(max_pages: int | None, source: str) -> Iterator[int]:

@@ -100,14 +100,17 @@ def main(verbose: bool) -> None:
 @handles_errors
 def run(config_path: str | None) -> None:
     """Run the daemon: schedule every source, store snapshots, serve HTTP."""
+    # Until the event loop installs its own handler, SIGTERM is a clean exit 0, not a traceback.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     from syncd.run.daemon import Daemon
+    from syncd.run.shutdown import run_until_stopped
     from syncd.serve.web_config import load_web_config
-    from syncd.store import create_engine_for, upgrade
+    from syncd.store import create_engine_for
 
     config = _load(config_path)
     web_config = load_web_config(config.web_config_file) if config.web_config_file else None
+    # The schema is upgraded by the daemon, retried while the database is down (no CrashLoopBackOff).
     engine = create_engine_for(config.database_url)
-    upgrade(engine)
     daemon = Daemon(config, engine, web_config=web_config, extra_routes=_push_routes)
 
     async def main_loop() -> None:
@@ -116,7 +119,12 @@ def run(config_path: str | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
-        await daemon.run(stop, reload_requested=reload_requested, load_config=lambda: _load(config_path))
+        await run_until_stopped(
+            daemon.run(
+                stop, reload_requested=reload_requested, load_config=lambda: _load(config_path), upgrade_schema=True
+            ),
+            stop,
+        )
 
     try:
         _run(main_loop())
@@ -128,6 +136,10 @@ def run(config_path: str | None) -> None:
         click.echo(message, err=True)
         sys.exit(code)
     log.info("stopped")
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    sys.exit(EXIT_OK)
 
 
 def _push_routes(daemon: Any) -> list[Any]:

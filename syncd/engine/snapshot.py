@@ -206,6 +206,7 @@ class SourceStatus:
     duration_sum: float = 0.0
     duration_count: int = 0
     pulled: bool = True  # False: a push source, up while pushes are accepted
+    suspect_reads_total: int = 0  # reads held because they would have lowered stored counts
 
 
 @dataclass(frozen=True)

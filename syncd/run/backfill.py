@@ -20,6 +20,7 @@ from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, local_midnight_of, sync_window
 from syncd.store import create_engine_for, load_source_states, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
+from syncd.store.executor import run_db, run_db_write
 
 __all__ = ["CHUNK_DAYS", "backfill_source", "plan_chunks", "run_backfill"]
 
@@ -85,7 +86,7 @@ async def backfill_source(
     for note in notes:
         if console is not None:
             console.print(f"note: {note}")
-    done = await asyncio.to_thread(backfill_done_through, engine, source.name, since)
+    done = await run_db(backfill_done_through, engine, source.name, since)
     pending = [w for w in windows if done is None or w.last_day > done]
     task = (
         progress.add_task(source.name, total=len(windows), completed=len(windows) - len(pending)) if progress else None
@@ -95,7 +96,7 @@ async def backfill_source(
     pool = ConnectorPool()
     try:
         for window in pending:
-            states = await asyncio.to_thread(load_source_states, engine)
+            states = await run_db(load_source_states, engine)
             outcome = await sync_window(
                 config,
                 source,
@@ -112,7 +113,7 @@ async def backfill_source(
                     console.print(f"[red]{source.name}: stopped at {window.first_day}: {outcome.error}[/]")
                 return False
             # Stored after the chunk's own transaction: a crash in between only re-reads that chunk.
-            await asyncio.to_thread(
+            await run_db_write(
                 save_backfill_progress, engine, source.name, since, _stored_through(window, config), clock.now()
             )
             if progress is not None and task is not None:
@@ -124,7 +125,7 @@ async def backfill_source(
 
 async def _backfill(config: Config, sources: list[Source], since: date, clock: Clock) -> bool:
     engine = create_engine_for(config.database_url)
-    await asyncio.to_thread(upgrade, engine)
+    await run_db(upgrade, engine)
     ok = True
     with Progress(
         TextColumn("{task.description}"),

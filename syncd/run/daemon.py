@@ -36,10 +36,12 @@ from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.restored_health import restore_source_health
 from syncd.run.source_stats import SourceStats
+from syncd.run.storage_wait import wait_for_storage
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.serve.web import WebState, build_app
 from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
+from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
 from syncd.store.repository import load_source_states
 
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 EVALUATE_EVERY_SECONDS = 15.0
 # Finished check-ins change with new data (judged on the next tick) and as days close: every few minutes.
 CHECKIN_RECORD_EVERY_TICKS = 20
+# /readyz gives the database this long to answer SELECT 1 (the probe itself allows a few seconds).
+READINESS_PING_SECONDS = 2.0
 
 
 @dataclass
@@ -111,13 +115,17 @@ class Daemon:
         self._stored_syncs = StoredSyncs()
         # Counts written by other processes (record, backfill, replicas) since the last tick.
         self.change_watch = ChangeWatch(engine)
+        HEALTH.record(None)  # no write yet: a previous daemon's outcome in this process does not count
 
     def _lease_keeper(self, config: Config) -> LeaseKeeper:
         return LeaseKeeper(self.engine, self.clock, sources=_pull_sources(config), lease_seconds=config.lease_seconds)
 
     async def _storage_reachable(self) -> bool:
+        # A failed last write (a full disk) makes the daemon unready even when SELECT 1 still works.
+        if HEALTH.last_write_ok is False:
+            return False
         try:
-            await asyncio.to_thread(ping, self.engine)
+            await run_db_bounded(READINESS_PING_SECONDS, False, ping, self.engine)
         except StorageError:
             return False
         return True
@@ -137,9 +145,9 @@ class Daemon:
             range_moved = self.cache.range != needed
             if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
-                await asyncio.to_thread(self.cache.load, self.engine, needed)
+                await run_db(self.cache.load, self.engine, needed)
             elif refreshed or reread:
-                await asyncio.to_thread(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
+                await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
             goals = self._goal_statuses(now, None if range_moved else refreshed)
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
@@ -185,7 +193,7 @@ class Daemon:
         """Judge and store every finished check-in, then publish the stored results with the snapshot."""
         async with self._evaluate_lock:
             now = self.clock.now()
-            self.checkin_results = await asyncio.to_thread(
+            self.checkin_results = await run_db_write(
                 record_checkin_results, self.engine, self.config, self.cache.counts, now
             )
             self.holder.swap(replace(self.holder.current, checkins=self.checkin_results))
@@ -242,22 +250,22 @@ class Daemon:
 
     async def refresh_push_health(self) -> None:
         """Read push sources' last accepted pushes from storage (another process, a restart)."""
-        apply_push_states(self.stats, await asyncio.to_thread(load_source_states, self.engine))
+        apply_push_states(self.stats, await run_db(load_source_states, self.engine))
 
     async def tick(self) -> None:
         """One evaluation tick: take in what other processes and replicas wrote, then recompute every goal."""
         await self.refresh_push_health()
         needed = counts_needed(self.config, self.clock.now())
         # The change feed names the counts any other process stored since the last tick.
-        changed = await asyncio.to_thread(self.change_watch.poll, needed)
+        changed = await run_db(self.change_watch.poll, needed)
         await self.evaluate(reread=(*await self._foreign_counts(), *changed))
 
     async def start(self) -> None:
         """Prepare the first snapshot: goal versions, the change feed's position, stored source health."""
-        await asyncio.to_thread(record_config_goals, self.engine, self.config, self.clock.now())
+        await run_db_write(record_config_goals, self.engine, self.config, self.clock.now())
         # Before the first full read, so a write landing during it is re-read at the next tick.
-        await asyncio.to_thread(self.change_watch.start)
-        states = await asyncio.to_thread(load_source_states, self.engine)
+        await run_db(self.change_watch.start)
+        states = await run_db(load_source_states, self.engine)
         restore_source_health(self.stats, states)
         apply_push_states(self.stats, states)
         await self.evaluate()
@@ -280,7 +288,7 @@ class Daemon:
         if not self.leases.shared:
             return ()
         foreign = foreign_sources(self.config, self.leases.held())
-        states = await asyncio.to_thread(load_source_states, self.engine)
+        states = await run_db(load_source_states, self.engine)
         pulled = foreign & frozenset(self.leases.sources)
         adopt_stored_states(self.stats, states, pulled)
         # Pulled sources only when another replica stored a sync since the last tick; pushes land on
@@ -303,7 +311,7 @@ class Daemon:
             stats[name] = kept
         self.stats = stats
         self.leases.sources = _pull_sources(config)
-        await asyncio.to_thread(record_config_goals, self.engine, config, self.clock.now())
+        await run_db_write(record_config_goals, self.engine, config, self.clock.now())
         self.cache = CountsCache()
         await self.evaluate()
 
@@ -407,7 +415,8 @@ class Daemon:
 
     async def serve(self) -> web.AppRunner:
         """Start serving HTTP on the configured address, with TLS when the web config has it."""
-        runner = web.AppRunner(build_app(self.web_state), access_log=None)
+        # In-flight requests get a short grace at SIGTERM, so the process exits well within 10 s.
+        runner = web.AppRunner(build_app(self.web_state), access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         # Kept: a reload loads a rotated certificate into this same context.
         self._ssl_context = self.web_state.web_config.ssl_context()
@@ -428,13 +437,19 @@ class Daemon:
         serve: bool = True,
         reload_requested: asyncio.Event | None = None,
         load_config: Callable[[], Config] | None = None,
+        upgrade_schema: bool = False,
     ) -> None:
         """Run until `stop` is set: serve HTTP, sync every source, keep the snapshot fresh.
 
         When `reload_requested` is set (SIGHUP), `load_config` is called; a valid configuration
-        replaces the running one, an invalid one is logged and the old one kept.
+        replaces the running one, an invalid one is logged and the old one kept. With
+        `upgrade_schema`, the schema is upgraded first, retried while the database is down.
         """
         runner = await self.serve() if serve else None
+        if upgrade_schema and not await wait_for_storage(self.engine, stop, self.clock):
+            if runner is not None:
+                await runner.cleanup()
+            return
         try:
             await self.start()
             await self.record_checkins()

@@ -28,6 +28,7 @@ from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
 from syncd.serve.push import push_routes
 from syncd.store import create_engine_for, upgrade
+from syncd.store.executor import run_db, run_db_write
 
 __all__ = ["demo_config_path", "run_demo", "sandbox_ports"]
 
@@ -110,8 +111,8 @@ async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: s
         raise
     try:
         engine = create_engine_for(config.database_url)
-        await asyncio.to_thread(upgrade, engine)
-        await asyncio.to_thread(seed_recorded_counts, config, engine, now=sandbox.clock.now(), seed=seed)
+        await run_db(upgrade, engine)
+        await run_db_write(seed_recorded_counts, config, engine, now=sandbox.clock.now(), seed=seed)
         daemon = Daemon(config, engine, extra_routes=push_routes)
         base = f"http://{config.listen_host}:{config.listen_port}"
         click.echo(

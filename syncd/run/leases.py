@@ -26,11 +26,17 @@ from syncd.errors import StorageError
 from syncd.model import Config, Source
 from syncd.run.source_stats import SourceStats
 from syncd.store import SourceState, load_source_states
+from syncd.store.executor import run_db, run_db_bounded
 from syncd.store.leases import Fence, claim_leases, release_leases
 
 __all__ = ["LeaseKeeper", "StoredSyncs", "adopt_stored_states", "foreign_sources", "replica_id"]
 
 log = logging.getLogger(__name__)
+
+# A lease call stuck on a silent database is given up after this long (leases then expire locally).
+LEASE_CALL_BOUND_S = 10.0
+# At shutdown the release must leave SIGTERM its 10 s: a silent database gets only this long.
+LEASE_RELEASE_BOUND_S = 2.0
 
 
 def replica_id() -> str:
@@ -103,7 +109,9 @@ class LeaseKeeper:
             return
         now = self.clock.now()
         try:
-            claim = await asyncio.to_thread(
+            claim = await run_db_bounded(
+                LEASE_CALL_BOUND_S,
+                True,
                 claim_leases,
                 self.engine,
                 holder=self.holder,
@@ -122,7 +130,7 @@ class LeaseKeeper:
         if gained:
             # The previous holder's last attempt sets this replica's first sync of each gained source.
             try:
-                states = await asyncio.to_thread(load_source_states, self.engine)
+                states = await run_db(load_source_states, self.engine)
             except StorageError as exc:
                 log.warning("took over %d sources but cannot read their state yet: %s", len(gained), exc)
                 return
@@ -148,7 +156,9 @@ class LeaseKeeper:
         finally:
             self._held = {}
             try:
-                await asyncio.to_thread(release_leases, self.engine, holder=self.holder, now=self.clock.now())
+                await run_db_bounded(
+                    LEASE_RELEASE_BOUND_S, True, release_leases, self.engine, holder=self.holder, now=self.clock.now()
+                )
             except StorageError as exc:
                 log.warning("could not release source leases (they expire by themselves): %s", exc)
 

@@ -32,6 +32,7 @@ class SourceStats:
     bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
     pulled: bool = True
+    suspect_reads_total: int = 0
 
     def on_response(self, code: str) -> None:
         self.http_requests[code] += 1
@@ -67,6 +68,10 @@ class SourceStats:
         self.up = False
         self.last_error = message
 
+    def record_suspect_read(self) -> None:
+        """Count a read that would have lowered stored days (held, not stored)."""
+        self.suspect_reads_total += 1
+
     def _observe(self, duration: float) -> None:
         self.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
         self.duration_sum += duration
@@ -93,4 +98,5 @@ class SourceStats:
             duration_sum=self.duration_sum,
             duration_count=running,
             pulled=self.pulled,
+            suspect_reads_total=self.suspect_reads_total,
         )

@@ -25,6 +25,8 @@ from syncd.redaction import redact
 from syncd.registry import load_registry
 from syncd.run.source_stats import SourceStats
 from syncd.store import SourceState, load_source_states, record_failure, save_sync
+from syncd.store.executor import run_db, run_db_write
+from syncd.store.held_reads import SuspectDay
 from syncd.store.leases import Fence
 
 __all__ = [
@@ -147,7 +149,7 @@ async def sync_source(
     if not getattr(connector_cls, "pull", True):
         return SyncOutcome(source=source.name, ok=True, window=None, notes=("a push source: nothing to pull",))
     try:
-        states = await asyncio.to_thread(load_source_states, engine)
+        states = await run_db(load_source_states, engine)
     except StorageError as exc:
         return _failed(stats, source, None, "storage", str(exc), clock.monotonic() - started)
     state = states.get(source.name)
@@ -217,8 +219,9 @@ async def sync_window(
         {kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)}
         | {count.metric for count in result.counts}
     )
+    held: list[SuspectDay] = []
     try:
-        changed = await asyncio.to_thread(
+        changed = await run_db_write(
             save_sync,
             engine,
             source=source.name,
@@ -230,6 +233,7 @@ async def sync_window(
             connector_state=dict(result.state),
             finished_at=clock.now(),
             fence=fence,
+            held=held,
         )
     except LeaseLost as exc:
         # Another replica holds the source now and syncs it: this read is dropped, not a failure.
@@ -242,6 +246,8 @@ async def sync_window(
         message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)
         await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started)
+    if held:
+        report_suspect_read(stats, source.name, held)
     duration = clock.monotonic() - started
     stats.record_success(clock.now(), duration)
     return SyncOutcome(
@@ -319,11 +325,25 @@ async def _collect(
 
 async def _record_failure(engine: Engine, source: Source, message: str, at: datetime, fence: Fence | None) -> None:
     try:
-        await asyncio.to_thread(record_failure, engine, source=source.name, error=message, at=at, fence=fence)
+        await run_db_write(record_failure, engine, source=source.name, error=message, at=at, fence=fence)
     except LeaseLost as exc:
         log.info("failure of %s not recorded: %s", source.name, exc)
     except StorageError:
         log.warning("could not record the failure of %s: the database is unreachable", source.name)
+
+
+def report_suspect_read(stats: SourceStats, source: str, held: list[SuspectDay]) -> None:
+    """Count a read that would have lowered stored days and name them in the log."""
+    stats.record_suspect_read()
+    shown = "; ".join(day.describe() for day in held[:20])
+    more = f" and {len(held) - 20} more" if len(held) > 20 else ""
+    log.warning(
+        "%s: a read would lower %d stored day(s); kept until a second read agrees: %s%s",
+        source,
+        len(held),
+        redact(shown),
+        more,
+    )
 
 
 def _failed(

@@ -139,8 +139,10 @@ class SnapshotCollector(Collector):
         remaining = GaugeMetricFamily(
             m.SOURCE_RATE_LIMIT_REMAINING, m.HELP[m.SOURCE_RATE_LIMIT_REMAINING], labels=labels
         )
+        suspect = CounterMetricFamily(m.SOURCE_SUSPECT_READS, m.HELP[m.SOURCE_SUSPECT_READS], labels=labels)
         for source in snapshot.sources:
             key = [source.name, source.connector]
+            suspect.add_metric(key, source.suspect_reads_total)
             up.add_metric(key, 1.0 if source.up else 0.0)
             if source.last_success is not None:
                 last.add_metric(key, source.last_success.timestamp())
@@ -156,7 +158,7 @@ class SnapshotCollector(Collector):
                 requests.add_metric([*key, code], count)
             if source.rate_limit_remaining is not None:
                 remaining.add_metric(key, source.rate_limit_remaining)
-        yield from (up, last, interval, duration, syncs, failures, requests, remaining)
+        yield from (up, last, interval, duration, syncs, failures, requests, remaining, suspect)
 
 
 def last_hit_family(snapshot: Snapshot) -> Metric:

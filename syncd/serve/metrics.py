@@ -32,6 +32,7 @@ SOURCE_SYNCS = "syncd_source_syncs"  # prometheus-client appends _total to count
 SOURCE_SYNC_FAILURES = "syncd_source_sync_failures"
 SOURCE_HTTP_REQUESTS = "syncd_source_http_requests"
 SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
+SOURCE_SUSPECT_READS = "syncd_source_suspect_reads"  # _total appended, as for the other counters
 BUILD_INFO = "syncd_build_info"
 CONFIG_LAST_RELOAD_SUCCESSFUL = "syncd_config_last_reload_successful"
 CONFIG_LAST_RELOAD_SUCCESS = "syncd_config_last_reload_success_timestamp_seconds"
@@ -109,6 +110,7 @@ HELP: dict[str, str] = {
     SOURCE_SYNC_FAILURES: "Syncs failed, by reason",
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
     SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
+    SOURCE_SUSPECT_READS: "Reads that would have lowered stored counts, held until a second read agrees",
     BUILD_INFO: "syncd build information",
     CONFIG_LAST_RELOAD_SUCCESSFUL: (
         "1 when the last configuration reload applied everything; 0 when it was refused or partial (needs a restart)"

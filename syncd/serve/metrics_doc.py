@@ -20,6 +20,7 @@ _TYPES: dict[str, MetricType] = {
     m.SOURCE_SYNCS: "counter",
     m.SOURCE_SYNC_FAILURES: "counter",
     m.SOURCE_HTTP_REQUESTS: "counter",
+    m.SOURCE_SUSPECT_READS: "counter",
     m.SOURCE_SYNC_DURATION: "histogram",
     m.BUILD_INFO: "info",
 }

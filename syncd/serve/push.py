@@ -8,7 +8,6 @@ gauges are re-evaluated at once, so a dashboard shows the push on its next scrap
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
@@ -38,6 +37,7 @@ from syncd.engine.evaluate import CountKey
 from syncd.errors import StorageDataError, StorageError
 from syncd.model import Config, Source
 from syncd.serve.json_limits import JsonLimitError, loads_limited
+from syncd.store.executor import run_db_write
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
 
 __all__ = [
@@ -226,7 +226,7 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
     counts = [observation.resolve(daemon.config.timezone) for observation in batch.observations]
     at = daemon.clock.now()
     try:
-        outcome = await asyncio.to_thread(apply_pushed_counts, daemon.engine, source=name, counts=counts, at=at)
+        outcome = await run_db_write(apply_pushed_counts, daemon.engine, source=name, counts=counts, at=at)
     except StorageDataError as exc:
         # The database refused the values themselves: a retry would fail the same way.
         log.warning("push to %s refused by storage: %s", name, exc)

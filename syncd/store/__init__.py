@@ -7,6 +7,7 @@ repository functions read and write; every database failure surfaces as `Storage
 # Every table's model registers on Base.metadata here, so the schema check sees them all.
 from syncd.store import changes as _changes  # noqa: F401
 from syncd.store import checkin_models as _checkin_models  # noqa: F401
+from syncd.store import held_reads as _held_reads  # noqa: F401
 from syncd.store import leases as _leases  # noqa: F401
 from syncd.store import push_models as _push_models  # noqa: F401
 from syncd.store.database import create_engine_for, ping, upgrade

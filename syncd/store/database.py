@@ -31,6 +31,19 @@ _SQLITE_BUSY_TIMEOUT_MS = 60_000
 _WRITE_OPTION = "syncd_sqlite_write"
 # An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
 _POSTGRES_CONNECT_TIMEOUT_S = 10
+# A statement the server works on longer than this is cancelled by the server (a lock wait, a stuck plan).
+_POSTGRES_STATEMENT_TIMEOUT_MS = 60_000
+# A silently dropped peer (a partition, a dead NAT entry) is noticed after about idle + interval * count
+# seconds of keepalives, and sent data left unacknowledged for tcp_user_timeout fails the connection.
+_POSTGRES_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+# Waiting for a pooled connection (all of them stuck on a silent server) fails after this many seconds.
+_POOL_TIMEOUT_S = 10
 
 
 def create_engine_for(url: str) -> Engine:
@@ -59,7 +72,7 @@ def normalise_database_url(url: str) -> str:
 def _sqlite_engine(url: URL) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
-        # One shared connection, else every thread (asyncio.to_thread) would see its own empty database.
+        # One shared connection, else every database thread would see its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         # One connection per source syncing at once, and writers queue on the file lock, not the pool.
@@ -112,11 +125,21 @@ class _SQLiteEngine(Engine):
 def _postgres_engine(url: URL) -> Engine:
     if url.get_driver_name() != "psycopg":
         raise StorageError(f"unsupported driver in {_safe(url)}: use postgresql+psycopg://")
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = _POSTGRES_CONNECT_TIMEOUT_S
+    connect_args: dict[str, Any] = postgres_connect_args(url)
     # pre_ping: connections idle between syncs may have been closed by the server or a proxy.
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, pool_timeout=_POOL_TIMEOUT_S, connect_args=connect_args)
+
+
+def postgres_connect_args(url: URL) -> dict[str, Any]:
+    """Return libpq settings bounding a dead or silent server; a value given in the URL wins."""
+    wanted: dict[str, Any] = {"connect_timeout": _POSTGRES_CONNECT_TIMEOUT_S, **_POSTGRES_KEEPALIVES}
+    connect_args = {key: value for key, value in wanted.items() if key not in url.query}
+    given = url.query.get("options", "")
+    options = given if isinstance(given, str) else " ".join(given)
+    if "statement_timeout" not in options:
+        # Added to the URL's own options (a search_path, say), which connect_args would replace.
+        connect_args["options"] = f"{options} -c statement_timeout={_POSTGRES_STATEMENT_TIMEOUT_MS}".strip()
+    return connect_args
 
 
 def _safe(url: URL) -> str:

@@ -1,6 +1,6 @@
 """Writes of pushed counts: `set` replaces a day's count, `add` adds once per idempotency key.
 
-Synchronous, like `syncd.store.repository`; the web handler calls it through asyncio.to_thread.
+Synchronous, like `syncd.store.repository`; the web handler calls it through syncd.store.executor.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reads and writes of daily counts and source state; synchronous, called through asyncio.to_thread."""
+"""Reads and writes of daily counts and source state; synchronous, called through syncd.store.executor.run_db."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from connectors.base import DailyCount
 from syncd.errors import StorageError
 from syncd.store.changes import note_changes, spans_of
 from syncd.store.database import storage_errors
+from syncd.store.held_reads import SuspectDay, hold_lowered_reads
 from syncd.store.leases import Fence, check_fence
 from syncd.store.models import DailyCountRow, SourceStateRow
 
@@ -57,6 +58,7 @@ def save_sync(
     connector_state: Mapping[str, str],
     finished_at: datetime,
     fence: Fence | None = None,
+    held: list[SuspectDay] | None = None,
 ) -> int:
     """Store one successful sync's counts and cursor in one transaction; return how many rows changed.
 
@@ -65,6 +67,9 @@ def save_sync(
     no longer reports them. A row counts as changed when inserted, updated to another value, or
     deleted, so the caller can skip recomputing when nothing moved. With a `fence` (replicas on
     PostgreSQL) the transaction first checks the lease and raises LeaseLost, writing nothing.
+
+    With `held` (a list to fill), a single read never lowers or deletes a stored count: those
+    days keep their value until a second read agrees (`syncd.store.held_reads`), and are appended.
     """
     _require_aware(cursor_end=cursor_end, finished_at=finished_at)
     incoming = _index_counts(counts, metrics)
@@ -77,9 +82,23 @@ def save_sync(
         if fence is not None:
             check_fence(connection, fence, finished_at)
         existing = _existing_values(connection, source, metrics, first, last)
+        stale = [key for key in existing if key not in incoming and replace_from <= key[2] <= replace_to]
+        if held is not None:
+            outcome = hold_lowered_reads(
+                connection,
+                source=source,
+                metrics=metrics,
+                existing=existing,
+                incoming=incoming,
+                stale=stale,
+                first=first,
+                last=last,
+                at=finished_at,
+            )
+            incoming, stale = outcome.incoming, outcome.stale
+            held.extend(outcome.held)
         moved = [key for key, value in incoming.items() if existing.get(key) != value]
         changed = len(moved)
-        stale = [key for key in existing if key not in incoming and replace_from <= key[2] <= replace_to]
         _upsert_counts(connection, source, incoming, finished_at)
         _delete_counts(connection, source, stale)
         _upsert_state(

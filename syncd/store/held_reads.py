@@ -1,0 +1,123 @@
+"""Counts never go down on a single read: a re-read lowering or dropping stored days is held.
+
+A short page, an empty answer or a vendor glitch looks exactly like a correction the first time.
+So a read that would lower a stored count (or delete it) keeps the stored value and is remembered
+here; when the next read of that day is lower too, the two agree and the newest value lands. A
+read that brings the count back clears what was held. Both outcomes are in one transaction with
+the counts they guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Float, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.schema import Table
+
+from syncd.store.models import Base, UTCDateTime
+
+__all__ = ["HeldReadRow", "SuspectDay", "hold_lowered_reads"]
+
+_CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
+
+
+class HeldReadRow(Base):
+    """A lowered value one read gave for a stored day, waiting for a second read to agree."""
+
+    __tablename__ = "held_reads"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the read left the day out
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_HELD: Table = HeldReadRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class SuspectDay:
+    """One stored count a read would have lowered (`read` None: dropped), kept until confirmed."""
+
+    metric: str
+    subject: str
+    day: date
+    stored: float
+    read: float | None
+
+    def describe(self) -> str:
+        """Say it in a log line: `emails_sent/alice@acme.io 2026-03-02: 5 -> missing`."""
+        after = "missing" if self.read is None else f"{self.read:g}"
+        return f"{self.metric}/{self.subject} {self.day.isoformat()}: {self.stored:g} -> {after}"
+
+
+@dataclass(frozen=True)
+class HoldOutcome:
+    """What to write after holding: the counts to upsert, the rows to delete, and what was held."""
+
+    incoming: dict[_CountKey, float]
+    stale: list[_CountKey]
+    held: tuple[SuspectDay, ...]
+
+
+def hold_lowered_reads(
+    connection: Connection,
+    *,
+    source: str,
+    metrics: Sequence[str],
+    existing: Mapping[_CountKey, float],
+    incoming: Mapping[_CountKey, float],
+    stale: Sequence[_CountKey],
+    first: date,
+    last: date,
+    at: datetime,
+) -> HoldOutcome:
+    """Keep stored values a single read would lower; let through those a previous read already lowered."""
+    lowered: dict[_CountKey, float | None] = {key: None for key in stale}
+    for key, value in incoming.items():
+        stored = existing.get(key)
+        if stored is not None and value < stored:
+            lowered[key] = value
+    previously = _held(connection, source, metrics, first, last)
+    confirmed = {key for key in lowered if key in previously}
+    suspect = {key: value for key, value in lowered.items() if key not in confirmed}
+    connection.execute(
+        delete(_HELD).where(
+            _HELD.c.source == source,
+            _HELD.c.metric.in_(list(metrics)),
+            _HELD.c.day >= first,
+            _HELD.c.day <= last,
+        )
+    )
+    if suspect:
+        connection.execute(
+            _HELD.insert(),
+            [
+                {"source": source, "metric": m, "subject": s, "day": d, "value": value, "held_at": at}
+                for (m, s, d), value in suspect.items()
+            ],
+        )
+    kept_incoming = {key: value for key, value in incoming.items() if key not in suspect}
+    kept_stale = [key for key in stale if key not in suspect]
+    held = tuple(
+        SuspectDay(metric=m, subject=s, day=d, stored=existing[(m, s, d)], read=value)
+        for (m, s, d), value in sorted(suspect.items())
+    )
+    return HoldOutcome(incoming=kept_incoming, stale=kept_stale, held=held)
+
+
+def _held(connection: Connection, source: str, metrics: Sequence[str], first: date, last: date) -> set[_CountKey]:
+    if not metrics:
+        return set()
+    statement = select(_HELD.c.metric, _HELD.c.subject, _HELD.c.day).where(
+        _HELD.c.source == source,
+        _HELD.c.metric.in_(list(metrics)),
+        _HELD.c.day >= first,
+        _HELD.c.day <= last,
+    )
+    return {(row.metric, row.subject, row.day) for row in connection.execute(statement)}

@@ -357,6 +357,7 @@ class _Builder:
             listen_port=port,
             web_config_file=raw.web_config_file,
             grafana_url=raw.grafana_url,
+            auto_backfill=raw.auto_backfill,
             teams=teams,
             people=people,
             sources=sources,

@@ -53,6 +53,7 @@ DESCRIPTIONS: dict[str, str] = {
     "RawConfig.database_url": "`sqlite:///FILE` or `postgresql+psycopg://user:pass@host/db` (env SYNCD_DATABASE_URL)",
     "RawConfig.listen": "HOST:PORT of /metrics, /healthz, /readyz, the status page and the API (env SYNCD_LISTEN)",
     "RawConfig.web_config_file": "TLS and basic auth, in the Prometheus exporter-toolkit web config format",
+    "RawConfig.auto_backfill": "fetch in the background the history a goal's period, curve or forecast needs",
     "RawConfig.grafana_url": "Grafana's root URL: the status page links each goal to its panel there",
     "RawConfig.lease": (
         "replicas on PostgreSQL: how long a source lease lasts unrenewed; "

@@ -191,6 +191,7 @@ class RawConfig(BaseSettings):
     database_url: str = "sqlite:///syncd.db"
     listen: str = "127.0.0.1:9464"
     web_config_file: str | None = None
+    auto_backfill: bool = True
     grafana_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     lease: Duration = timedelta(seconds=20)
     shard: str | None = None

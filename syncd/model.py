@@ -191,6 +191,7 @@ class Config:
     goals: tuple[Goal, ...]
     funnels: Mapping[str, Funnel]
     grafana_url: str | None = None  # where the status page links each goal's panel
+    auto_backfill: bool = True  # fetch the history goals need in the background
     # Replicas on PostgreSQL: how long a source lease lasts without renewal (syncd.run.leases).
     lease_seconds: float = 20.0
     # This process's share of the goals (syncd.sharding); None: every goal.

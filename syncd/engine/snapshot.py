@@ -70,6 +70,8 @@ class GoalStatus:
     trail: GoalTrail | None = None
     checkpoints: tuple[CheckpointStatus, ...] = ()  # every level's current check-in, coarsest first
     goal_key: str = ""  # kpi|owner|period spec: ties stored check-in results to this goal
+    # False while the daemon is still backfilling days the goal's value (or pacing curve) needs.
+    data_complete: bool = True
 
     @property
     def status(self) -> Status:
@@ -230,6 +232,8 @@ class Snapshot:
     ready: bool = False
     config_reload: ReloadStatus | None = None
     checkins: tuple[CheckinResult, ...] = ()  # finished check-ins, as last judged and stored
+    # Source name -> days of history the daemon still has to backfill for the goals.
+    backfill_remaining_days: Mapping[str, int] = field(default_factory=dict)
 
 
 class SnapshotHolder:

@@ -20,6 +20,7 @@ from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, local_midnight_of, sync_window
 from syncd.store import create_engine_for, load_source_states, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
+from syncd.store.coverage_repository import record_coverage
 from syncd.store.executor import run_db, run_db_write
 
 __all__ = ["CHUNK_DAYS", "backfill_source", "plan_chunks", "run_backfill"]
@@ -120,6 +121,10 @@ async def backfill_source(
                 progress.advance(task)
     finally:
         await pool.aclose()
+    if windows:
+        # Read oldest-first, the chunks reach the covered days only at the end: record the whole
+        # range now, so the daemon does not backfill it again.
+        await asyncio.to_thread(record_coverage, engine, source.name, windows[0].first_day, windows[-1].last_day)
     return True
 
 

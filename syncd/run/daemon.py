@@ -29,6 +29,7 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
+from syncd.run.auto_backfill import AutoBackfiller
 from syncd.run.change_watch import ChangeWatch
 from syncd.run.checkin_record import record_checkin_results
 from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
@@ -111,6 +112,7 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_started: dict[str, datetime] = {}
         self._ssl_context: ssl.SSLContext | None = None
+        self.auto_backfill = AutoBackfiller(self)
         self.leases = self._lease_keeper(config)
         self._stored_syncs = StoredSyncs()
         # Counts written by other processes (record, backfill, replicas) since the last tick.
@@ -148,7 +150,7 @@ class Daemon:
                 await run_db(self.cache.load, self.engine, needed)
             elif refreshed or reread:
                 await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
-            goals = self._goal_statuses(now, None if range_moved else refreshed)
+            goals = self.auto_backfill.mark(self._goal_statuses(now, None if range_moved else refreshed), now)
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
             funnels = (
@@ -166,6 +168,7 @@ class Daemon:
                 ready=True,
                 config_reload=self.reload_status,
                 checkins=self.checkin_results,
+                backfill_remaining_days=self.auto_backfill.remaining_days(now),
             )
             self.holder.swap(snapshot)
             return snapshot
@@ -213,6 +216,10 @@ class Daemon:
         keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
         self._checkins_stale = self._checkins_stale or bool(outcome.ok and outcome.changed)
         try:
+            if outcome.ok:
+                # A sync may set the source's coverage (its first) and so its goals' completeness.
+                await self.auto_backfill.refresh()
+                self.auto_backfill.wake()
             # Nothing stored changed: keep every goal's figures, refresh only the source's health.
             await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else ())
         except StorageError as exc:
@@ -313,6 +320,7 @@ class Daemon:
         self.leases.sources = _pull_sources(config)
         await run_db_write(record_config_goals, self.engine, config, self.clock.now())
         self.cache = CountsCache()
+        self.auto_backfill.wake()  # added goals may need history
         await self.evaluate()
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
@@ -460,6 +468,7 @@ class Daemon:
         keeper = asyncio.create_task(self.leases.run(keeper_stop, self._wait), name="leases")
         self._start_sources(stop)
         evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
+        backfiller = asyncio.create_task(self.auto_backfill.run(stop), name="auto-backfill")
         try:
             while not stop.is_set():
                 stopper = asyncio.ensure_future(stop.wait())
@@ -475,7 +484,7 @@ class Daemon:
                 except Exception:  # reload_from catches its own; a SIGHUP must never end the daemon
                     log.exception("reload failed; the daemon keeps running")
         finally:
-            await _cancel([*self._tasks.values(), evaluator])
+            await _cancel([*self._tasks.values(), evaluator, backfiller])
             # After the syncs stopped: the leases go back for the other replicas to take at once.
             keeper_stop.set()
             await asyncio.gather(keeper, return_exceptions=True)

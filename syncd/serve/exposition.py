@@ -67,6 +67,7 @@ class SnapshotCollector(Collector):
         required, buffer = _gauge(m.GOAL_REQUIRED_DAILY_RATE), _gauge(m.GOAL_BUFFER_WORKDAYS)
         probability, status = _gauge(m.GOAL_HIT_PROBABILITY), _gauge(m.GOAL_STATUS)
         start, deadline = _gauge(m.GOAL_START), _gauge(m.GOAL_DEADLINE)
+        complete = _gauge(m.GOAL_DATA_COMPLETE)
         cp_target = _gauge(m.CHECKPOINT_TARGET)
         cp_value = _gauge(m.CHECKPOINT_VALUE)
         for goal in goals:
@@ -89,11 +90,12 @@ class SnapshotCollector(Collector):
                 status.add_metric([*labels, name], 1.0 if f.status == name else 0.0)
             start.add_metric(labels, goal.start.timestamp())
             deadline.add_metric(labels, goal.deadline.timestamp())
+            complete.add_metric(labels, 1.0 if goal.data_complete else 0.0)
             for checkpoint in goal.checkpoints:
                 cp_target.add_metric([*labels, checkpoint.id, checkpoint.level], checkpoint.target)
                 cp_value.add_metric([*labels, checkpoint.id, checkpoint.level], checkpoint.value)
         yield from (value, target, committed, expected, pace, progress, elapsed, projected)
-        yield from (required, buffer, probability, status, start, deadline, cp_target, cp_value)
+        yield from (required, buffer, probability, status, start, deadline, cp_target, cp_value, complete)
 
     def _funnel_families(self, snapshot: Snapshot) -> Iterator[Metric]:
         conversion = GaugeMetricFamily(
@@ -140,6 +142,9 @@ class SnapshotCollector(Collector):
             m.SOURCE_RATE_LIMIT_REMAINING, m.HELP[m.SOURCE_RATE_LIMIT_REMAINING], labels=labels
         )
         suspect = CounterMetricFamily(m.SOURCE_SUSPECT_READS, m.HELP[m.SOURCE_SUSPECT_READS], labels=labels)
+        backfill = GaugeMetricFamily(
+            m.SOURCE_BACKFILL_REMAINING_DAYS, m.HELP[m.SOURCE_BACKFILL_REMAINING_DAYS], labels=labels
+        )
         for source in snapshot.sources:
             key = [source.name, source.connector]
             suspect.add_metric(key, source.suspect_reads_total)
@@ -158,7 +163,8 @@ class SnapshotCollector(Collector):
                 requests.add_metric([*key, code], count)
             if source.rate_limit_remaining is not None:
                 remaining.add_metric(key, source.rate_limit_remaining)
-        yield from (up, last, interval, duration, syncs, failures, requests, remaining, suspect)
+            backfill.add_metric(key, snapshot.backfill_remaining_days.get(source.name, 0))
+        yield from (up, last, interval, duration, syncs, failures, requests, remaining, suspect, backfill)
 
 
 def last_hit_family(snapshot: Snapshot) -> Metric:

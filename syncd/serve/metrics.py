@@ -18,6 +18,7 @@ GOAL_HIT_PROBABILITY = "syncd_goal_hit_probability"
 GOAL_STATUS = "syncd_goal_status"
 GOAL_START = "syncd_goal_start_timestamp_seconds"
 GOAL_DEADLINE = "syncd_goal_deadline_timestamp_seconds"
+GOAL_DATA_COMPLETE = "syncd_goal_data_complete"
 CHECKPOINT_TARGET = "syncd_checkpoint_target"
 CHECKPOINT_VALUE = "syncd_checkpoint_value"
 CHECKPOINT_LAST_HIT = "syncd_checkpoint_last_hit"
@@ -33,6 +34,7 @@ SOURCE_SYNC_FAILURES = "syncd_source_sync_failures"
 SOURCE_HTTP_REQUESTS = "syncd_source_http_requests"
 SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
 SOURCE_SUSPECT_READS = "syncd_source_suspect_reads"  # _total appended, as for the other counters
+SOURCE_BACKFILL_REMAINING_DAYS = "syncd_source_backfill_remaining_days"
 BUILD_INFO = "syncd_build_info"
 CONFIG_LAST_RELOAD_SUCCESSFUL = "syncd_config_last_reload_successful"
 CONFIG_LAST_RELOAD_SUCCESS = "syncd_config_last_reload_success_timestamp_seconds"
@@ -93,6 +95,7 @@ HELP: dict[str, str] = {
     GOAL_STATUS: "1 for the goal's current status, 0 for the others",
     GOAL_START: "Start of the goal's current period, Unix seconds",
     GOAL_DEADLINE: "Deadline of the goal's current period (exclusive), Unix seconds",
+    GOAL_DATA_COMPLETE: "0 while the daemon is still backfilling days the goal's period or pacing curve needs, else 1",
     CHECKPOINT_TARGET: "Target of the goal's current check-in at each level",
     CHECKPOINT_VALUE: "Value of the goal's current check-in at each level so far",
     CHECKPOINT_LAST_HIT: (
@@ -111,6 +114,7 @@ HELP: dict[str, str] = {
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",
     SOURCE_RATE_LIMIT_REMAINING: "Requests left in the vendor's rate-limit window, where it reports it",
     SOURCE_SUSPECT_READS: "Reads that would have lowered stored counts, held until a second read agrees",
+    SOURCE_BACKFILL_REMAINING_DAYS: "Days of history the daemon still has to backfill for the source's goals",
     BUILD_INFO: "syncd build information",
     CONFIG_LAST_RELOAD_SUCCESSFUL: (
         "1 when the last configuration reload applied everything; 0 when it was refused or partial (needs a restart)"

@@ -13,6 +13,7 @@ __all__ = [
     "Base",
     "DailyCountRow",
     "GoalVersionRow",
+    "SourceCoverageRow",
     "SourceStateRow",
     "UTCDateTime",
 ]
@@ -127,3 +128,12 @@ class BackfillProgressRow(Base):
     # The last local day whose chunk is stored.
     done_through: Mapped[date] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SourceCoverageRow(Base):
+    """The first local day from which a source's counts are stored without a gap up to its cursor."""
+
+    __tablename__ = "source_coverage"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    covered_from: Mapped[date] = mapped_column()

@@ -14,6 +14,7 @@ from sqlalchemy.sql.schema import Table
 from connectors.base import DailyCount
 from syncd.errors import StorageError
 from syncd.store.changes import note_changes, spans_of
+from syncd.store.coverage_repository import extend_coverage
 from syncd.store.database import storage_errors
 from syncd.store.held_reads import SuspectDay, hold_lowered_reads
 from syncd.store.leases import Fence, check_fence
@@ -120,6 +121,7 @@ def save_sync(
             ),
             keep_newest=("cursor_end", "connector_state"),
         )
+        extend_coverage(connection, source, replace_from, replace_to)
         # Last: other processes (a running daemon, replicas) learn what to re-read from it.
         note_changes(connection, spans_of(((source, m), d) for m, _, d in (*moved, *stale)), finished_at)
     return changed + len(stale)

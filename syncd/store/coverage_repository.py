@@ -1,0 +1,47 @@
+"""Source coverage: from which day each source's counts are stored without a gap up to its cursor.
+
+A sync stores the window [first, last]; it extends the coverage only when it reaches the covered
+days (or the day before them), so a backfill read oldest-first does not claim the gap it has not
+read yet. The daemon's automatic backfill reads newest-first and so extends it chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import cast
+
+from sqlalchemy import Connection, Date, Engine, Table, and_, case, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from syncd.store.database import storage_errors
+from syncd.store.models import SourceCoverageRow
+
+__all__ = ["extend_coverage", "load_coverage", "record_coverage"]
+
+_COVERAGE = cast(Table, SourceCoverageRow.__table__)
+
+
+def extend_coverage(connection: Connection, source: str, first_day: date, last_day: date) -> None:
+    """Within the caller's transaction, record that `source` has every day in [first_day, last_day]."""
+    # The dialect's own insert, for its ON CONFLICT (syncd.store.repository imports this module).
+    insert = postgresql.insert(_COVERAGE) if connection.dialect.name == "postgresql" else sqlite.insert(_COVERAGE)
+    current = _COVERAGE.c.covered_from
+    # Decided in one statement: a sync of the same source committing meanwhile is never undone.
+    reaches = and_(insert.excluded.covered_from < current, literal(last_day + timedelta(days=1), Date) >= current)
+    statement = insert.values(source=source, covered_from=first_day).on_conflict_do_update(
+        index_elements=[_COVERAGE.c.source],
+        set_={"covered_from": case((reaches, insert.excluded.covered_from), else_=current)},
+    )
+    connection.execute(statement)
+
+
+def record_coverage(engine: Engine, source: str, first_day: date, last_day: date) -> None:
+    """Record that `source` has every day in [first_day, last_day], in a transaction of its own."""
+    with storage_errors(engine, f"record the coverage of {source}"), engine.begin() as connection:
+        extend_coverage(connection, source, first_day, last_day)
+
+
+def load_coverage(engine: Engine) -> dict[str, date]:
+    """Return source -> the first day of its gap-free stored counts, for every source that synced."""
+    with storage_errors(engine, "load source coverage"), engine.connect() as connection:
+        return {row.source: row.covered_from for row in connection.execute(select(_COVERAGE))}

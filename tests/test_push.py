@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from sqlalchemy import Engine
 from connectors.base import ConnectorContext, SyncWindow
 from connectors.push import PushConnector, PushSettings
 from syncd.config import parse_config
+from syncd.engine.snapshot import GoalStatus
 from syncd.errors import ConfigError
 from syncd.model import Config
 from syncd.run.daemon import Daemon
@@ -350,7 +353,7 @@ def metric_line(text: str, name: str) -> str:
     return next(line for line in text.splitlines() if line.startswith(name + "{"))
 
 
-async def test_a_push_moves_the_goal_gauge_at_once(client: Client, daemon: Daemon) -> None:
+async def test_a_push_moves_the_goal_gauge_within_one_evaluation(client: Client, daemon: Daemon) -> None:
     await daemon.evaluate()
     assert goal_value(daemon) == 0.0
 
@@ -368,9 +371,39 @@ async def test_a_push_moves_the_goal_gauge_at_once(client: Client, daemon: Daemo
         headers=bearer(),
     )
 
+    # The answer comes once the counts are stored; the figures follow in the background.
+    await daemon.refresher.settle()
     assert goal_value(daemon) == 7.0  # 5 + 2, nothing else
     metrics = await (await client.get("/metrics")).text()
     assert metric_line(metrics, "syncd_goal_value").endswith(" 7.0")
+
+
+async def test_a_push_answers_before_the_evaluation_and_the_loop_stays_free(
+    client: Client, daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await daemon.evaluate()
+    # Hold the evaluation inside its worker thread until the test lets it go.
+    entered, release = threading.Event(), threading.Event()
+    statuses = daemon._goal_statuses
+
+    def held(now: datetime, refreshed: tuple[tuple[str, str], ...] | None) -> tuple[GoalStatus, ...]:
+        entered.set()
+        release.wait(timeout=30)
+        return statuses(now, refreshed)
+
+    monkeypatch.setattr(daemon, "_goal_statuses", held)
+
+    response = await client.post(URL, json={"observations": [item(day="2026-03-02", value=5)]}, headers=bearer())
+
+    assert await response.json() == {"stored": 1, "duplicates": 0}  # answered with the counts stored
+    await asyncio.to_thread(entered.wait, 30)
+    assert goal_value(daemon) == 0.0  # the evaluation is still running...
+    assert (await client.get("/healthz")).status == 200  # ...off the event loop
+    # A second push meanwhile is gathered into one more evaluation.
+    await client.post(URL, json={"observations": [item(day="2026-03-03", value=4)]}, headers=bearer())
+    release.set()
+    await daemon.refresher.settle()
+    assert goal_value(daemon) == 9.0
 
 
 # --- the connector --------------------------------------------------------------------------------

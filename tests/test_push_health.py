@@ -77,6 +77,7 @@ async def test_push_sources_are_up_and_fresh_from_accepted_pushes(tmp_path: Path
             "/api/v1/sources/calls/observations", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert response.status == 200, await response.text()
+        await daemon.refresher.settle()  # the push answers once stored; the snapshot follows
     pushed_at = NOW + timedelta(seconds=60)
     assert series(daemon, "syncd_source_last_success_timestamp_seconds") == {"calls": pushed_at.timestamp()}
     assert load_source_states(engine)["calls"].last_success_at == pushed_at  # stored with the counts

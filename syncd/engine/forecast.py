@@ -9,7 +9,7 @@ what the target still needs. docs/forecast.md derives it with a worked example.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +22,7 @@ __all__ = [
     "daily_history",
     "estimate_rate",
     "hit_probability",
+    "hit_probability_given",
     "negative_binomial_survival",
     "regularized_beta",
     "remaining_counts",
@@ -274,6 +275,18 @@ def hit_probability(
     With everything else fixed the result never decreases as `value` grows and never increases as
     `target` grows. Stock KPIs have no forecast (docs/forecast.md).
     """
+    return hit_probability_given(
+        value=value,
+        target=target,
+        remaining_weight=remaining_weight,
+        estimate=lambda: estimate_rate(history, planned_rate=planned_rate),
+    )
+
+
+def hit_probability_given(
+    *, value: float, target: float, remaining_weight: float, estimate: Callable[[], RateEstimate]
+) -> float:
+    """Return `hit_probability` with the rate estimate supplied (computed only if needed, maybe cached)."""
     for name, number in (("value", value), ("target", target)):
         if not math.isfinite(number):
             raise ValueError(f"{name} must be finite, not {number}")
@@ -284,8 +297,7 @@ def hit_probability(
         return 0.0
     # Counts are whole, so what is still needed is the next whole count (see _NOISE).
     needed = max(1, math.ceil(target - value - _NOISE * max(1.0, abs(target))))
-    estimate = estimate_rate(history, planned_rate=planned_rate)
-    counts = remaining_counts(estimate, remaining_weight)
+    counts = remaining_counts(estimate(), remaining_weight)
     if counts.mean == 0.0:
         return 0.0
     if not 0.0 < counts.size < math.inf:

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
 from syncd.engine.checkin_results import CheckinResult
-from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, evaluate_goal, period_at
+from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, period_at
+from syncd.engine.fast_evaluate import EvaluationCache, Evaluator
 from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
 from syncd.engine.snapshot import GoalStatus, ReloadStatus, Snapshot, SnapshotHolder, personal_goals_of
@@ -34,6 +35,7 @@ from syncd.run.change_watch import ChangeWatch
 from syncd.run.checkin_record import record_checkin_results
 from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
+from syncd.run.refresh import Refresher
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.restored_health import restore_source_health
 from syncd.run.source_stats import SourceStats
@@ -106,6 +108,8 @@ class Daemon:
         self._evaluate_lock = asyncio.Lock()
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
+        self.evaluation_cache = EvaluationCache()  # owners' sums and rate estimates, kept until new counts or a new day
+        self.refresher = Refresher(lambda keys: self.evaluate(refreshed=keys))
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).
         self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
@@ -150,7 +154,9 @@ class Daemon:
                 await run_db(self.cache.load, self.engine, needed)
             elif refreshed or reread:
                 await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
-            goals = self.auto_backfill.mark(self._goal_statuses(now, None if range_moved else refreshed), now)
+            # A worker thread: 10,000 goals must not stall /metrics, /healthz or a push meanwhile.
+            statuses = await asyncio.to_thread(self._goal_statuses, now, None if range_moved else refreshed)
+            goals = self.auto_backfill.mark(statuses, now)
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
             funnels = (
@@ -171,7 +177,13 @@ class Daemon:
                 backfill_remaining_days=self.auto_backfill.remaining_days(now),
             )
             self.holder.swap(snapshot)
+            # Render once per change, off the event loop, rather than on the first scrape after it.
+            await asyncio.to_thread(self.web_state.prerender)
             return snapshot
+
+    def request_refresh(self, keys: tuple[CountKey, ...]) -> None:
+        """Re-evaluate the goals fed by `keys` in the background (after a push); returns at once."""
+        self.refresher.request(keys)
 
     def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
         """Recompute the goals fed by `refreshed` keys only (all goals when None), reusing the rest.
@@ -179,17 +191,19 @@ class Daemon:
         After a sync, goals of other sources keep the figures of the last evaluation; the timer
         recomputes everything, as pace moves with time for every goal.
         """
+        config = self.config  # one configuration throughout, even if a reload lands meanwhile
         current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
+        evaluator = Evaluator(config, self.cache.counts, now, self.evaluation_cache)
         out: list[GoalStatus] = []
-        for goal in self.config.goals:
-            kpi = self.config.kpis[goal.kpi]
+        for goal in config.goals:
+            kpi = config.kpis[goal.kpi]
             if refreshed is not None and not any(key in refreshed for key in kpi.count_keys):
-                period = period_at(self.config, goal.period, now).id
+                period = period_at(config, goal.period, now).id
                 kept = current.get((goal.kpi, goal.owner, period))
                 if kept is not None:
                     out.append(kept)
                     continue
-            out.append(evaluate_goal(self.config, goal, self.cache.counts, now))
+            out.append(evaluator.goal(goal))
         return tuple(out)
 
     async def record_checkins(self) -> None:
@@ -485,6 +499,7 @@ class Daemon:
                     log.exception("reload failed; the daemon keeps running")
         finally:
             await _cancel([*self._tasks.values(), evaluator, backfiller])
+            await self.refresher.aclose()
             # After the syncs stopped: the leases go back for the other replicas to take at once.
             keeper_stop.set()
             await asyncio.gather(keeper, return_exceptions=True)

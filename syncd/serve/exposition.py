@@ -23,7 +23,7 @@ from syncd.serve import metrics as m
 from syncd.serve.checkin_view import last_results
 from syncd.version import VERSION
 
-__all__ = ["SnapshotCollector", "build_registry"]
+__all__ = ["SnapshotCollector", "build_registry", "non_goal_families"]
 
 
 def _gauge(name: str) -> GaugeMetricFamily:
@@ -43,18 +43,7 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snapshot = self.holder.current  # one read: every family comes from the same snapshot
         yield from self._goal_families(snapshot.goals)
-        yield last_hit_family(snapshot)
-        yield from self._funnel_families(snapshot)
-        yield from self._source_families(snapshot)
-        yield _kpi_source_family(snapshot.goals)
-        personal = GaugeMetricFamily(m.PERSONAL_GOAL_INFO, m.HELP[m.PERSONAL_GOAL_INFO], labels=m.PERSONAL_GOAL_LABELS)
-        for own in snapshot.personal_goals:
-            personal.add_metric([own.owner, own.team, own.text, own.by, ",".join(own.kpis)], 1.0)
-        yield personal
-        yield from _reload_families(snapshot)
-        build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
-        build.add_metric([], {"version": VERSION})
-        yield build
+        yield from non_goal_families(snapshot)
 
     def _goal_families(self, goals: tuple[GoalStatus, ...]) -> Iterator[Metric]:
         value, target, committed = _gauge(m.GOAL_VALUE), _gauge(m.GOAL_TARGET), _gauge(m.GOAL_COMMITTED)
@@ -174,6 +163,23 @@ def last_hit_family(snapshot: Snapshot) -> Metric:
         if result.outcome != "incomplete":
             family.add_metric([*_goal_labels(goal), result.checkpoint, result.level], float(result.outcome == "hit"))
     return family
+
+
+def non_goal_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Yield every family but the goals', in exposition order (syncd.serve.render draws the goals)."""
+    collector = SnapshotCollector(SnapshotHolder(snapshot))
+    yield last_hit_family(snapshot)
+    yield from collector._funnel_families(snapshot)
+    yield from collector._source_families(snapshot)
+    yield _kpi_source_family(snapshot.goals)
+    personal = GaugeMetricFamily(m.PERSONAL_GOAL_INFO, m.HELP[m.PERSONAL_GOAL_INFO], labels=m.PERSONAL_GOAL_LABELS)
+    for own in snapshot.personal_goals:
+        personal.add_metric([own.owner, own.team, own.text, own.by, ",".join(own.kpis)], 1.0)
+    yield personal
+    yield from _reload_families(snapshot)
+    build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
+    build.add_metric([], {"version": VERSION})
+    yield build
 
 
 def _kpi_source_family(goals: tuple[GoalStatus, ...]) -> Metric:

@@ -2,8 +2,9 @@
 
 The request carries the source's bearer token, compared in constant time. The batch is
 validated whole before anything is stored: one bad item answers 422 naming it, and nothing is
-written. Then every item is applied in one transaction (`syncd.store.push_repository`) and the
-gauges are re-evaluated at once, so a dashboard shows the push on its next scrape.
+written. Then every item is applied in one transaction (`syncd.store.push_repository`), the answer
+goes out, and the gauges are re-evaluated in the background (`syncd.run.refresh`), so a dashboard
+shows the push within one evaluation.
 """
 
 from __future__ import annotations
@@ -165,6 +166,10 @@ class PushTarget(Protocol):
         """Mark the push source down: a push could not be stored."""
         ...
 
+    def request_refresh(self, keys: tuple[CountKey, ...]) -> None:
+        """Schedule `evaluate(refreshed=keys)` in the background and return at once."""
+        ...
+
 
 def push_source(config: Config, name: str) -> Source | None:
     """Return the source called `name` when it is a push source, else None."""
@@ -237,12 +242,9 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
         return _error(503, "storage unavailable: nothing was stored, retry later")
     daemon.note_push(name, at)
     log.info("push to %s: %d stored, %d duplicates", name, outcome.stored, outcome.duplicates)
-    try:
-        # Even with nothing new (duplicates only) the source's health moved: publish it.
-        await daemon.evaluate(refreshed=outcome.refreshed)
-    except StorageError as exc:
-        # Stored all the same; the next timed evaluation picks the counts up.
-        log.warning("could not refresh counts after a push to %s: %s", name, exc)
+    # Answer now: the figures (and, even for duplicates only, the source's health) follow in the
+    # background, coalesced with other pushes, so a client never waits for thousands of goals.
+    daemon.request_refresh(outcome.refreshed)
     return web.json_response({"stored": outcome.stored, "duplicates": outcome.duplicates})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from prometheus_client.registry import CollectorRegistry
 from syncd.engine.snapshot import Snapshot, SnapshotHolder
 from syncd.serve.api import api_routes
 from syncd.serve.basic_auth import BasicAuthenticator
-from syncd.serve.exposition import build_registry
+from syncd.serve.render import SnapshotRenderer, gzipped
 from syncd.serve.status_page import render_status_page
 from syncd.serve.web_config import WebConfig
 
@@ -32,10 +33,13 @@ class WebState:
     readiness: ReadinessCheck
     web_config: WebConfig = field(default_factory=WebConfig)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
-    registry: CollectorRegistry | None = None
+    registry: CollectorRegistry | None = None  # set: render it with generate_latest instead
     grafana_url: str | None = None  # where the status page links each goal's panel
     _rendered: tuple[Snapshot, bytes] | None = None
     auth: BasicAuthenticator | None = None  # made for web_config on first use; tests pass their own
+    _gzipped: tuple[Snapshot, bytes] | None = None
+    _renderer: SnapshotRenderer = field(default_factory=SnapshotRenderer)
+    _render_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def metrics_bytes(self) -> bytes:
         """Render the exposition once per snapshot and serve the cached bytes to every scrape."""
@@ -43,10 +47,28 @@ class WebState:
         cached = self._rendered
         if cached is not None and cached[0] is snapshot:
             return cached[1]
-        if self.registry is None:
-            self.registry = build_registry(self.holder)
-        body = generate_latest(self.registry)
-        self._rendered = (snapshot, body)
+        # Scrapes arriving together wait for one render instead of each doing it.
+        with self._render_lock:
+            cached = self._rendered
+            if cached is not None and cached[0] is snapshot:
+                return cached[1]
+            registry = self.registry
+            body = self._renderer.render(snapshot) if registry is None else generate_latest(registry)
+            self._rendered = (snapshot, body)
+            return body
+
+    def prerender(self) -> None:
+        """Render (and compress) the current snapshot now, so the next scrape finds it ready."""
+        self.metrics_gzip()
+
+    def metrics_gzip(self) -> bytes:
+        """Return the exposition gzip-compressed, compressed once per snapshot."""
+        snapshot = self.holder.current
+        cached = self._gzipped
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        body = gzipped(self.metrics_bytes())
+        self._gzipped = (snapshot, body)
         return body
 
 
@@ -55,9 +77,14 @@ def build_app(state: WebState) -> web.Application:
     # Always installed: it reads state.web_config per request, so a reload can add or drop users.
     app = web.Application(middlewares=[_basic_auth(state)])
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.Response:
+        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Vary": "Accept-Encoding"}
+        if _accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            body = await asyncio.to_thread(state.metrics_gzip)
+            # Already compressed: aiohttp must not compress again.
+            return web.Response(body=body, headers={**headers, "Content-Encoding": "gzip"})
         body = await asyncio.to_thread(state.metrics_bytes)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=body, headers=headers)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -93,6 +120,19 @@ def build_app(state: WebState) -> web.Application:
         ]
     )
     return app
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Say whether an Accept-Encoding header allows gzip (and does not refuse it with q=0)."""
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            quality = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(quality) > 0
+            except ValueError:
+                return True
+    return False
 
 
 def _basic_auth(state: WebState) -> Middleware:

@@ -1,0 +1,87 @@
+"""Evaluation of 10,000 goals over a year of daily counts, against a bare loop measured in the same run.
+
+Baseline: a loop that only sums each goal's counts over its period (no pace, no forecast). Printed:
+the full evaluation (fresh caches) and a tick where only time moved (caches kept), both as ratios;
+the reference evaluator (`syncd.engine.evaluate`) on a slice, scaled; growth from 1x to 10x goals.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+
+from bench import _workload as w
+from syncd.engine.evaluate import counts_needed, evaluate_goals, kpi_counts, owner_subjects, period_at
+from syncd.engine.fast_evaluate import EvaluationCache, evaluate_goals_fast
+from syncd.model import Config
+
+PEOPLE = 5_000  # two goals each: 10,000 goals
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def bare_loop(config: Config, counts: w.Counts) -> float:
+    """Sum each goal's owner counts over its period: the least any evaluation must do."""
+    total = 0.0
+    for goal in config.goals:
+        kpi = config.kpis[goal.kpi]
+        period = period_at(config, goal.period, w.NOW)
+        subjects = owner_subjects(config, kpi, goal.owner)
+        for subject, days in kpi_counts(kpi, counts).items() if subjects is None else _owned(kpi, counts, subjects):
+            del subject
+            day: date = period.first_day
+            while day <= period.last_day:
+                total += days.get(day, 0.0)
+                day += timedelta(days=1)
+    return total
+
+
+def _owned(kpi: object, counts: w.Counts, subjects: frozenset[str]) -> list[tuple[str, dict[date, float]]]:
+    assert hasattr(kpi, "count_keys")
+    return [(s, counts[key][s]) for key in kpi.count_keys for s in subjects if s in counts.get(key, {})]
+
+
+def measure(people: int) -> dict[str, float]:
+    """Return the timings for `people` × 2 goals."""
+    config, counts = w.config(people), w.counts(people)
+    assert counts_needed(config, w.NOW).keys
+    bare = _timed(lambda: bare_loop(config, counts))
+    cache = EvaluationCache()
+    full = _timed(lambda: evaluate_goals_fast(config, counts, w.NOW, cache))
+    tick = _timed(lambda: evaluate_goals_fast(config, counts, w.NOW + timedelta(seconds=15), cache))
+    # The reference takes ~1 ms a goal: a twentieth of the goals, scaled up, keeps the run short.
+    reference_slice = replace(config, goals=config.goals[: max(1, len(config.goals) // 20)])
+    share = len(reference_slice.goals) / len(config.goals)
+    reference = _timed(lambda: evaluate_goals(reference_slice, counts, w.NOW)) / share
+    return {"goals": len(config.goals), "bare": bare, "full": full, "tick": tick, "reference": reference}
+
+
+def main(people: int = PEOPLE) -> None:
+    """Print evaluation costs as ratios to the bare loop and to a full evaluation."""
+    small = measure(max(1, people // 10))
+    big = measure(people)
+    print(
+        f"{big['goals']:.0f} goals, a year of counts: full evaluation {big['full']:.2f} s = "
+        f"{big['full'] / big['bare']:.1f}x the bare summing loop ({big['bare']:.2f} s; goal <= 0.5 s and <= 5x)"
+    )
+    print(f"tick where only time moved: {big['tick']:.2f} s = {big['tick'] / big['full']:.2f}x a full evaluation")
+    print(
+        f"reference evaluator (syncd.engine.evaluate, scaled from a slice): {big['reference']:.2f} s = "
+        f"{big['reference'] / big['full']:.1f}x the fast path"
+    )
+    print(
+        f"growth {small['goals']:.0f} -> {big['goals']:.0f} goals: full evaluation "
+        f"{big['full'] / small['full']:.1f}x (goal <= 12x), bare loop {big['bare'] / small['bare']:.1f}x"
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(*(int(arg) for arg in sys.argv[1:2]))

@@ -1,0 +1,60 @@
+"""Re-evaluate after pushes in the background, coalescing requests that arrive meanwhile.
+
+A push answers once its counts are stored; the figures follow within one evaluation. Keys asked
+for while an evaluation runs are gathered and served by one more evaluation, so a burst of pushes
+costs two evaluations, not one per push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from syncd.engine.evaluate import CountKey
+from syncd.errors import StorageError
+
+__all__ = ["Refresher"]
+
+log = logging.getLogger(__name__)
+
+
+class Refresher:
+    """Run `evaluate(keys)` in a background task for every key requested, batching the requests."""
+
+    def __init__(self, evaluate: Callable[[tuple[CountKey, ...]], Awaitable[object]]) -> None:
+        self._evaluate = evaluate
+        self._pending: set[CountKey] = set()
+        self._wanted = False  # an empty request still refreshes the sources' health
+        self._task: asyncio.Task[None] | None = None
+
+    def request(self, keys: Iterable[CountKey]) -> None:
+        """Ask for the figures fed by `keys` to be recomputed soon; returns at once."""
+        self._pending.update(keys)
+        self._wanted = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="refresh")
+
+    async def _run(self) -> None:
+        while self._wanted:
+            keys = tuple(sorted(self._pending))
+            self._pending.clear()
+            self._wanted = False
+            try:
+                await self._evaluate(keys)
+            except StorageError as exc:
+                # Stored all the same; the next timed evaluation picks the counts up.
+                log.warning("could not refresh counts for %s: %s", ", ".join(f"{s}/{m}" for s, m in keys), exc)
+            except Exception:  # the task must not die silently and leave later pushes unseen
+                log.exception("unexpected error refreshing counts")
+
+    async def settle(self) -> None:
+        """Wait until every requested refresh has been evaluated."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def aclose(self) -> None:
+        """Stop a refresh in flight (on shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

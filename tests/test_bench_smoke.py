@@ -1,0 +1,31 @@
+"""Each benchmark of issue 10 runs end to end at a toy size (the real sizes run with `make bench`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import daemon, evaluation, exposition, upsert
+
+
+def test_evaluation_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    evaluation.main(20)
+    out = capsys.readouterr().out
+    assert "40 goals, a year of counts" in out
+    assert "growth 4 -> 40 goals" in out
+
+
+def test_exposition_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    exposition.main(10)
+    assert "20 goals" in capsys.readouterr().out
+
+
+def test_upsert_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    upsert.main(5, 10)
+    assert "SQLite: 50 rows" in capsys.readouterr().out
+
+
+def test_daemon_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    daemon.main(10, scrapes=3)
+    out = capsys.readouterr().out
+    assert "20 goals" in out
+    assert "peak RSS" in out

@@ -13,7 +13,17 @@ from tests.fakes import make_config
 
 PACINGS = ("linear", "business_days", "history", "{weights: {saturday: 0, sunday: 0.5, december: 0.25}}")
 PERIODS = ("week", "fortnight", "month", "quarter", "year", "{start: 2026-11-10, end: 2026-12-20}")
-CHECKINS = ("", ", checkins: week", ", checkins: month", ", checkins: fortnight")
+CHECKINS = ("", ", checkins: week", ", checkins: month", ", checkins: fortnight", ", checkins: [month, week]")
+# A check-in level must be shorter than the goal's period (a config error otherwise).
+_SHORTER = {"week": ("",), "fortnight": ("", ", checkins: week")}
+
+
+def _checkins_for(period: str) -> tuple[str, ...]:
+    if period in _SHORTER:
+        return _SHORTER[period]
+    if period == "month":
+        return ("", ", checkins: week", ", checkins: fortnight")
+    return CHECKINS
 
 
 def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[str, dict[date, float]]], datetime]:
@@ -53,7 +63,7 @@ def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[st
         direction = ", direction: at_most" if stock and rng.random() < 0.3 else ""
         lines.append(
             f"  - {{kpi: {kpi}, owner: {owner}, period: {period}, target: {rng.choice([0.5, 7, 100, 333.3])}, "
-            f"pacing: {rng.choice(PACINGS)}{rng.choice(CHECKINS)}{extra}{direction}}}"
+            f"pacing: {rng.choice(PACINGS)}{rng.choice(_checkins_for(period))}{extra}{direction}}}"
         )
     start = date(2025, 9, 1)
     counts: dict[tuple[str, str], dict[str, dict[date, float]]] = {}

@@ -56,13 +56,16 @@ class _GoalLabels:
         self._pairs = tuple(zip(m.GOAL_LABELS, key, strict=True))
         self.plain = _labels(self._pairs)
         self.status = tuple(_labels((*self._pairs, ("status", name))) for name in STATUSES)
-        self.checkpoint: tuple[str, str] | None = None  # (checkpoint id, label string)
+        self.checkpoint: dict[tuple[str, str], str] = {}  # (checkpoint id, level) -> label string
 
-    def with_checkpoint(self, checkpoint: str) -> str:
-        """Return the label string with the check-in's id added."""
-        if self.checkpoint is None or self.checkpoint[0] != checkpoint:
-            self.checkpoint = (checkpoint, _labels((*self._pairs, ("checkpoint", checkpoint))))
-        return self.checkpoint[1]
+    def with_checkpoint(self, checkpoint: str, level: str) -> str:
+        """Return the label string with the check-in's id and level added."""
+        found = self.checkpoint.get((checkpoint, level))
+        if found is None:
+            found = self.checkpoint[(checkpoint, level)] = _labels(
+                (*self._pairs, ("checkpoint", checkpoint), ("level", level))
+            )
+        return found
 
 
 _Value = Callable[[GoalStatus], float | None]
@@ -140,10 +143,12 @@ class SnapshotRenderer:
         for name, is_target in ((m.CHECKPOINT_TARGET, True), (m.CHECKPOINT_VALUE, False)):
             parts.append(_header(name))
             for goal, label in zip(goals, labels, strict=True):
-                checkpoint = goal.checkpoint
-                if checkpoint is not None:
+                for checkpoint in goal.checkpoints:
                     number = checkpoint.target if is_target else checkpoint.value
-                    parts.append(f"{name}{label.with_checkpoint(checkpoint.id)} {go(number)}\n")
+                    parts.append(f"{name}{label.with_checkpoint(checkpoint.id, checkpoint.level)} {go(number)}\n")
+        parts.append(_header(m.GOAL_DATA_COMPLETE))
+        for goal, label in zip(goals, labels, strict=True):
+            parts.append(f"{m.GOAL_DATA_COMPLETE}{label.plain} {'1.0' if goal.data_complete else '0.0'}\n")
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Rest(snapshot))
         return "".join(parts).encode() + generate_latest(registry)

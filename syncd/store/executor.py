@@ -179,12 +179,20 @@ async def run_db_write(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs)
     return await run_db_bounded(DEFAULT_CALL_TIMEOUT_S, True, fn, *args, **kwargs)
 
 
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
+
+
 async def run_db_bounded(limit_s: float, write: bool, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
     """Run `fn` on the database executor within `limit_s` seconds; a write's outcome is remembered."""
     loop = asyncio.get_running_loop()
     pool = database_executor()
     future = pool.submit(fn, *args, **kwargs)
     waiting = asyncio.wrap_future(future, loop=loop)
+    # A call given up on (timeout, cancel) may still fail later: read its exception so asyncio does
+    # not log "Future exception was never retrieved" with a traceback.
+    waiting.add_done_callback(_retrieve)
     try:
         async with asyncio.timeout(limit_s):
             # Wake now and then to replace workers that got stuck after this call was queued.

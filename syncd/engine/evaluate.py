@@ -30,7 +30,7 @@ from syncd.engine.pace import (
 from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import level_series, stock_trend
-from syncd.engine.trail import goal_trail
+from syncd.engine.trail import GoalTrail, goal_trail
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 
 __all__ = [
@@ -267,6 +267,27 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
         levels={d: stock_value(by_subject, subjects, d) for d in period.days() if d <= through} if stock else None,
         baseline=goal.baseline if stock else None,
     )
+    return goal_status(
+        config, goal, kpi, period, value=value, figures=figures, probability=probability,
+        checkpoints=checkpoints, trail=trail, note=note,
+    )  # fmt: skip
+
+
+def goal_status(
+    config: Config,
+    goal: Goal,
+    kpi: Kpi,
+    period: Period,
+    *,
+    value: float,
+    figures: PaceFigures,
+    probability: float | None,
+    checkpoints: tuple[CheckpointStatus, ...],
+    trail: GoalTrail,
+    note: str | None,
+) -> GoalStatus:
+    """Assemble a goal's figures into its status (shared by the reference and the fast evaluator)."""
+    tz = config.timezone
     return GoalStatus(
         unit=kpi.unit,
         description=kpi.description,

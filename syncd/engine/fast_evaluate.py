@@ -21,6 +21,7 @@ from syncd.engine.evaluate import (
     DailyCounts,
     _stock_figures,
     evaluate_goal,
+    goal_status,
     kpi_counts,
     owner_subjects,
     pacing_curve,
@@ -28,8 +29,8 @@ from syncd.engine.evaluate import (
 )
 from syncd.engine.forecast import RateEstimate, estimate_rate, hit_probability_given
 from syncd.engine.forecast_bridge import TRAILING_HISTORY
-from syncd.engine.pace import checkin_target, elapsed_fraction, pace_figures, period_weight
-from syncd.engine.periods import CheckinKind, Period, checkin_periods, custom_period
+from syncd.engine.pace import elapsed_fraction, pace_figures, period_weight
+from syncd.engine.periods import Period, custom_period
 from syncd.engine.snapshot import GoalStatus
 from syncd.engine.trail import goal_trail
 from syncd.engine.weights import PacingCurve, day_weights
@@ -77,12 +78,6 @@ def _total_weight(period: Period, key: Hashable, curve: PacingCurve) -> float:
     return _remember(("total", period, key), lambda: period_weight(period, _weights(period, key, curve)))
 
 
-def _checkins(period: Period, kind: CheckinKind, week_start: int) -> tuple[Period, ...]:
-    return _remember(
-        ("checkins", period, kind, week_start), lambda: tuple(checkin_periods(period, kind, week_start=week_start))
-    )
-
-
 def _forecast_days(
     period: Period, history_start: date, key: Hashable, curve: PacingCurve
 ) -> tuple[tuple[date, float], ...]:
@@ -96,13 +91,6 @@ def _forecast_days(
         return tuple((day, weights[day]) for day in sorted(weights))
 
     return _remember(("forecast", period, history_start, key), compute)
-
-
-def _checkin_target(target: float, checkin: Period, period: Period, key: Hashable, curve: PacingCurve) -> float:
-    return _remember(
-        ("checkin", target, checkin, period, key),
-        lambda: checkin_target(target, checkin, period, _weights(period, key, curve)),
-    )
 
 
 class _SubjectIndex:
@@ -165,19 +153,6 @@ class _Owner:
             else:
                 found = math.fsum(daily[day] for day in _calendar(*key) if day in daily)
             self._fsums[key] = found
-        return found
-
-    def plain_sum(self, first: date, last: date) -> float:
-        """Return evaluate.flow_value over [first, last]: a plain sum, so in the daily map's order."""
-        key = (first, last)
-        found = self._sums.get(key)
-        if found is None:
-            daily = self.daily
-            if self._ordered:
-                found = sum(daily[day] for day in _calendar(first, last) if day in daily)
-            else:
-                found = sum(count for day, count in daily.items() if first <= day <= last)
-            self._sums[key] = found
         return found
 
     def stock(self, on_day: date) -> float:
@@ -329,7 +304,6 @@ class Evaluator:
                 instant,
                 tz,
             )
-        checkpoint = None
         trail = goal_trail(
             period,
             weights,
@@ -339,26 +313,11 @@ class Evaluator:
             levels={d: owner.stock(d) for d in period.days() if d <= through} if stock else None,
             baseline=goal.baseline if stock else None,
         )
-        return GoalStatus(
-            unit=kpi.unit,
-            description=kpi.description,
-            trail=trail,
-            kpi=goal.kpi,
-            source=kpi.source,
-            owner=goal.owner,
-            team=config.team_of(goal.owner),
-            period=period.id,
-            start=period.start(tz),
-            deadline=period.deadline(tz),
-            value=value,
-            target=goal.target,
-            committed=goal.committed,
-            figures=figures,
-            hit_probability=probability,
-            checkpoint=checkpoint,
-            notes=(note,) if note else (),
-            goal_key="|".join(goal.key),
-        )
+        # Goals with check-ins took the reference path above: there are none to add here.
+        return goal_status(
+            config, goal, kpi, period, value=value, figures=figures, probability=probability,
+            checkpoints=(), trail=trail, note=note,
+        )  # fmt: skip
 
     def _probability(
         self,

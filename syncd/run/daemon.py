@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -33,7 +33,7 @@ from syncd.registry import load_registry
 from syncd.run.auto_backfill import AutoBackfiller
 from syncd.run.change_watch import ChangeWatch
 from syncd.run.checkin_record import record_checkin_results
-from syncd.run.leases import LeaseKeeper, StoredSyncs, adopt_stored_states, foreign_sources
+from syncd.run.leases import LeaseKeeper, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
@@ -46,7 +46,7 @@ from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
 from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
-from syncd.store.repository import load_source_states
+from syncd.store.repository import SourceState, load_source_states
 
 __all__ = ["CountsCache", "Daemon"]
 
@@ -118,7 +118,6 @@ class Daemon:
         self._ssl_context: ssl.SSLContext | None = None
         self.auto_backfill = AutoBackfiller(self)
         self.leases = self._lease_keeper(config)
-        self._stored_syncs = StoredSyncs()
         # Counts written by other processes (record, backfill, replicas) since the last tick.
         self.change_watch = ChangeWatch(engine)
         HEALTH.record(None)  # no write yet: a previous daemon's outcome in this process does not count
@@ -275,11 +274,13 @@ class Daemon:
 
     async def tick(self) -> None:
         """One evaluation tick: take in what other processes and replicas wrote, then recompute every goal."""
-        await self.refresh_push_health()
+        # One read of the stored source states serves push health and the replicas' view of the others.
+        states = await run_db(load_source_states, self.engine)
+        apply_push_states(self.stats, states)
         needed = counts_needed(self.config, self.clock.now())
-        # The change feed names the counts any other process stored since the last tick.
+        # The change feed names the counts any other process or replica stored since the last tick.
         changed = await run_db(self.change_watch.poll, needed)
-        await self.evaluate(reread=(*await self._foreign_counts(), *changed))
+        await self.evaluate(reread=(*self._foreign_counts(states), *changed))
 
     async def start(self) -> None:
         """Prepare the first snapshot: goal versions, the change feed's position, stored source health."""
@@ -304,18 +305,18 @@ class Daemon:
             except StorageError as exc:
                 log.warning("evaluation skipped: %s", exc)
 
-    async def _foreign_counts(self) -> tuple[CountKey, ...]:
-        """Replicas: adopt the stored health of sources others sync and name their counts to re-read."""
+    def _foreign_counts(self, states: Mapping[str, SourceState]) -> tuple[CountKey, ...]:
+        """Replicas: adopt the stored health of sources others sync and name their counts to re-read.
+
+        Counts other replicas store reach this one through the change feed; only a source just taken
+        over is re-read here as well, since its previous holder may have stored just before the handover.
+        """
         if not self.leases.shared:
             return ()
         foreign = foreign_sources(self.config, self.leases.held())
-        states = await run_db(load_source_states, self.engine)
         pulled = foreign & frozenset(self.leases.sources)
         adopt_stored_states(self.stats, states, pulled)
-        # Pulled sources only when another replica stored a sync since the last tick; pushes land on
-        # any replica and leave no sync state, so push sources are always re-read; a source just
-        # taken over may hold counts its previous holder stored since the last tick.
-        stored_elsewhere = self._stored_syncs.changed(states, pulled) | (foreign - pulled) | self.leases.take_gained()
+        stored_elsewhere = self.leases.take_gained()
         return tuple(
             (name, kpi.metric) for kpi in self.config.kpis.values() for name in stored_elsewhere if kpi.reads(name)
         )

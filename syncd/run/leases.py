@@ -29,7 +29,7 @@ from syncd.store import SourceState, load_source_states
 from syncd.store.executor import run_db, run_db_bounded
 from syncd.store.leases import Fence, claim_leases, release_leases
 
-__all__ = ["LeaseKeeper", "StoredSyncs", "adopt_stored_states", "foreign_sources", "replica_id"]
+__all__ = ["LeaseKeeper", "adopt_stored_states", "foreign_sources", "replica_id"]
 
 log = logging.getLogger(__name__)
 
@@ -210,24 +210,6 @@ def adopt_stored_states(
         stat.last_success = state.last_success_at
         stat.last_error = state.last_error
         stat.up = state.consecutive_failures == 0 and state.last_success_at is not None
-
-
-class StoredSyncs:
-    """Which sources another replica stored a sync of since the last look, from their stored state."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, datetime | None] = {}
-
-    def changed(self, states: Mapping[str, SourceState], sources: frozenset[str]) -> frozenset[str]:
-        """Return the sources whose last success moved (or that were never looked at): re-read only those."""
-        out: set[str] = set()
-        for name in sources:
-            state = states.get(name)
-            success = state.last_success_at if state is not None else None
-            if name not in self._seen or self._seen[name] != success:
-                out.add(name)
-            self._seen[name] = success
-        return frozenset(out)
 
 
 def foreign_sources(config: Config, held: frozenset[str]) -> frozenset[str]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from syncd.engine.evaluate import counts_needed
 from syncd.run.daemon import Daemon
 from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
@@ -52,6 +53,7 @@ async def test_the_holder_syncs_and_fences_and_the_other_replica_reads_its_count
         await other.leases.claim_once()
         assert holder.leases.held() == {"lemlist"}
         assert other.leases.held() == frozenset()
+        await other.start()  # its place in the change feed: what the holder stores from now on reaches it
 
         # The other replica's write is refused (it holds no lease): nothing stored, no failure counted.
         refused = await other.sync_once(config.sources["lemlist"])
@@ -62,18 +64,19 @@ async def test_the_holder_syncs_and_fences_and_the_other_replica_reads_its_count
         assert stored.ok
         await other.evaluate()
         assert [g.value for g in other.holder.current.goals] == [0]
-        # The evaluation tick re-reads the counts of sources held elsewhere, and their health.
-        await other.evaluate(reread=await other._foreign_counts())
+        # The evaluation tick re-reads the counts of sources held elsewhere (change feed), and their health.
+        await other.tick()
         assert [g.value for g in other.holder.current.goals] == [4]
         assert [g.value for g in holder.holder.current.goals] == [4]
         assert other.stats["lemlist"].up is True
         assert other.stats["lemlist"].last_success == holder.stats["lemlist"].last_success
-        # Nothing stored since: the next tick re-reads nothing; a new sync by the holder is re-read.
-        assert await other._foreign_counts() == ()
+        # Nothing stored since: the next tick re-reads nothing; a re-sync that changed no count neither.
+        needed = counts_needed(config, clock.now())
+        assert other.change_watch.poll(needed) == ()
         clock.advance(60)
         await holder.leases.claim_once()
         assert (await holder.sync_once(config.sources["lemlist"])).ok
-        assert await other._foreign_counts() == (("lemlist", "emails_sent"),)
+        assert other.change_watch.poll(needed) == ()
 
         # The holder stops renewing; after the lease time the other takes over with a new token.
         last_stored = holder.stats["lemlist"].last_success

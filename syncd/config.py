@@ -36,6 +36,7 @@ from syncd.model import (
     Person,
     PersonalGoal,
     RecurringPeriodSpec,
+    Retention,
     Source,
     Team,
 )
@@ -366,6 +367,10 @@ class _Builder:
             funnels=funnels,
             lease_seconds=raw.lease.total_seconds(),
             shard=shard,
+            retention=Retention(
+                push_receipts=raw.retention.push_receipts,
+                goal_versions=raw.retention.goal_versions,
+            ),
         )
 
     def _shard(self, text: str | None) -> Shard | None:

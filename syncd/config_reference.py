@@ -24,6 +24,7 @@ from syncd.config_schema import (
     RawKpi,
     RawPerson,
     RawPersonalGoal,
+    RawRetention,
     RawTeam,
     RawWeights,
 )
@@ -41,6 +42,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("kpis.<name>", RawKpi, "a KPI: one metric of one source, owned per person or per team"),
     ("goals[]", RawGoal, "a goal: a KPI's target for an owner over a period"),
     ("funnels.<name>", RawFunnel, "a funnel: KPIs that feed one another, first step first"),
+    ("retention", RawRetention, "how long rows that serve only for a while are kept; daily counts are kept forever"),
     ("period: {start, end}", RawCustomPeriod, "a custom period, both days included"),
     ("pacing: {weights}", RawWeights, "a custom pacing curve"),
 ]
@@ -63,6 +65,7 @@ DESCRIPTIONS: dict[str, str] = {
         "`INDEX/COUNT` (`2/4`) or `ordinal/COUNT` (from the StatefulSet ordinal): "
         "serve only this shard's goals (env SYNCD_SHARD)"
     ),
+    "RawConfig.retention": "how long push receipts and replaced goal versions are kept (below)",
     "RawConfig.teams": "team name -> its settings",
     "RawConfig.people": "person name -> their settings",
     "RawConfig.sources": "source name -> one connected account: `connector` plus its settings (below)",
@@ -98,6 +101,14 @@ DESCRIPTIONS: dict[str, str] = {
     "RawFunnel.min_volume": "an owner needs this many at a stage's entry to be its benchmark",
     "RawFunnel.domino": "the step that drives the rest (default: the first); its growth is the first what-if",
     "RawFunnel.uplift": "the growth the what-ifs assume: 0.10 is +10% (syncd_funnel_outcome)",
+    "RawRetention.push_receipts": (
+        "an `add` counts once per idempotency key within this age (a retry later adds again); "
+        "at least 1d, `never` (or 0) keeps receipts forever"
+    ),
+    "RawRetention.goal_versions": (
+        "replaced goal versions older than this (since replaced) are pruned, except those the current and "
+        "previous period's check-ins are judged with; the version in force is always kept; `never` (or 0) keeps all"
+    ),
     "RawCustomPeriod.start": "first day",
     "RawCustomPeriod.end": "last day (included)",
     "RawWeights.weights": "weekday or month name -> weight (0 skips it)",
@@ -116,6 +127,10 @@ def format_default(value: object) -> str:
         return format_duration(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, BaseModel):
+        # A nested section's defaults, in flow-style YAML.
+        items = ", ".join(f"{name}: {format_default(getattr(value, name))}" for name in type(value).model_fields)
+        return "{" + items + "}"
     if value == "":
         return '""'
     if isinstance(value, list | tuple | dict) and not value:
@@ -140,6 +155,9 @@ def describe_type(annotation: Any) -> str:
         base = args[0]
         if base is timedelta:
             return "duration (30s, 15m, 1h, 3d)"
+        if base == timedelta | None:
+            # An age that may also be `never` (syncd.config_schema.RetentionAge).
+            return "duration (30s, 15m, 1h, 3d) \\| `never`"
         return describe_type(base)
     if origin is Literal:
         return " \\| ".join(f"`{a}`" for a in args)

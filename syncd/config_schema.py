@@ -6,6 +6,7 @@ that need the whole file (references between people, teams, sources, KPIs and go
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connectors.settings_types import Duration
+from connectors.settings_types import Duration, parse_duration
 
 __all__ = [
     "WEEKDAYS",
@@ -23,6 +24,7 @@ __all__ = [
     "RawKpi",
     "RawPerson",
     "RawPersonalGoal",
+    "RawRetention",
     "RawTeam",
 ]
 
@@ -179,6 +181,39 @@ class RawFunnel(_Strict):
     uplift: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.10
 
 
+# A retention age written as zero (`0`, `0d`) keeps rows forever, like `never`.
+_ZERO_DURATION = re.compile(r"^\s*0+(?:\.0*)?\s*[smhd]?\s*$")
+# Below a day, a client retrying a push the same afternoon could add its count twice.
+MIN_RETENTION = timedelta(days=1)
+
+
+def _retention_age(value: object) -> timedelta | None:
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return None
+    if (isinstance(value, int | float) and not isinstance(value, bool) and value == 0) or (
+        isinstance(value, str) and _ZERO_DURATION.match(value)
+    ):
+        return None
+    if value is None:
+        raise ValueError("give an age such as 30d, or never")
+    try:
+        age = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or never to keep forever") from None
+    if age < MIN_RETENTION:
+        raise ValueError(f"keep rows at least 1d, got {value!r} (or never to keep forever)")
+    return age
+
+
+# How long rows that serve only for a while are kept; None: forever.
+RetentionAge = Annotated[timedelta | None, BeforeValidator(_retention_age)]
+
+
+class RawRetention(_Strict):
+    push_receipts: RetentionAge = timedelta(days=30)
+    goal_versions: RetentionAge = timedelta(days=365)
+
+
 class RawConfig(BaseSettings):
     """The whole file; `SYNCD_*` environment variables override its top-level keys."""
 
@@ -195,6 +230,7 @@ class RawConfig(BaseSettings):
     grafana_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
     lease: Duration = timedelta(seconds=20)
     shard: str | None = None
+    retention: RawRetention = Field(default_factory=RawRetention)
     teams: dict[Name, RawTeam] = Field(default_factory=dict)
     people: dict[Name, RawPerson] = Field(default_factory=dict)
     # Each source is validated against its connector's own settings model in syncd.config.

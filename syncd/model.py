@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ __all__ = [
     "PeriodSpec",
     "Person",
     "RecurringPeriodSpec",
+    "Retention",
     "Source",
     "Team",
 ]
@@ -172,6 +173,19 @@ class Funnel:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long rows that serve only for a while are kept (syncd.run.retention); None keeps them forever.
+
+    Daily counts are never pruned: they are the data.
+    """
+
+    # An `add` is applied once per idempotency key within this age of its first use.
+    push_receipts: timedelta | None = timedelta(days=30)
+    # Counted from when a version was replaced; the version in force is never pruned.
+    goal_versions: timedelta | None = timedelta(days=365)
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration."""
 
@@ -196,6 +210,7 @@ class Config:
     lease_seconds: float = 20.0
     # This process's share of the goals (syncd.sharding); None: every goal.
     shard: Shard | None = None
+    retention: Retention = field(default_factory=Retention)
 
     def team_of(self, owner: str) -> str:
         """Return the owner's team label: a person's team, a team's own name."""

@@ -38,6 +38,7 @@ from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
 from syncd.run.restored_health import restore_source_health
+from syncd.run.retention import Pruner
 from syncd.run.source_stats import SourceStats
 from syncd.run.storage_wait import wait_for_storage
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
@@ -120,6 +121,8 @@ class Daemon:
         self.leases = self._lease_keeper(config)
         # Counts written by other processes (record, backfill, replicas) since the last tick.
         self.change_watch = ChangeWatch(engine)
+        # Old push receipts and replaced goal versions, pruned hourly in small batches.
+        self.pruner = Pruner(engine, self.clock, lambda: self.config)
         HEALTH.record(None)  # no write yet: a previous daemon's outcome in this process does not count
 
     def _lease_keeper(self, config: Config) -> LeaseKeeper:
@@ -484,6 +487,7 @@ class Daemon:
         self._start_sources(stop)
         evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
         backfiller = asyncio.create_task(self.auto_backfill.run(stop), name="auto-backfill")
+        pruner = asyncio.create_task(self.pruner.run(stop, self._wait), name="retention")
         try:
             while not stop.is_set():
                 stopper = asyncio.ensure_future(stop.wait())
@@ -499,7 +503,7 @@ class Daemon:
                 except Exception:  # reload_from catches its own; a SIGHUP must never end the daemon
                     log.exception("reload failed; the daemon keeps running")
         finally:
-            await _cancel([*self._tasks.values(), evaluator, backfiller])
+            await _cancel([*self._tasks.values(), evaluator, backfiller, pruner])
             await self.refresher.aclose()
             # After the syncs stopped: the leases go back for the other replicas to take at once.
             keeper_stop.set()

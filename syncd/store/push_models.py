@@ -26,4 +26,5 @@ class PushReceiptRow(Base):
     subject: Mapped[str] = mapped_column(String(500))
     day: Mapped[date]
     value: Mapped[float] = mapped_column(Float)
-    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed: retention prunes the oldest receipts first (syncd.store.retention).
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

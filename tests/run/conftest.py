@@ -1,5 +1,5 @@
-"""The PostgreSQL fixtures of tests/store, for the replica tests."""
+"""The database fixtures of tests/store (both backends), for the replica and retention tests."""
 
-from tests.store.conftest import postgres_schema_url, postgres_url
+from tests.store.conftest import bare_engine, engine, postgres_schema_url, postgres_url
 
-__all__ = ["postgres_schema_url", "postgres_url"]
+__all__ = ["bare_engine", "engine", "postgres_schema_url", "postgres_url"]

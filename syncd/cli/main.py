@@ -8,12 +8,13 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from syncd.clock import Clock
 from syncd.config import load_config, resolve_config_path
 from syncd.errors import ConfigError, StorageError
 from syncd.model import Config
@@ -72,6 +73,13 @@ def _load(config_path: str | None) -> Config:
     config = load_config(resolve_config_path(config_path))
     install_log_redaction(config)
     return config
+
+
+def _clock(config: Config) -> Clock:
+    """Return the command's clock: real time, or the simulated time of a demo on this database."""
+    from syncd.run.demo_clock import clock_for_database
+
+    return clock_for_database(config.database_url)
 
 
 def _run(coro: Coroutine[Any, Any, R]) -> R:
@@ -177,7 +185,16 @@ def record(
     config = _load(config_path)
     try:
         message = record_observation(
-            config, source_name, metric=metric, value=value, subject=subject, day=day, at=at, mode=mode, key=key
+            config,
+            source_name,
+            metric=metric,
+            value=value,
+            subject=subject,
+            day=day,
+            at=at,
+            mode=mode,
+            key=key,
+            clock=_clock(config),
         )
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -192,7 +209,6 @@ def record(
 @handles_errors
 def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     """Sync every source (or one) once, store the counts, print a summary."""
-    from syncd.clock import SystemClock
     from syncd.run.source_stats import SourceStats
     from syncd.run.sync import sync_source
     from syncd.store import create_engine_for, upgrade
@@ -202,7 +218,7 @@ def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     sources = _select_sources(config, source_name)
     engine = create_engine_for(config.database_url)
     upgrade(engine)
-    clock = SystemClock()
+    clock = _clock(config)
     record_config_goals(engine, config, clock.now())
 
     async def sync_all() -> list[Any]:
@@ -278,7 +294,7 @@ def status(as_of: str | None, fmt: str, config_path: str | None) -> None:
     from syncd.cli.status_report import compute_status, render_table, source_states
 
     config = _load(config_path)
-    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     goals = compute_status(config, instant, as_of=as_of is not None)
     states = source_states(config)
     if fmt == "json":
@@ -307,7 +323,7 @@ def checkins(owner: str | None, as_of: str | None, fmt: str, config_path: str | 
     config = _load(config_path)
     if owner is not None and owner not in config.people and owner not in config.teams:
         raise click.BadParameter(f"{owner!r} is neither a person nor a team of the configuration", param_hint="--owner")
-    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     snapshot = compute_checkins(config, instant)
     if fmt == "json":
         click.echo(json.dumps(checkins_json(snapshot, owner), indent=2))
@@ -348,7 +364,7 @@ def funnel(name: str, as_of: str | None, uplift: str | None, config_path: str | 
     if name not in config.funnels:
         known = ", ".join(config.funnels) or "none"
         raise click.BadParameter(f"unknown funnel {name!r} (configured: {known})", param_hint="NAME")
-    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     rate = _parse_percent(uplift) if uplift is not None else None
     render_funnel(config, name, compute_funnel(config, name, instant), instant, rate)
 
@@ -368,7 +384,7 @@ def plan(name: str, next_one: bool, uplift: str, as_of: str | None, config_path:
     if name not in config.funnels:
         known = ", ".join(config.funnels) or "none"
         raise click.BadParameter(f"unknown funnel {name!r} (configured: {known})", param_hint="NAME")
-    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     current, planned, plans = compute_plan(config, name, instant, next_one=next_one, uplift=_parse_percent(uplift))
     render_plan(config, name, current, planned, plans)
 
@@ -391,7 +407,7 @@ def suggest(kpi_name: str, owner: str, which: str, stretch: str, as_of: str | No
         raise click.BadParameter(f"unknown KPI {kpi_name!r} (configured: {known})", param_hint="--kpi")
     if owner not in config.people and owner not in config.teams:
         raise click.BadParameter(f"unknown person or team {owner!r}", param_hint="--owner")
-    instant = _parse_instant(as_of, config) if as_of else datetime.now(UTC)
+    instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     rate = _parse_percent(stretch, param="--stretch")
     suggestion = compute_suggestion(config, kpi_name, owner, instant, next_one=which == "next", stretch=rate)
     render_suggestion(config, kpi_name, owner, suggestion, fixed=False)
@@ -420,23 +436,36 @@ def backfill(since: str, source_name: str | None, config_path: str | None) -> No
         first_day = date.fromisoformat(since)
     except ValueError:
         raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since") from None
-    if not date(1971, 1, 1) <= first_day <= datetime.now(UTC).date():
-        raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     config = _load(config_path)
+    clock = _clock(config)
+    if not date(1971, 1, 1) <= first_day <= clock.now().astimezone(config.timezone).date():
+        raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     sources = _select_sources(config, source_name)
-    ok = run_backfill(config, sources, first_day)
+    ok = run_backfill(config, sources, first_day, clock)
     sys.exit(EXIT_OK if ok else EXIT_RUNTIME)
 
 
 @main.command()
 @click.option("--seed", default=42, show_default=True, help="Seed of the demo team's activity.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(1, 1440),
+    default=60,
+    show_default=True,
+    help="Simulated seconds per real second: 60 brings a simulated hour of activity every real minute; "
+    "1 is real time. Intervals and ticks run on the simulated clock too.",
+)
 @config_option
 @handles_errors
-def demo(seed: int, config_path: str | None) -> None:
-    """Start the sandbox (fake SaaS APIs) and the daemon against it, on SQLite."""
+def demo(seed: int, speed: float, config_path: str | None) -> None:
+    """Start the sandbox (fake SaaS APIs) and the daemon against it, on SQLite, on a simulated clock.
+
+    The demo team's activity arrives as simulated time passes, one source fails for two simulated
+    hours a day, and every command run beside the demo (status, record, ...) shares its clock.
+    """
     from syncd.run.demo import demo_config_path, run_demo
 
-    run_demo(demo_config_path(config_path), seed=seed)
+    run_demo(demo_config_path(config_path), seed=seed, speed=speed)
 
 
 @main.command("alertmanager-routes")

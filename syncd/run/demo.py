@@ -4,6 +4,11 @@ The configuration is the one truth: each source's `base_url` names the loopback 
 listens on (config/syncd.yaml's defaults), so every other command run beside the demo with the same
 file reaches the same fakes with nothing exported. A source that points anywhere but loopback is
 refused: the demo's keys must never reach a real vendor.
+
+The demo runs on simulated time (`--speed`, see syncd/run/demo_clock.py): the fakes serve the team's
+activity up to the simulated "now" and the daemon paces, schedules and syncs on the same clock, so at
+speed 60 a simulated hour of work arrives every real minute. One fake, the call log, is down for two
+simulated hours a day (syncd/sandbox/outages.py), so a source is seen failing and recovering.
 """
 
 from __future__ import annotations
@@ -13,26 +18,53 @@ import errno
 import ipaddress
 import os
 import signal
+from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
+from syncd.clock import ScaledClock
 from syncd.config import DEFAULT_CONFIG_PATH, load_config
 from syncd.model import Config
 from syncd.redaction import install_log_redaction
 from syncd.run.daemon import Daemon
+from syncd.run.demo_clock import DemoTimeline, demo_clock_path, read_timeline, write_timeline
 from syncd.run.demo_story import seed_recorded_counts
+from syncd.sandbox.outages import Outages
 from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
 from syncd.serve.push import push_routes
 from syncd.store import create_engine_for, upgrade
 from syncd.store.executor import run_db, run_db_write
 
-__all__ = ["demo_config_path", "run_demo", "sandbox_ports"]
+__all__ = [
+    "DEFAULT_SPEED",
+    "FAILING_VENDOR",
+    "MAX_SPEED",
+    "clock_banner",
+    "demo_clock",
+    "demo_config_path",
+    "demo_start",
+    "failing_banner",
+    "run_demo",
+    "sandbox_ports",
+]
 
 SANDBOX_VENDORS = ("lemlist", "kit", *VENDORS)
+# A simulated minute per real second: the demo's sources (5m to 15m intervals) sync every 5 to 15
+# real seconds and each brings minutes of new office-hours activity, so values change within a
+# real minute, while a simulated day still lasts 24 real minutes (long enough to watch).
+DEFAULT_SPEED = 60.0
+# A simulated day per real minute: faster, the fakes' 62 days ahead run out within the hour.
+MAX_SPEED = 1440.0
+# The fake that fails now and then: the call log, two simulated hours a day.
+FAILING_VENDOR = "http_json"
+# The team's working hours (local): a fast demo started outside them begins at the next working
+# morning, so the first minutes show people at work rather than a quiet night or weekend.
+WORKDAY_STARTS = time(8)
+WORKDAY_ENDS = time(17)
 
 
 def demo_config_path(option: str | None) -> str:
@@ -81,23 +113,62 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def run_demo(config_path: str, *, seed: int = 42) -> None:
+def run_demo(config_path: str, *, seed: int = 42, speed: float = DEFAULT_SPEED) -> None:
     """Start the sandbox on the configured ports and run the daemon against it until interrupted."""
     config = load_config(config_path)
     install_log_redaction(config)
     if not config.database_url.startswith("sqlite"):
         raise click.UsageError("the demo runs on SQLite; unset SYNCD_DATABASE_URL")
-    asyncio.run(_demo(config, seed, sandbox_ports(config), str(Path(config.file).resolve())))
+    asyncio.run(_demo(config, seed, speed, sandbox_ports(config), str(Path(config.file).resolve())))
 
 
-async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: str) -> None:
+def demo_clock(config: Config, speed: float, real_now: datetime) -> ScaledClock:
+    """Return the demo's simulated clock, starting where `demo_start` says."""
+    path = demo_clock_path(config.database_url)
+    return ScaledClock(demo_start(config, speed, real_now, read_timeline(path) if path else None), speed)
+
+
+def demo_start(config: Config, speed: float, real_now: datetime, previous: DemoTimeline | None) -> datetime:
+    """Return the simulated instant a demo starts at.
+
+    From where the last demo on this database left off, else real now: never behind a previous run's
+    simulated time, so stored counts are never re-read lower. Faster than real time, a start outside
+    working hours moves on to the next working morning (08:00, skipping weekends and holidays).
+    """
+    start = previous.at(real_now) if previous else real_now
+    if speed == 1:
+        return start
+    local = start.astimezone(config.timezone)
+    if _working_day(local.date(), config) and WORKDAY_STARTS <= local.time() < WORKDAY_ENDS:
+        return start
+    day = local.date() if local.time() < WORKDAY_STARTS else local.date() + timedelta(days=1)
+    while not _working_day(day, config):
+        day += timedelta(days=1)
+    return datetime.combine(day, WORKDAY_STARTS, tzinfo=config.timezone).astimezone(UTC)
+
+
+def _working_day(day: date, config: Config) -> bool:
+    return day.weekday() < 5 and day not in config.holidays
+
+
+def _publish_clock(database_url: str, timeline: DemoTimeline) -> None:
+    path = demo_clock_path(database_url)
+    if path is not None:
+        write_timeline(path, timeline)
+
+
+async def _demo(config: Config, seed: int, speed: float, ports: dict[str, int], config_file: str) -> None:
+    real_start = datetime.now(UTC)
+    clock = demo_clock(config, speed, real_start)
     sandbox = Sandbox(
         seed=seed,
+        clock=clock,
         timezone=str(config.timezone),
         lemlist_port=ports.get("lemlist", 0),
         kit_port=ports.get("kit", 0),
         vendors=list(VENDORS),
         vendor_ports={name: port for name, port in ports.items() if name in VENDORS},
+        outages={FAILING_VENDOR: Outages(seed, config.timezone)},
     )
     try:
         await sandbox.start()
@@ -110,10 +181,11 @@ async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: s
             ) from None
         raise
     try:
+        _publish_clock(config.database_url, DemoTimeline(real_start, clock.start, speed))
         engine = create_engine_for(config.database_url)
         await run_db(upgrade, engine)
-        await run_db_write(seed_recorded_counts, config, engine, now=sandbox.clock.now(), seed=seed)
-        daemon = Daemon(config, engine, extra_routes=push_routes)
+        await run_db_write(seed_recorded_counts, config, engine, now=clock.now(), seed=seed)
+        daemon = Daemon(config, engine, clock=clock, extra_routes=push_routes)
         base = f"http://{config.listen_host}:{config.listen_port}"
         click.echo(
             "syncd demo is running (Ctrl-C stops it)\n"
@@ -123,7 +195,10 @@ async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: s
             f"  sandbox       {len(sandbox.names)} fake vendor APIs on loopback (lemlist at {sandbox.lemlist_url})\n"
             f"  config        {config_file}\n"
             "                (every `syncd` command run from this folder uses it: nothing to export)\n"
-            f"  database      {config.database_url}"
+            f"  database      {config.database_url}\n"
+            f"  clock         {clock_banner(clock, config)}\n"
+            "                (commands run beside the demo share its simulated time)\n"
+            f"  failing       {failing_banner(sandbox, config)}"
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -132,3 +207,40 @@ async def _demo(config: Config, seed: int, ports: dict[str, int], config_file: s
         await daemon.run(stop)
     finally:
         await sandbox.stop()
+        # Stopped: simulated time stands where it is, for the commands run meanwhile and the next demo.
+        _publish_clock(config.database_url, DemoTimeline(datetime.now(UTC), clock.now(), 0.0))
+
+
+def clock_banner(clock: ScaledClock, config: Config) -> str:
+    """Describe the demo's clock in one line: its speed and the simulated now, in the configured zone."""
+    now = clock.now().astimezone(config.timezone).strftime("%a %d %b %Y %H:%M %Z")
+    if clock.speed == 1:
+        return f"real time (--speed 1), now {now}"
+    per_second = _duration(clock.speed)
+    return f"simulated, {clock.speed:g}x real time ({per_second} per real second), now {now}"
+
+
+def failing_banner(sandbox: Sandbox, config: Config) -> str:
+    """Name the sources whose fake fails now and then, and today's (simulated) outage."""
+    names = [
+        name
+        for name, source in config.sources.items()
+        if source.connector in sandbox.outages and source.connector in sandbox.names
+    ]
+    if not names:
+        return "none"
+    outages = sandbox.outages[config.sources[names[0]].connector]
+    start, end = outages.window(sandbox.clock.now().astimezone(config.timezone).date())
+    hours = f"{outages.hours:g} h"
+    return (
+        f"{', '.join(names)}: its API is down {hours} a day at a seeded hour "
+        f"(today {start:%H:%M}-{end:%H:%M}), to show a source down and recovering"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:g} simulated seconds"
+    if seconds < 3600:
+        return f"{seconds / 60:g} simulated minute{'s' if seconds != 60 else ''}"
+    return f"{seconds / 3600:g} simulated hour{'s' if seconds != 3600 else ''}"

@@ -14,6 +14,7 @@ from syncd.clock import Clock, SystemClock
 from syncd.sandbox.activity import DEMO_TEAM, ActivitySource, DemoTeam, GeneratedActivity
 from syncd.sandbox.kit import KitFake
 from syncd.sandbox.lemlist import LemlistFake
+from syncd.sandbox.outages import Outages, outage_middleware
 from syncd.sandbox.vendors import VENDORS, demo_api_key
 
 __all__ = ["DEFAULT_HISTORY_DAYS", "DEMO_KIT_API_KEY", "DEMO_LEMLIST_API_KEY", "FUTURE_DAYS", "Sandbox"]
@@ -30,7 +31,8 @@ class Sandbox:
 
     Without `activity` the demo team's activity is generated from `seed`, starting
     `history_days` local days before the clock's "now" when the sandbox is built.
-    Port 0 (the default) picks a free ephemeral port.
+    Port 0 (the default) picks a free ephemeral port. `outages` names fakes that answer 503
+    during their seeded windows of the sandbox's clock (the demo's source that fails now and then).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Sandbox:
         vendors: Iterable[str] = (),
         vendor_ports: Mapping[str, int] | None = None,
         vendor_events: Mapping[str, Sequence[Any]] | None = None,
+        outages: Mapping[str, Outages] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         zone = ZoneInfo(timezone)
@@ -79,6 +82,10 @@ class Sandbox:
             self.api_keys[name] = demo_api_key(name)
             self._apps[name] = vendor.build(events, self.clock, self.api_keys[name]).app()
             self._ports[name] = (vendor_ports or {}).get(name, 0)
+        for name, schedule in (outages or {}).items():
+            # Outermost, so a call in an outage is refused before auth or rate limits count it.
+            self._apps[name].middlewares.insert(0, outage_middleware(schedule, self.clock))
+        self.outages: dict[str, Outages] = dict(outages or {})
         self._runners: dict[str, web.AppRunner] = {}
         self._bound: dict[str, int] = {}
 

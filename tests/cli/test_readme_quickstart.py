@@ -62,6 +62,10 @@ def test_every_readme_quickstart_command_works_beside_the_demo(tmp_path: Path, p
         what=f"the demo's goal metrics\n{demo.output()}",
     )
     assert "nothing to export" in demo.output()
+    # The banner says the demo's speed and simulated now, and which source fails now and then.
+    assert re.search(r"clock +simulated, 60x real time .*, now \w{3} \d{2} \w{3} \d{4} \d{2}:\d{2}", demo.output())
+    assert "failing       calls: its API is down 2 h a day" in demo.output()
+    assert (workdir / "syncd-demo.db-clock.json").is_file(), "the commands below share the demo's clock"
     for command in commands:
         runnable = command.replace(".venv/bin/syncd", SYNCD).replace("localhost:9464", f"127.0.0.1:{port}")
         done = subprocess.run(

@@ -43,14 +43,14 @@ from syncd.model import (
 from syncd.registry import ConnectorRegistry, load_registry
 from syncd.sharding import Shard, parse_shard, shard_goals
 from syncd.store.database import normalise_database_url
-from syncd.yaml_limits import LimitedLoaderMixin, YamlLimitError, check_expanded_size, read_text_file
+from syncd.yaml_limits import MAX_FILE_BYTES, LimitedLoaderMixin, YamlLimitError, check_expanded_size, read_text_file
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
 
 DEFAULT_CONFIG_PATH = "config/syncd.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEYS = ("api_key", "token", "password", "secret")
-MAX_TEXT_CHARS = 1024 * 1024
+MAX_TEXT_CHARS = MAX_FILE_BYTES
 
 
 def resolve_config_path(option: str | None) -> str:

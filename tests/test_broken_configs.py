@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench._workload import config_text
 from syncd.cli.main import main
 from syncd.config import load_config
 from syncd.errors import ConfigError
-from syncd.yaml_limits import MAX_FILE_BYTES
+from syncd.yaml_limits import MAX_FILE_BYTES, check_expanded_size
 
 CORPUS = Path(__file__).parent / "fixtures" / "broken_configs"
 FILES = sorted(CORPUS.glob("*.yaml"))
@@ -56,3 +57,17 @@ def test_a_file_over_the_size_limit_is_refused_without_parsing(tmp_path: Path) -
     path.write_text("# padding\n" * (MAX_FILE_BYTES // 10 + 1))
     with pytest.raises(ConfigError, match=f"larger than {MAX_FILE_BYTES} bytes"):
         load_config(path, environ=ENVIRON)
+
+
+def test_a_company_sized_configuration_is_within_the_limits() -> None:
+    # Issue 10's deployment: 5,000 people with two goals each, as the benchmarks write it.
+    text = config_text(5000, "sqlite:///:memory:")
+    assert len(text.encode()) > 1024 * 1024  # past the old 1 MiB limit
+    assert len(text.encode()) <= MAX_FILE_BYTES
+    goal = {"kpi": "emails", "owner": "p1", "period": "month", "target": 400, "pacing": "linear", "checkins": "week"}
+    person = {"team": "t1", "identities": {"lemlist": "p1@acme.io", "kit": "tag1"}}
+    document = {
+        "people": {f"p{i}": dict(person) for i in range(5000)},
+        "goals": [dict(goal) for _ in range(20000)],
+    }
+    check_expanded_size(document)  # 20,000 goals expand to about 300,000 values

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from syncd.engine.evaluate import counts_needed, evaluate_goal, evaluate_goals
+from syncd.engine.forecast_bridge import remaining_weight
+from syncd.engine.pace import Linear, day_weights, period_weight
+from syncd.engine.periods import period_containing
 from tests.fakes import make_config
 
 CONFIG = """
@@ -167,3 +171,26 @@ def test_evaluate_goals_keeps_configuration_order():
         ("emails", "growth"),
         ("list_size", "maya"),
     ]
+
+
+def test_the_forecast_moves_with_counts_and_days_not_within_a_day():
+    # docs/forecast.md: the remaining weight is taken at the start of the local day, so the forecast
+    # is recomputed only when counts or the day change.
+    config = make_config(CONFIG)
+    goal = config.goals[1]  # growth, linear month, value 152 + 28 + 5 = 185 by the 23rd
+    morning, evening = AT.replace(hour=1), AT.replace(hour=23)
+    at_morning = evaluate_goal(config, goal, counts(), morning)
+    at_evening = evaluate_goal(config, goal, counts(), evening)
+    assert at_morning.figures.elapsed_ratio < at_evening.figures.elapsed_ratio  # pace moved
+    assert at_morning.hit_probability == at_evening.hit_probability
+    # 8 whole days (23rd..30th) of the 30 are still ahead on the 23rd: W × (1 − 22/30).
+    period = period_containing("month", date(2026, 11, 23))
+    weights = day_weights(period, Linear())
+    assert remaining_weight(
+        period, weights, period_weight(period, weights), date(2026, 11, 23), ZoneInfo("UTC")
+    ) == pytest.approx(8.0, rel=1e-15)
+    tomorrow = evaluate_goal(config, goal, counts(), morning + timedelta(days=1))
+    assert tomorrow.hit_probability != at_morning.hit_probability
+    more = counts()
+    more[("lemlist", "emails_sent")]["bob@acme.io"] = {date(2026, 11, 23): 100.0}
+    assert evaluate_goal(config, goal, more, evening).hit_probability != at_evening.hit_probability

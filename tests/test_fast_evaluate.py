@@ -61,9 +61,10 @@ def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[st
         stock = kpi in ("list", "levels")
         extra = f", baseline: {rng.randint(0, 50)}" if stock and rng.random() < 0.5 else ""
         direction = ", direction: at_most" if stock and rng.random() < 0.3 else ""
+        tolerance = rng.choice(["", "", ", tolerance: 0", ", tolerance: 0.25"])
         lines.append(
             f"  - {{kpi: {kpi}, owner: {owner}, period: {period}, target: {rng.choice([0.5, 7, 100, 333.3])}, "
-            f"pacing: {rng.choice(PACINGS)}{rng.choice(_checkins_for(period))}{extra}{direction}}}"
+            f"pacing: {rng.choice(PACINGS)}{rng.choice(_checkins_for(period))}{extra}{direction}{tolerance}}}"
         )
     start = date(2025, 9, 1)
     counts: dict[tuple[str, str], dict[str, dict[date, float]]] = {}
@@ -94,6 +95,22 @@ def test_fast_path_equals_reference_on_random_goals(seed: int) -> None:
         assert got == want  # every figure, to the last bit
     # The second evaluation reuses the caches of the first and still agrees.
     assert evaluate_goals_fast(config, counts, instant) == reference
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ticks_reusing_a_day_of_work_equal_the_reference(seed: int) -> None:
+    # One cache through a day: ticks where only time moved (incl. the day's last microsecond and a
+    # DST day's extra hour), then a new day; every tick against a fresh reference evaluation.
+    rng = random.Random(1000 + seed)
+    text, counts, instant = _random_case(rng)
+    config = make_config(text)
+    cache = EvaluationCache()
+    start = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    offsets = sorted(timedelta(seconds=rng.randrange(86400)) for _ in range(3))
+    instants = [start + o for o in offsets]
+    instants += [start + timedelta(days=1, microseconds=-1), start + timedelta(days=1, hours=1)]
+    for at in instants:
+        assert evaluate_goals_fast(config, counts, at, cache) == evaluate_goals(config, counts, at)
 
 
 def test_cached_cache_follow_new_counts_and_a_new_day() -> None:

@@ -6,6 +6,7 @@ subjects count for an owner, which period holds the instant, and what the value 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -44,6 +45,7 @@ __all__ = [
     "owner_daily_counts",
     "owner_subjects",
     "period_at",
+    "stock_figures",
 ]
 
 CountKey = tuple[str, str]  # (source, metric)
@@ -176,9 +178,13 @@ def flow_value(
     first_day: date,
     last_day: date,
 ) -> float:
-    """Sum the daily counts of the chosen subjects over the inclusive day range."""
+    """Sum the daily counts of the chosen subjects over the inclusive day range.
+
+    Summed exactly (fsum) as a goal's value is, so a check-in as long as its period has the same
+    value, and the order the counts come in does not matter.
+    """
     daily = owner_daily_counts(by_subject, subjects)
-    return sum(count for day, count in daily.items() if first_day <= day <= last_day)
+    return math.fsum(count for day, count in daily.items() if first_day <= day <= last_day)
 
 
 def stock_value(by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None, on_day: date) -> float:
@@ -249,14 +255,14 @@ def evaluate_goal(config: Config, goal: Goal, counts: DailyCounts, instant: date
             period=period,
             curve=curve,
             total_weight=total_weight,
-            elapsed=elapsed,
             daily=daily,
             instant=instant,
             tz=tz,
         )
     )
     if stock:
-        figures, probability = _stock_figures(goal, period, figures, by_subject, subjects, through, value, instant, tz)
+        series = level_series(by_subject, subjects, period, through)
+        figures, probability = stock_figures(goal, period, figures, series, value, instant, tz)
     checkpoints = _current_checkpoints(config, goal, kpi, period, weights, by_subject, subjects, instant)
     trail = goal_trail(
         period,
@@ -311,23 +317,24 @@ def goal_status(
     )
 
 
-def _stock_figures(
+def stock_figures(
     goal: Goal,
     period: Period,
     figures: PaceFigures,
-    by_subject: Mapping[str, Mapping[date, float]],
-    subjects: frozenset[str] | None,
-    through: date,
+    series: list[tuple[float, float]],
     value: float,
     instant: datetime,
     tz: ZoneInfo,
 ) -> tuple[PaceFigures, float | None]:
-    """Replace a stock goal's projection, buffer and required change with its level trend's."""
+    """Replace a stock goal's projection, buffer and required change with its level trend's.
+
+    `series` is `stock_trend.level_series` of the owner's subjects through the value's day.
+    """
     start = period.start(tz)
     period_days = (period.deadline(tz) - start).total_seconds() / 86400
     elapsed_days = min(period_days, max(0.0, (instant - start).total_seconds() / 86400))
     trend = stock_trend(
-        level_series(by_subject, subjects, period, through),
+        series,
         value=value,
         target=goal.target,
         baseline=goal.baseline,

@@ -1,38 +1,53 @@
-"""Evaluate many goals at one instant, sharing the work that does not depend on the goal.
+"""Evaluate many goals at one instant, each piece of work redone only when what it depends on changes.
 
-`syncd.engine.evaluate.evaluate_goal` is the reference: it recomputes period days, curve weights,
-E(t) and each owner's daily counts for every goal, and scans every subject of a KPI to find the
-owner's. Here that work is done once per (period, curve) or once per (KPI, owner) and shared, and
-each KPI's subjects are indexed once, so a goal costs its own arithmetic only. The figures are the
-reference's to the last bit: the same primitives run on the same inputs in the same order
-(tests/test_fast_evaluate.py compares both on random goals).
+`syncd.engine.evaluate.evaluate_goal` is the reference: it recomputes everything for every goal and
+scans every subject of a KPI to find the owner's. Here the work is split by what it depends on:
+
+- per (period, curve), shared by every goal: period days, weights, W, check-in targets, the
+  expected trail and E(t)'s day clock (`pace.DayClock`);
+- per goal and local day, while the goal's count mappings are the same objects (`_GoalDay`): the
+  value, check-in values, the actual trail, the forecast (docs/forecast.md: it moves with new counts
+  and new days only), a stock's level series, and every part of the status but the instant's figures;
+- per instant: E(t) once per day clock, then each goal's pace figures (and a stock's level trend).
+
+The figures are the reference's to the last bit: the same primitives run on the same inputs
+(tests/test_fast_evaluate.py compares both on random goals, and again after time, counts and the
+day moved).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from itertools import pairwise
 from typing import TypeVar, cast
 
 from syncd.engine.evaluate import (
     DailyCounts,
-    _stock_figures,
-    evaluate_goal,
     goal_status,
     kpi_counts,
     owner_subjects,
     pacing_curve,
     period_at,
+    stock_figures,
 )
 from syncd.engine.forecast import RateEstimate, estimate_rate, hit_probability_given
 from syncd.engine.forecast_bridge import TRAILING_HISTORY
-from syncd.engine.pace import elapsed_fraction, pace_figures, period_weight
-from syncd.engine.periods import Period, custom_period
-from syncd.engine.snapshot import GoalStatus
-from syncd.engine.trail import goal_trail
+from syncd.engine.pace import (
+    DayClock,
+    PaceFigures,
+    checkin_holding,
+    checkin_target,
+    day_clock,
+    pace_figures,
+    period_weight,
+)
+from syncd.engine.periods import Period, checkin_periods, custom_period, local_midnight
+from syncd.engine.snapshot import CheckpointStatus, GoalStatus
+from syncd.engine.stock_trend import level_series
+from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
 from syncd.engine.weights import PacingCurve, day_weights
 from syncd.model import Config, CustomWeightsSpec, Goal, Kpi
 
@@ -70,6 +85,10 @@ def _remember(key: Hashable, compute: Callable[[], T]) -> T:
         return value
 
 
+def _days(period: Period) -> list[date]:
+    return _remember(("days", period), period.days)
+
+
 def _weights(period: Period, key: Hashable, curve: PacingCurve) -> dict[date, float]:
     return _remember(("weights", period, key), lambda: day_weights(period, curve))
 
@@ -79,18 +98,18 @@ def _total_weight(period: Period, key: Hashable, curve: PacingCurve) -> float:
 
 
 def _forecast_days(
-    period: Period, history_start: date, key: Hashable, curve: PacingCurve
+    period: Period, history_start: date, key: Hashable | None, curve: PacingCurve
 ) -> tuple[tuple[date, float], ...]:
     """Return the forecast's (day, weight) pairs in day order, trailing weeks included (forecast_bridge)."""
 
     def compute() -> tuple[tuple[date, float], ...]:
-        weights = _weights(period, key, curve)
+        weights = day_weights(period, curve) if key is None else _weights(period, key, curve)
         if history_start < period.first_day:
             trailing = custom_period(history_start, period.first_day - timedelta(days=1))
             weights = {**day_weights(trailing, curve), **weights}
         return tuple((day, weights[day]) for day in sorted(weights))
 
-    return _remember(("forecast", period, history_start, key), compute)
+    return compute() if key is None else _remember(("forecast", period, history_start, key), compute)
 
 
 class _SubjectIndex:
@@ -128,18 +147,14 @@ def _calendar(first: date, last: date) -> Iterable[date]:
 class _Owner:
     """One owner's counts for one KPI, with the sums goals ask of them remembered until the counts change."""
 
-    __slots__ = ("_fsums", "_ordered", "_stocks", "_sums", "chosen", "daily", "first_known")
+    __slots__ = ("_fsums", "_stocks", "chosen", "daily", "first_known")
 
     def __init__(self, chosen: list[SubjectDays]) -> None:
         self.chosen = chosen
         # One subject: its own map, read-only (0.0 + count is count, in the same order), not a copy.
         self.daily = chosen[0] if len(chosen) == 1 else _owner_daily(chosen)
         self.first_known = min((day for day, count in self.daily.items() if count > 0), default=None)
-        days = list(self.daily)
-        # Days stored in calendar order (the usual case) can be summed by walking the calendar.
-        self._ordered = all(a < b for a, b in pairwise(days))
         self._fsums: dict[tuple[date, date], float] = {}
-        self._sums: dict[tuple[date, date], float] = {}
         self._stocks: dict[date, float] = {}
 
     def flow(self, period: Period, through: date) -> float:
@@ -168,23 +183,50 @@ class _Owner:
         return found
 
 
+class _GoalDay:
+    """One goal's figures that hold for a whole local day, while its counts stay the same objects."""
+
+    __slots__ = ("clock", "period", "series", "status", "stock", "total_weight", "value")
+
+    def __init__(
+        self,
+        *,
+        clock: DayClock,
+        period: Period,
+        series: list[tuple[float, float]] | None,
+        status: GoalStatus,
+        stock: bool,
+        total_weight: float,
+        value: float,
+    ) -> None:
+        self.clock = clock
+        self.period = period
+        self.series = series  # a stock's level series, for its trend at each instant
+        self.status = status  # the status at the instant the day state was made
+        self.stock = stock
+        self.total_weight = total_weight
+        self.value = value
+
+
 class EvaluationCache:
-    """What evaluations share across ticks: subject indexes, owners' sums and rate estimates.
+    """What evaluations share across ticks: subject indexes, owners' sums, rate estimates, goal days.
 
     An entry is valid while the configuration and the count mappings it was computed from are the
     same objects: the daemon's counts cache replaces a key's mapping whenever it re-reads it. Rate
-    estimates also learn from the days before today, so they are dropped when the day changes.
+    estimates and goal days also depend on the day, so they are dropped when the day changes.
     """
 
     def __init__(self) -> None:
         self._entries: dict[Hashable, tuple[tuple[object, ...], object]] = {}
         self._estimates: dict[Hashable, tuple[tuple[object, ...], RateEstimate]] = {}
+        self._days: dict[Hashable, tuple[tuple[object, ...], _GoalDay]] = {}
         self._day: date | None = None
 
     def start(self, today: date) -> None:
-        """Forget the rate estimates when the day changed."""
+        """Forget what depends on the day when the day changed."""
         if today != self._day:
             self._estimates.clear()
+            self._days.clear()
             self._day = today
 
     def get(self, key: Hashable, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
@@ -205,8 +247,17 @@ class EvaluationCache:
         self._estimates[key] = (inputs, estimate)
         return estimate
 
+    def goal_day(self, key: Hashable, inputs: tuple[object, ...]) -> _GoalDay | None:
+        """Return the goal's day state when made today from the same `inputs`, else None."""
+        found = self._days.get(key)
+        return found[1] if found is not None and _same(found[0], inputs) else None
+
+    def keep_goal_day(self, key: Hashable, inputs: tuple[object, ...], day: _GoalDay) -> None:
+        """Keep a goal's day state until its inputs or the day change."""
+        self._days[key] = (inputs, day)
+
     def __len__(self) -> int:
-        return len(self._entries) + len(self._estimates)
+        return len(self._entries) + len(self._estimates) + len(self._days)
 
 
 def _same(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
@@ -225,8 +276,9 @@ class Evaluator:
         self.instant = instant
         self.today = instant.astimezone(config.timezone).date()
         self.cache.start(self.today)
-        self._elapsed: dict[tuple[Period, Hashable], float] = {}
+        self._elapsed: dict[int, float] = {}  # E(t) by id of its day clock (clocks live in the cache)
         self._periods: dict[object, Period] = {}
+        self._day_start = local_midnight(self.today, config.timezone)
 
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
         return (self.config, *(self.counts.get(key) for key in kpi.count_keys))
@@ -252,12 +304,42 @@ class Evaluator:
 
     def goal(self, goal: Goal) -> GoalStatus:
         """Compute one goal's figures, equal to `evaluate_goal`'s."""
-        if goal.checkins:
-            # Check-in levels (nested since CONTRACT §7) go through the reference path, goal by goal.
-            return evaluate_goal(self.config, goal, self.counts, self.instant)
-        config, instant, today = self.config, self.instant, self.today
+        kpi = self.config.kpis[goal.kpi]
+        inputs = (goal, *self._inputs(kpi))
+        day = self.cache.goal_day(goal.key, inputs)
+        if day is None:
+            day = self._goal_day(goal, kpi)
+            self.cache.keep_goal_day(goal.key, inputs, day)
+            return day.status  # made at this instant
+        figures = self._figures(goal, day)
+        probability = day.status.hit_probability
+        if day.series is not None:
+            figures, probability = stock_figures(
+                goal, day.period, figures, day.series, day.value, self.instant, self.config.timezone
+            )
+        return replace(day.status, figures=figures, hit_probability=probability)
+
+    def _elapsed_at(self, clock: DayClock) -> float:
+        found = self._elapsed.get(id(clock))
+        if found is None:
+            found = self._elapsed[id(clock)] = clock.at(self.instant)
+        return found
+
+    def _figures(self, goal: Goal, day: _GoalDay) -> PaceFigures:
+        return pace_figures(
+            value=day.value,
+            target=goal.target,
+            elapsed=self._elapsed_at(day.clock),
+            total_weight=day.total_weight,
+            tolerance=goal.tolerance,
+            baseline=goal.baseline if day.stock else None,
+            direction=goal.direction,
+        )
+
+    def _goal_day(self, goal: Goal, kpi: Kpi) -> _GoalDay:
+        """Work out what holds for the goal all day: value, curve, check-ins, trail, forecast, status."""
+        config, today = self.config, self.today
         tz = config.timezone
-        kpi = config.kpis[goal.kpi]
         period = self._period(goal)
         through = min(max(today, period.first_day - timedelta(days=1)), period.last_day)
         owner = self._owner(kpi, goal.owner)
@@ -266,58 +348,94 @@ class Evaluator:
         value = owner.stock(through) if stock else owner.flow(period, through)
 
         key = _curve_key(config, goal)
-        note: str | None = None
+        curve, note = pacing_curve(config, goal, period, daily)
         if key is None:
-            curve, note = pacing_curve(config, goal, period, daily)
             weights = day_weights(period, curve)
             total_weight = period_weight(period, weights)
-            elapsed = elapsed_fraction(period, weights, instant, tz)
+            clock = day_clock(period, weights, today, tz)
         else:
-            curve, _ = pacing_curve(config, goal, period, daily)
             weights = _weights(period, key, curve)
             total_weight = _total_weight(period, key, curve)
-            elapsed = self._elapsed.get((period, key), -1.0)
-            if elapsed < 0:
-                elapsed = self._elapsed[(period, key)] = elapsed_fraction(period, weights, instant, tz)
-        figures = pace_figures(
-            value=value,
-            target=goal.target,
-            elapsed=elapsed,
-            total_weight=total_weight,
-            tolerance=goal.tolerance,
-            baseline=goal.baseline if stock else None,
-            direction=goal.direction,
-        )
-        probability = (
-            None if stock else self._probability(goal, kpi, period, key, curve, owner, value, total_weight, elapsed)
-        )
-        if stock:
-            # A stock's projection comes from its level trend (evaluate._stock_figures), goal by goal.
-            figures, probability = _stock_figures(
-                goal,
-                period,
-                figures,
-                self._index(kpi).by_subject,
-                owner_subjects(config, kpi, goal.owner),
-                through,
-                value,
-                instant,
-                tz,
-            )
-        trail = goal_trail(
-            period,
-            weights,
-            goal.target,
-            through=min(through, today),
-            daily=None if stock else daily,
-            levels={d: owner.stock(d) for d in period.days() if d <= through} if stock else None,
-            baseline=goal.baseline if stock else None,
-        )
-        # Goals with check-ins took the reference path above: there are none to add here.
-        return goal_status(
-            config, goal, kpi, period, value=value, figures=figures, probability=probability,
-            checkpoints=(), trail=trail, note=note,
+            clock = _remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
+        day = _GoalDay(
+            clock=clock, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
+            total_weight=total_weight, value=value,
         )  # fmt: skip
+        figures = self._figures(goal, day)
+        probability: float | None = None
+        if stock:
+            # A stock's projection comes from its level trend, refitted at each instant (it moves with time).
+            subjects = owner_subjects(config, kpi, goal.owner)
+            day.series = level_series(self._index(kpi).by_subject, subjects, period, through)
+            figures, probability = stock_figures(goal, period, figures, day.series, value, self.instant, tz)
+        else:
+            remaining = total_weight * (1 - clock.at(self._day_start))
+            probability = self._probability(goal, kpi, period, key, curve, owner, value, total_weight, remaining)
+        day.status = goal_status(
+            config, goal, kpi, period, value=value, figures=figures, probability=probability,
+            checkpoints=self._checkpoints(goal, period, key, weights, owner, stock),
+            trail=self._trail(goal, period, key, weights, owner, stock, min(through, today), through),
+            note=note,
+        )  # fmt: skip
+        return day
+
+    def _checkpoints(
+        self,
+        goal: Goal,
+        period: Period,
+        key: Hashable | None,
+        weights: Mapping[date, float],
+        owner: _Owner,
+        stock: bool,
+    ) -> tuple[CheckpointStatus, ...]:
+        # evaluate._current_checkpoints, with the check-ins and their targets shared per period and curve.
+        today, week_start = self.today, self.config.week_start
+        day = min(max(today, period.first_day), period.last_day)
+        out: list[CheckpointStatus] = []
+        for level in goal.checkins:
+            subs = _remember(
+                ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
+            )
+            sub = checkin_holding(subs, day)
+            if sub is None:
+                continue
+            through = min(today, sub.last_day)
+            value = owner.stock(through) if stock else owner.flow(sub, through)
+            if key is None:
+                target = checkin_target(goal.target, sub, period, weights)
+            else:
+                target = _remember(
+                    ("checkin target", goal.target, sub, period, key),
+                    partial(checkin_target, goal.target, sub, period, weights),
+                )
+            out.append(CheckpointStatus(id=sub.id, target=target, value=value, level=level))
+        return tuple(out)
+
+    def _trail(
+        self,
+        goal: Goal,
+        period: Period,
+        key: Hashable | None,
+        weights: Mapping[date, float],
+        owner: _Owner,
+        stock: bool,
+        through: date,
+        value_through: date,
+    ) -> GoalTrail:
+        # trail.goal_trail, with the expected half shared by goals of one period, curve and target.
+        days: Sequence[date] = _days(period)
+        baseline = goal.baseline if stock else None
+        if key is None:
+            expected = expected_trail(days, weights, goal.target, baseline)
+        else:
+            expected = _remember(
+                ("trail", period, key, goal.target, baseline),
+                lambda: expected_trail(days, weights, goal.target, baseline),
+            )
+        if stock:
+            levels = {d: owner.stock(d) for d in days if d <= value_through}
+            return GoalTrail(expected, actual_trail(days, through, levels=levels))
+        return GoalTrail(expected, actual_trail(days, through, daily=owner.daily))
 
     def _probability(
         self,
@@ -329,7 +447,7 @@ class Evaluator:
         owner: _Owner,
         value: float,
         total_weight: float,
-        elapsed: float,
+        remaining_weight: float,
     ) -> float:
         # forecast_bridge.goal_hit_probability with the curve's days shared between goals, and the
         # owner's rate estimate reused until its inputs change (new counts, a new day).
@@ -340,21 +458,14 @@ class Evaluator:
         today = self.today
 
         def estimate() -> RateEstimate:
-            if key is None:
-                weights = day_weights(period, curve)
-                if history_start < period.first_day:
-                    trailing = custom_period(history_start, period.first_day - timedelta(days=1))
-                    weights = {**day_weights(trailing, curve), **weights}
-                pairs: Iterable[tuple[date, float]] = ((day, weights[day]) for day in sorted(weights))
-            else:
-                pairs = _forecast_days(period, history_start, key, curve)
+            pairs = _forecast_days(period, history_start, key, curve)
             history = [(daily.get(day, 0.0), weight) for day, weight in pairs if day < today]
             return estimate_rate(history, planned_rate=planned_rate)
 
-        cache_key = (goal.kpi, goal.owner, period, key, history_start, today, planned_rate)
+        cache_key = (goal.kpi, goal.owner, period, key, history_start, planned_rate)
         cached = partial(self.cache.estimate, cache_key, self._inputs(kpi), estimate)
         return hit_probability_given(
-            value=value, target=goal.target, remaining_weight=total_weight * (1 - elapsed), estimate=cached
+            value=value, target=goal.target, remaining_weight=remaining_weight, estimate=cached
         )
 
 

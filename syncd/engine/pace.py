@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from syncd.engine.weights import BusinessDays, CustomWeights, Linear, PacingCurv
 __all__ = [
     "BusinessDays",
     "CustomWeights",
+    "DayClock",
     "Direction",
     "Linear",
     "PaceFigures",
@@ -30,6 +32,7 @@ __all__ = [
     "PacingCurve",
     "checkin_holding",
     "checkin_target",
+    "day_clock",
     "day_weights",
     "elapsed_fraction",
     "flow_value",
@@ -79,6 +82,56 @@ def period_weight(period: Period, weights: Mapping[date, float]) -> float:
     return float(_paced_weights(period, weights)[1])
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class DayClock:
+    """E(t) for the instants of one local day: what does not move within the day, summed exactly once.
+
+    Inside the period E(t) = before / W + w(today) / W × (microseconds since local midnight) / (the
+    day's microseconds), an exact rational `offset + slope × µs`, rounded once as `float(Fraction)`.
+    """
+
+    start_us: int  # the period's start, UTC microseconds since the epoch
+    deadline_us: int
+    day_start_us: int  # local midnight of the day the clock is for
+    offset: tuple[int, int]  # before / W, as numerator and (positive) denominator
+    slope: tuple[int, int]  # w(today) / (W × the day's microseconds)
+
+    def at(self, instant: datetime) -> float:
+        """Return E(instant); `instant` must be aware and fall on the clock's day or outside the period."""
+        if instant.utcoffset() is None:
+            raise ValueError("elapsed_fraction needs an aware datetime")
+        now = _micros(instant)
+        if now <= self.start_us:
+            return 0.0
+        if now >= self.deadline_us:
+            return 1.0
+        (on, od), (sn, sd) = self.offset, self.slope
+        return (on * sd + sn * (now - self.day_start_us) * od) / (od * sd)
+
+
+def day_clock(period: Period, weights: Mapping[date, float], today: date, tz: ZoneInfo) -> DayClock:
+    """Return the clock giving E(t) at the instants of `today` (a local day) for the period and curve."""
+    start_us = _micros(period.start(tz))
+    deadline_us = _micros(period.deadline(tz))
+    day_start = _micros(local_midnight(today, tz))
+    if not period.contains(today):
+        return DayClock(start_us, deadline_us, day_start, (0, 1), (0, 1))
+    day_length = _micros(local_midnight(today + _ONE_DAY, tz)) - day_start
+    paced, total = _paced_weights(period, weights)
+    offset = _exact_sum(weight for day, weight in paced.items() if day < today) / total
+    slope = Fraction(paced[today]) / (total * day_length)
+    return DayClock(
+        start_us, deadline_us, day_start, (offset.numerator, offset.denominator), (slope.numerator, slope.denominator)
+    )
+
+
 def elapsed_fraction(period: Period, weights: Mapping[date, float], instant: datetime, tz: ZoneInfo) -> float:
     """Return E(t): the share of the period's weight behind `instant` (0 before start, 1 from the deadline).
 
@@ -88,20 +141,7 @@ def elapsed_fraction(period: Period, weights: Mapping[date, float], instant: dat
     """
     if instant.utcoffset() is None:
         raise ValueError("elapsed_fraction needs an aware datetime")
-    # Compare and subtract in UTC: two datetimes sharing a ZoneInfo subtract as wall clocks.
-    now = instant.astimezone(UTC)
-    if now <= period.start(tz).astimezone(UTC):
-        return 0.0
-    if now >= period.deadline(tz).astimezone(UTC):
-        return 1.0
-    today = now.astimezone(tz).date()
-    day_start = local_midnight(today, tz).astimezone(UTC)
-    day_end = local_midnight(today + _ONE_DAY, tz).astimezone(UTC)
-    today_elapsed = Fraction((now - day_start) // _MICROSECOND, (day_end - day_start) // _MICROSECOND)
-
-    paced, total = _paced_weights(period, weights)
-    before_today = _exact_sum(weight for day, weight in paced.items() if day < today)
-    return float((before_today + Fraction(paced[today]) * today_elapsed) / total)
+    return day_clock(period, weights, instant.astimezone(tz).date(), tz).at(instant)
 
 
 def checkin_target(target: float, checkin: Period, period: Period, weights: Mapping[date, float]) -> float:
@@ -146,13 +186,17 @@ class PaceFigures:
     status: PaceStatus
 
 
+@lru_cache(maxsize=64)
+def _band(tolerance: float) -> tuple[float, float]:
+    # The band's edges are computed in decimal, so a pace of exactly 0.9 is on_pace at tolerance
+    # 0.10 as the contract reads, whatever 1 − 0.1 makes in binary.
+    return float(1 + Decimal(repr(tolerance))), float(1 - Decimal(repr(tolerance)))
+
+
 def _status(
     value: float, target: float, pace_ratio: float, tolerance: float, direction: Direction = "at_least"
 ) -> PaceStatus:
-    # The band's edges are computed in decimal, so a pace of exactly 0.9 is on_pace at tolerance
-    # 0.10 as the contract reads, whatever 1 − 0.1 makes in binary.
-    ahead_from = float(1 + Decimal(repr(tolerance)))
-    behind_below = float(1 - Decimal(repr(tolerance)))
+    ahead_from, behind_below = _band(tolerance)
     if direction == "at_most":
         # Staying under a level: a value below the curve is ahead (docs/pace.md, "at_most").
         if value <= target:
@@ -180,6 +224,24 @@ def _check_inputs(value: float, target: float, elapsed: float, total_weight: flo
         raise ValueError("target, total weight and tolerance must not be negative")
 
 
+def _quotient(numerator: int, denominator: int) -> float:
+    """Return the figure numerator / denominator (denominator > 0), rounded once, as `_rounded` does.
+
+    An int true division is correctly rounded, as `float(Fraction)` is (it divides the same way),
+    without normalising a fraction at every step.
+    """
+    try:
+        nearest = numerator / denominator
+    except OverflowError:
+        nearest = math.inf if numerator > 0 else -math.inf
+    denoised = float(f"{nearest:.{_SIGNIFICANT_DIGITS}g}")
+    return denoised if math.isfinite(denoised) else math.copysign(sys.float_info.max, denoised)
+
+
+def _sign(number: int) -> int:
+    return (number > 0) - (number < 0)
+
+
 def pace_figures(
     *,
     value: float,
@@ -198,27 +260,39 @@ def pace_figures(
     """
     _check_inputs(value, target, elapsed, total_weight, tolerance)
     # Exact arithmetic on the given floats, rounded once per figure: no error piles up, and a
-    # difference such as value − expected does not lose digits to an earlier rounding.
-    v, t, e, w = (Fraction(x) for x in (value, target, elapsed, total_weight))
-    paced_from = Fraction(0) if baseline is None else Fraction(baseline)
-    expected_exact = paced_from + (t - paced_from) * e
-    expected = _rounded(expected_exact)
-    pace_ratio = 1.0 if expected_exact == 0 else _rounded(v / expected_exact)
-    progress_ratio = 1.0 if t == 0 else _rounded(v / t)
-    projected = float(value) if e == 0 else _rounded(v / e)
+    # difference such as value − expected does not lose digits to an earlier rounding. Each float
+    # is an integer over a power of two; every figure is a ratio of integers, denominators > 0.
+    vn, vd = value.as_integer_ratio()
+    tn, td = target.as_integer_ratio()
+    en, ed = elapsed.as_integer_ratio()
+    wn, wd = total_weight.as_integer_ratio()
+    bn, bd = (0, 1) if baseline is None else baseline.as_integer_ratio()
+    # expected = b + (t − b) × e
+    xn = bn * td * ed + (tn * bd - bn * td) * en
+    xd = bd * td * ed
+    expected = _quotient(xn, xd)
+    # v / x, with the sign carried by the numerator
+    pace_ratio = 1.0 if xn == 0 else _quotient(vn * xd * _sign(xn), vd * abs(xn))
+    progress_ratio = 1.0 if tn == 0 else _quotient(vn * td, vd * tn)
+    projected = float(value) if en == 0 else _quotient(vn * ed, vd * en)
 
     # What is still to do: to rise to the target, or (at_most) to come down to it.
-    remaining = max(Fraction(0), v - t if direction == "at_most" else t - v)
-    working_time_left = w * (1 - e)
-    required_daily_rate = _rounded(remaining if working_time_left == 0 else remaining / working_time_left)
+    rn = vn * td - tn * vd if direction == "at_most" else tn * vd - vn * td
+    rn, rd = max(0, rn), vd * td
+    # Working time left, W × (1 − E) = wn (ed − en) / (wd ed).
+    no_time_left = wn == 0 or en == ed
+    required_daily_rate = _quotient(rn, rd) if no_time_left else _quotient(rn * wd * ed, rd * wn * (ed - en))
 
     # (value − expected) / (target / W). A value within the rounding of `expected` counts as on the
     # curve, so the sign of buffer days always agrees with the published value − expected.
-    low, high = sorted((expected_exact, Fraction(expected)))
-    gap = Fraction(0) if low <= v <= high else v - expected_exact
+    pn, pd = expected.as_integer_ratio()
+    if _sign(vn * xd - xn * vd) * _sign(vn * pd - pn * vd) <= 0:
+        gn, gd = 0, 1
+    else:
+        gn, gd = vn * xd - xn * vd, vd * xd
     if direction == "at_most":
-        gap = -gap  # under the curve is ahead when the goal is to stay under a level
-    buffer_days = _rounded(gap * w / t) if t > 0 and w > 0 else 0.0
+        gn = -gn  # under the curve is ahead when the goal is to stay under a level
+    buffer_days = _quotient(gn * wn * td, gd * wd * tn) if tn > 0 and wn > 0 else 0.0
 
     return PaceFigures(
         expected=expected,

@@ -6,13 +6,14 @@ period: `expected` for every day, `actual` for the days up to today.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import accumulate
 
 from syncd.engine.periods import Period
 
-__all__ = ["GoalTrail", "goal_trail"]
+__all__ = ["GoalTrail", "actual_trail", "expected_trail", "goal_trail"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,15 @@ def goal_trail(
 ) -> GoalTrail:
     """Return the trail of a flow (from `daily` counts) or a stock (from `levels`, the level each day)."""
     days = period.days()
+    return GoalTrail(
+        expected_trail(days, weights, target, baseline), actual_trail(days, through, daily=daily, levels=levels)
+    )
+
+
+def expected_trail(
+    days: Sequence[date], weights: Mapping[date, float], target: float, baseline: float | None
+) -> tuple[float, ...]:
+    """Return the expected value at the end of each day: the same for every goal of a period, curve and target."""
     total = sum(weights.get(day, 0.0) for day in days)
     start = baseline or 0.0
     expected: list[float] = []
@@ -42,14 +52,25 @@ def goal_trail(
     for day in days:
         share += weights.get(day, 0.0)
         expected.append(start + (target - start) * (share / total if total else 0.0))
-    actual: list[float] = []
-    running = 0.0
-    for day in days:
-        if day > through:
-            break
-        if levels is not None:
+    return tuple(expected)
+
+
+def actual_trail(
+    days: Sequence[date],
+    through: date,
+    *,
+    daily: Mapping[date, float] | None = None,
+    levels: Mapping[date, float] | None = None,
+) -> tuple[float, ...]:
+    """Return the value at the end of each day up to `through`: running counts, or the level each day."""
+    so_far = [day for day in days if day <= through] if days and days[-1] > through else days
+    if levels is not None:
+        actual: list[float] = []
+        running = 0.0
+        for day in so_far:
             running = levels.get(day, running)
-        else:
-            running += (daily or {}).get(day, 0.0)
-        actual.append(running)
-    return GoalTrail(tuple(expected), tuple(actual))
+            actual.append(running)
+        return tuple(actual)
+    counts = daily or {}
+    # Running sums from 0.0, added in day order (the first value is 0.0 + the first count).
+    return tuple(accumulate((counts.get(day, 0.0) for day in so_far), initial=0.0))[1:]

@@ -97,6 +97,14 @@ class HttpObserver(Protocol):
         """Record the vendor's remaining quota, where it reports one."""
         ...
 
+    def on_wait(self, seconds: float, reason: str) -> None:
+        """Hear that the client is about to wait `seconds` before its next request, and why.
+
+        `reason` is short and for people ("rate limit", "rate limit (HTTP 429)", "retry after HTTP
+        503"); it never holds a URL or a secret. A backfill shows it, so a row is not frozen in silence.
+        """
+        ...
+
 
 class NullObserver:
     """An observer that records nothing."""
@@ -105,6 +113,9 @@ class NullObserver:
         return None
 
     def on_rate_limit_remaining(self, remaining: float) -> None:
+        return None
+
+    def on_wait(self, seconds: float, reason: str) -> None:
         return None
 
 
@@ -206,7 +217,13 @@ class SourceHttpClient:
         install_log_redaction()
         register_secrets(self._secrets)
         self._closed = False
-        self._limiter = SlidingWindowLimiter(self._policy.rate_limit, self._clock) if self._policy.rate_limit else None
+        self._limiter = (
+            SlidingWindowLimiter(
+                self._policy.rate_limit, self._clock, on_wait=lambda delay: self._observer.on_wait(delay, "rate limit")
+            )
+            if self._policy.rate_limit
+            else None
+        )
         # Monotonic instant before which the vendor said no quota is left (remaining hit 0).
         self._quota_resumes_at: float | None = None
         self._client = httpx.AsyncClient(
@@ -395,6 +412,7 @@ class SourceHttpClient:
                 retry_after=delay,
             )
         if delay > 0:
+            self._observer.on_wait(delay, "rate limit (quota used up)")
             await self._clock.sleep(delay)
         self._quota_resumes_at = None
 
@@ -419,6 +437,7 @@ class SourceHttpClient:
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
+        self._observer.on_wait(delay, _wait_reason(exc))
         logger.info(
             "%s; retrying in %.1fs (attempt %d of %d)",
             exc,
@@ -451,3 +470,12 @@ class SourceHttpClient:
             if value is not None:
                 return value
         return None
+
+
+def _wait_reason(exc: BaseException | None) -> str:
+    """Say for people why a retry waits: the vendor's rate limit, or the failure it backs off from."""
+    if isinstance(exc, SourceRateLimited):
+        return "rate limit (HTTP 429)" if exc.status_code == 429 else "rate limit"
+    if isinstance(exc, SourceError) and exc.status_code is not None:
+        return f"retry after HTTP {exc.status_code}"
+    return "retry after a network error"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -40,9 +41,11 @@ class RateLimit:
 class SlidingWindowLimiter:
     """Delay each request until fewer than `limit.requests` were sent in the last `limit.per_seconds`."""
 
-    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+    def __init__(self, limit: RateLimit, clock: Clock, on_wait: Callable[[float], None] | None = None) -> None:
         self._limit = limit
         self._clock = clock
+        # Told each delay before it is slept, so a caller can show that it is waiting, not stuck.
+        self._on_wait = on_wait
         self._sent: deque[float] = deque()
         # Concurrent callers must queue, or several would see the same free slot.
         self._lock = asyncio.Lock()
@@ -53,7 +56,10 @@ class SlidingWindowLimiter:
             now = self._clock.monotonic()
             self._forget_before(now - self._limit.per_seconds)
             if len(self._sent) >= self._limit.requests:
-                await self._clock.sleep(self._sent[0] + self._limit.per_seconds - now)
+                delay = self._sent[0] + self._limit.per_seconds - now
+                if self._on_wait is not None:
+                    self._on_wait(delay)
+                await self._clock.sleep(delay)
                 now = self._clock.monotonic()
                 self._forget_before(now - self._limit.per_seconds)
             self._sent.append(now)

@@ -426,10 +426,25 @@ def _parse_percent(text: str, *, param: str = "--uplift") -> float:
 @main.command()
 @click.option("--since", required=True, metavar="YYYY-MM-DD", help="First day to fetch.")
 @click.option("--source", "source_name", metavar="NAME", help="Backfill only this source.")
+@click.option(
+    "--concurrency",
+    # syncd.run.backfill.DEFAULT_CONCURRENCY (a test keeps them equal): importing it here would
+    # load the sync machinery for every command.
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    metavar="N",
+    help="Sources read at once, each within its own rate limit.",
+)
 @config_option
 @handles_errors
-def backfill(since: str, source_name: str | None, config_path: str | None) -> None:
-    """Fetch history from a day on into storage, with a progress bar."""
+def backfill(since: str, source_name: str | None, concurrency: int, config_path: str | None) -> None:
+    """Fetch history from a day on into storage: live progress per source, then a summary.
+
+    Finished weeks are kept: after a failure or Ctrl-C the same command resumes after them.
+    """
+    from syncd.cli.backfill_view import make_view, render_summary, rerun_command
+    from syncd.cli.console import wide_console
     from syncd.run.backfill import run_backfill
 
     try:
@@ -441,8 +456,12 @@ def backfill(since: str, source_name: str | None, config_path: str | None) -> No
     if not date(1971, 1, 1) <= first_day <= clock.now().astimezone(config.timezone).date():
         raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     sources = _select_sources(config, source_name)
-    ok = run_backfill(config, sources, first_day, clock)
-    sys.exit(EXIT_OK if ok else EXIT_RUNTIME)
+    console = wide_console()
+    view = make_view(console, clock, [source.name for source in sources])
+    with view:
+        report = run_backfill(config, sources, first_day, clock=clock, observer=view, concurrency=concurrency)
+    render_summary(console, report, rerun_command(first_day, source_name, config_path))
+    sys.exit(EXIT_OK if report.ok else EXIT_RUNTIME)
 
 
 @main.command()

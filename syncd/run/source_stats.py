@@ -40,6 +40,10 @@ class SourceStats:
     def on_rate_limit_remaining(self, remaining: float) -> None:
         self.rate_limit_remaining = remaining
 
+    def on_wait(self, seconds: float, reason: str) -> None:
+        # The daemon's metrics count requests and failures, not the waits between them.
+        return None
+
     def record_success(self, at: datetime, duration: float) -> None:
         """Count a finished sync that stored its counts."""
         self.syncs_total += 1

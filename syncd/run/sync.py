@@ -17,6 +17,7 @@ from functools import cache
 from sqlalchemy import Engine
 
 from connectors.base import CollectResult, Connector, ConnectorContext, SyncWindow, local_day
+from connectors.http import HttpObserver
 from syncd.clock import Clock
 from syncd.engine.evaluate import period_at
 from syncd.errors import LeaseLost, SourceError, StorageError
@@ -184,8 +185,13 @@ async def sync_window(
     started: float | None = None,
     pool: ConnectorPool | None = None,
     fence: Fence | None = None,
+    watcher: HttpObserver | None = None,
 ) -> SyncOutcome:
-    """Collect one planned window and store its counts and the new cursor in one transaction."""
+    """Collect one planned window and store its counts and the new cursor in one transaction.
+
+    A `watcher` hears what the connector's HTTP layer reports besides `stats` (a backfill shows its
+    waits); with a `pool`, the connector keeps the watcher it was first made with.
+    """
     started = clock.monotonic() if started is None else started
     connector_cls = load_registry().get(source.connector)
     if connector_cls is None:
@@ -194,7 +200,7 @@ async def sync_window(
         source=source.name,
         timezone=config.timezone,
         clock=clock,
-        observer=stats,
+        observer=stats if watcher is None else _BothObservers(stats, watcher),
         ssl_context=shared_ssl_context(),
         metrics=frozenset(kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)),
     )
@@ -259,6 +265,26 @@ async def sync_window(
         duration=duration,
         notes=notes + tuple(result.notes),
     )
+
+
+class _BothObservers:
+    """Tell the source's counters and one more observer everything the HTTP layer reports."""
+
+    def __init__(self, first: HttpObserver, second: HttpObserver) -> None:
+        self._first = first
+        self._second = second
+
+    def on_response(self, code: str) -> None:
+        self._first.on_response(code)
+        self._second.on_response(code)
+
+    def on_rate_limit_remaining(self, remaining: float) -> None:
+        self._first.on_rate_limit_remaining(remaining)
+        self._second.on_rate_limit_remaining(remaining)
+
+    def on_wait(self, seconds: float, reason: str) -> None:
+        self._first.on_wait(seconds, reason)
+        self._second.on_wait(seconds, reason)
 
 
 class ConnectorPool:

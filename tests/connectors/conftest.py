@@ -22,12 +22,16 @@ class RecordingObserver:
     def __init__(self) -> None:
         self.codes: list[str] = []
         self.remaining: list[float] = []
+        self.waits: list[tuple[float, str]] = []
 
     def on_response(self, code: str) -> None:
         self.codes.append(code)
 
     def on_rate_limit_remaining(self, remaining: float) -> None:
         self.remaining.append(remaining)
+
+    def on_wait(self, seconds: float, reason: str) -> None:
+        self.waits.append((seconds, reason))
 
 
 def load_fixture(vendor: str, name: str) -> object:

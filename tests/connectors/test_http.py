@@ -138,11 +138,13 @@ async def test_default_backoff_adds_up_to_one_second_of_jitter(context: Connecto
     assert 2.0 <= clock.sleeps[1] <= 3.0
 
 
-async def test_408_is_retried(client: SourceHttpClient, clock: FakeClock) -> None:
+async def test_408_is_retried(client: SourceHttpClient, clock: FakeClock, observer: RecordingObserver) -> None:
     with respx.mock(base_url=BASE) as router:
         router.get("/x").mock(side_effect=[httpx.Response(408), httpx.Response(200, json={"ok": True})])
         assert await client.get_json("/x") == {"ok": True}
     assert clock.sleeps == [1.0]
+    # The observer hears each wait before it is slept, with a reason for people.
+    assert observer.waits == [(1.0, "retry after HTTP 408")]
 
 
 async def test_connection_errors_and_timeouts_retry_and_count_as_error(
@@ -159,6 +161,7 @@ async def test_connection_errors_and_timeouts_retry_and_count_as_error(
         assert await client.get_json("/x") == 1
     assert observer.codes == ["error", "error", "200"]
     assert clock.sleeps == [1.0, 2.0]
+    assert observer.waits == [(1.0, "retry after a network error"), (2.0, "retry after a network error")]
 
 
 async def test_transport_errors_until_give_up(client: SourceHttpClient) -> None:
@@ -209,6 +212,7 @@ async def test_429_with_retry_after_seconds_waits_exactly_that_long(
     assert route.call_count == 2
     assert clock.sleeps == [7.0]
     assert observer.codes == ["429", "200"]
+    assert observer.waits == [(7.0, "rate limit (HTTP 429)")]
 
 
 async def test_429_with_http_date_retry_after(client: SourceHttpClient, clock: FakeClock) -> None:
@@ -277,7 +281,9 @@ async def test_429_every_attempt_gives_up_rate_limited(client: SourceHttpClient,
 # --- proactive pacing ------------------------------------------------------------------------
 
 
-async def test_rate_limiter_makes_the_21st_request_within_2s_wait(context: ConnectorContext, clock: FakeClock) -> None:
+async def test_rate_limiter_makes_the_21st_request_within_2s_wait(
+    context: ConnectorContext, clock: FakeClock, observer: RecordingObserver
+) -> None:
     http = make_client(context, HttpPolicy(rate_limit=RateLimit(requests=20, per_seconds=2.0)))
     with respx.mock(base_url=BASE) as router:
         route = router.get("/x").respond(json=[])
@@ -290,6 +296,7 @@ async def test_rate_limiter_makes_the_21st_request_within_2s_wait(context: Conne
     assert route.call_count == 21
     # The first request went at t=0; the 21st may go at t=2.0, and 1.0 s had passed.
     assert clock.sleeps == [pytest.approx(1.0)]
+    assert observer.waits == [(pytest.approx(1.0), "rate limit")]
 
 
 async def test_rate_limiter_lets_requests_through_once_the_window_moved(
@@ -326,6 +333,7 @@ async def test_remaining_zero_waits_for_the_reset_before_the_next_request(
         assert await client.get_json("/x") == 2
     assert clock.sleeps == [40.0]
     assert observer.remaining == [0.0, 899.0]
+    assert observer.waits == [(40.0, "rate limit (quota used up)")]
 
 
 async def test_remaining_zero_with_a_far_reset_gives_up_without_a_request(client: SourceHttpClient) -> None:

@@ -175,3 +175,44 @@ async def test_an_interrupted_backfill_leaves_the_cursor_where_the_syncs_left_it
     # Two weekly chunks of October were stored; the cursor still says "read up to now".
     assert load_source_states(engine)["lemlist"].cursor_end == NOW
     engine.dispose()
+
+
+X_CONFIG = """
+timezone: Europe/London
+people: {carol: {identities: {x: "1453000003"}}}
+sources:
+  x: {connector: x, api_key: "x-user-token-0123456789", base_url: "http://127.0.0.1:9/2"}
+kpis: {dms: {source: x, metric: dms_sent, per_person: true}}
+goals: [{kpi: dms, owner: carol, period: month, target: 100}]
+"""
+
+
+async def test_x_is_read_once_for_its_thirty_days_not_once_per_week(tmp_path: Path):
+    # X's dm_events has no time parameter and allows 15 reads per 15 minutes: read per weekly chunk,
+    # each chunk would page back from the newest DM (5 chunks, 5 reads here, more with more pages).
+    dms = [
+        {
+            "id": str(n),
+            "event_type": "MessageCreate",
+            "sender_id": "1453000003",
+            "created_at": f"{NOW - timedelta(days=n, hours=1):%Y-%m-%dT%H:%M:%S.000Z}",
+        }
+        for n in range(29)
+    ]
+    clock = FakeClock(NOW)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(engine)
+    config = make_config(X_CONFIG)
+    with respx.mock(assert_all_called=False) as router:
+        router.get("http://127.0.0.1:9/2/users/me").mock(
+            return_value=httpx.Response(200, json={"data": {"id": "1453000003", "username": "carol"}})
+        )
+        dm_route = router.get("http://127.0.0.1:9/2/dm_events").mock(
+            return_value=httpx.Response(200, json={"data": dms, "meta": {"result_count": len(dms)}})
+        )
+        assert await backfill.backfill_source(config, config.sources["x"], SINCE, engine, clock)
+    assert dm_route.call_count == 1
+    counts = load_daily_counts(engine, keys=[("x", "dms_sent")], first_day=SINCE, last_day=NOW.date())
+    daily = owner_daily_counts(counts[("x", "dms_sent")], None)
+    assert daily == {(NOW - timedelta(days=n, hours=1)).date(): 1.0 for n in range(29)}
+    engine.dispose()

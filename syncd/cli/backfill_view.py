@@ -152,7 +152,7 @@ def state_text(row: _Row, now: float) -> Text:
             left = row.waiting_until - now
             return Text(f"waiting {left:.0f}s for {row.wait_reason}", "yellow")
         if tally.current is not None:
-            return Text(f"reading the week of {tally.current.first_day.isoformat()}")
+            return Text(f"week of {tally.current.first_day.isoformat()}")
         return Text("starting")
     if tally.phase is Phase.QUEUED:
         return Text("waiting for a turn", "dim")
@@ -341,18 +341,17 @@ def render_summary(console: Console, report: BackfillReport, rerun: str) -> None
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("result", overflow="fold")
     for tally in report.tallies:
-        weeks = "" if tally.phase is Phase.NOTHING_TO_FETCH else f"{tally.weeks_done}/{tally.weeks_total}"
         style = "red" if tally.phase is Phase.FAILED else "yellow" if tally.phase is Phase.INTERRUPTED else ""
-        table.add_row(
-            _mark(tally.phase),
-            tally.source,
-            weeks,
-            f"{tally.counts:,}",
-            _duration(tally.seconds),
-            Text(tally.describe(), style),
+        figures = (
+            ("", "", "")
+            if tally.phase is Phase.NOTHING_TO_FETCH
+            else (f"{tally.weeks_done}/{tally.weeks_total}", f"{tally.counts:,}", _duration(tally.seconds))
         )
+        table.add_row(_mark(tally.phase), tally.source, *figures, Text(tally.describe(), style))
     console.print()
     console.print(table)
+    complete = sum(1 for tally in report.tallies if tally.ok)
+    console.print(f"{complete} of {len(report.tallies)} source(s) complete in {_duration(report.seconds)}")
     failed = sum(1 for tally in report.tallies if tally.phase is Phase.FAILED)
     if report.interrupted:
         console.print(Text("interrupted: the weeks stored so far are kept", "yellow"))

@@ -126,6 +126,8 @@ class BackfillReport:
 
     tallies: tuple[SourceTally, ...]
     interrupted: bool = False
+    # Wall time of the whole backfill (sources overlap: less than the sum of theirs).
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -443,6 +445,7 @@ async def backfill_all(
     clock = clock or SystemClock()
     engine = create_engine_for(config.database_url)
     job = Backfill(config, sources, since, engine, clock, observer, concurrency=concurrency)
+    started = clock.monotonic()
     interrupted = False
     try:
         await run_db(upgrade, engine)
@@ -455,7 +458,9 @@ async def backfill_all(
         interrupted = True
     finally:
         engine.dispose()
-    return BackfillReport(tuple(job.tallies[source.name] for source in sources), interrupted)
+    return BackfillReport(
+        tuple(job.tallies[source.name] for source in sources), interrupted, clock.monotonic() - started
+    )
 
 
 def run_backfill(

@@ -43,7 +43,7 @@ def test_a_waiting_row_counts_down_and_hides_its_eta() -> None:
     # While it waits there is no estimate: a rate it measured before the wait would lie.
     assert eta_text(row, 120.0).plain == ""
     # Once the wait is over: two weeks took 140 s of wall time, waits included, so four more take 280 s.
-    assert state_text(row, 140.0).plain == "reading the week of 2026-11-16"
+    assert state_text(row, 140.0).plain == "week of 2026-11-16"
     assert eta_text(row, 140.0).plain == "~4m 40s left"
 
 
@@ -73,18 +73,20 @@ def test_the_summary_marks_failures_and_says_how_to_resume() -> None:
     complete = SourceTally("kit", phase=Phase.DONE, weeks_total=4, weeks_kept=4, seconds=0.1)
     push = SourceTally("desk", phase=Phase.NOTHING_TO_FETCH, error="a push source: nothing to fetch")
     console = Console(file=io.StringIO(), width=100, color_system=None)
-    render_summary(console, BackfillReport((ok, failed, complete, push)), "syncd backfill --since 2026-10-01")
+    report = BackfillReport((ok, failed, complete, push), seconds=14.5)
+    render_summary(console, report, "syncd backfill --since 2026-10-01")
     out = console.file.getvalue()  # type: ignore[attr-defined]
     lines = [line.rstrip() for line in out.splitlines()]
     rows = [
         r"✓\s+lemlist\s+9/9\s+1,234\s+12.3s\s+done \(3 weeks kept from an earlier run\)",
         r"✗\s+x\s+2/5\s+40\s+2.0s\s+failed at 2026-10-25: x refused GET /dm \(HTTP 400\)",
         r"✓\s+kit\s+4/4\s+0\s+0.1s\s+already complete",
-        r"✓\s+desk\s+0\s+0.0s\s+a push source: nothing to fetch",
+        r"✓\s+desk\s+a push source: nothing to fetch",
     ]
     for row in rows:
         assert any(re.fullmatch(row, line) for line in lines), row
-    assert "1 of 4 source(s) failed" in out
+    assert "3 of 4 source(s) complete in 14.5s" in lines
+    assert "1 of 4 source(s) failed" in lines
     assert "rerun `syncd backfill --since 2026-10-01` to resume: finished weeks are kept" in out
 
 

@@ -67,6 +67,8 @@ def main(days: int = DAYS) -> dict[str, float]:
             finally:
                 sandbox.terminate()
                 sandbox.wait()
+                if sandbox.stdout is not None:
+                    sandbox.stdout.close()
             if code != 0:
                 raise RuntimeError(f"the {name} backfill exited {code}:\n{out}")
             seconds[name] = took

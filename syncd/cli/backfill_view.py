@@ -111,6 +111,14 @@ class _MarkColumn(ProgressColumn):
         return _mark(row.tally.phase)
 
 
+class _NameColumn(ProgressColumn):
+    def __init__(self, width: int) -> None:
+        super().__init__(table_column=Column(width=width, no_wrap=True, overflow="ellipsis"))
+
+    def render(self, task: Task) -> RenderableType:
+        return Text(task.description, "bold")
+
+
 class _WeeksColumn(ProgressColumn):
     def __init__(self) -> None:
         super().__init__(table_column=Column(no_wrap=True, justify="right"))
@@ -272,14 +280,6 @@ class LiveView:
             self.console.print(_finished_line(tally))
         total = max(tally.weeks_total, 1)
         self._progress.update(task, total=total, completed=total if tally.ok else tally.weeks_done)
-
-
-class _NameColumn(ProgressColumn):
-    def __init__(self, width: int) -> None:
-        super().__init__(table_column=Column(width=width, no_wrap=True, overflow="ellipsis"))
-
-    def render(self, task: Task) -> RenderableType:
-        return Text(task.description, "bold")
 
 
 class PlainView:

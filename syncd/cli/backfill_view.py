@@ -344,7 +344,7 @@ def render_summary(console: Console, report: BackfillReport, rerun: str) -> None
         style = "red" if tally.phase is Phase.FAILED else "yellow" if tally.phase is Phase.INTERRUPTED else ""
         figures = (
             ("", "", "")
-            if tally.phase is Phase.NOTHING_TO_FETCH
+            if tally.phase is Phase.NOTHING_TO_FETCH or tally.started_at is None
             else (f"{tally.weeks_done}/{tally.weeks_total}", f"{tally.counts:,}", _duration(tally.seconds))
         )
         table.add_row(_mark(tally.phase), tally.source, *figures, Text(tally.describe(), style))

@@ -58,7 +58,14 @@ def test_rows_before_the_first_week_and_after_the_end_show_no_eta() -> None:
 
 def test_the_summary_marks_failures_and_says_how_to_resume() -> None:
     ok = SourceTally(
-        "lemlist", phase=Phase.DONE, weeks_total=9, weeks_kept=3, weeks_stored=6, counts=1234, seconds=12.3
+        "lemlist",
+        phase=Phase.DONE,
+        weeks_total=9,
+        weeks_kept=3,
+        weeks_stored=6,
+        counts=1234,
+        started_at=0,
+        seconds=12.3,
     )
     failed = SourceTally(
         "x",
@@ -66,11 +73,12 @@ def test_the_summary_marks_failures_and_says_how_to_resume() -> None:
         weeks_total=5,
         weeks_stored=2,
         counts=40,
+        started_at=0,
         seconds=2.0,
         error="x refused GET /dm (HTTP 400)",
     )
     failed.current = week(date(2026, 10, 25))
-    complete = SourceTally("kit", phase=Phase.DONE, weeks_total=4, weeks_kept=4, seconds=0.1)
+    complete = SourceTally("kit", phase=Phase.DONE, weeks_total=4, weeks_kept=4, started_at=0, seconds=0.1)
     push = SourceTally("desk", phase=Phase.NOTHING_TO_FETCH, error="a push source: nothing to fetch")
     console = Console(file=io.StringIO(), width=100, color_system=None)
     report = BackfillReport((ok, failed, complete, push), seconds=14.5)
@@ -98,12 +106,16 @@ def test_a_clean_run_has_no_hint() -> None:
 
 
 def test_an_interrupted_run_says_so_and_how_to_resume() -> None:
-    cut = SourceTally("lemlist", phase=Phase.INTERRUPTED, weeks_total=9, weeks_stored=4, started_at=0.0)
+    cut = SourceTally("lemlist", phase=Phase.INTERRUPTED, weeks_total=9, weeks_stored=4, started_at=0.0, seconds=3)
     cut.current = week(date(2026, 10, 29))
+    never = SourceTally("kit", phase=Phase.INTERRUPTED)
     console = Console(file=io.StringIO(), width=100, color_system=None)
-    render_summary(console, BackfillReport((cut,), interrupted=True), "syncd backfill --since 2026-10-01")
+    render_summary(console, BackfillReport((cut, never), interrupted=True), "syncd backfill --since 2026-10-01")
     out = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "interrupted at 2026-10-29" in out
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert any(re.fullmatch(r"■\s+lemlist\s+4/9\s+0\s+3.0s\s+interrupted at 2026-10-29", line) for line in lines)
+    # A source that never had a turn has no figures, only what happened to it.
+    assert any(re.fullmatch(r"■\s+kit\s+not started \(interrupted\)", line) for line in lines)
     assert "interrupted: the weeks stored so far are kept" in out
     assert "rerun `syncd backfill --since 2026-10-01` to resume" in out
 

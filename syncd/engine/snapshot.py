@@ -234,6 +234,8 @@ class Snapshot:
     checkins: tuple[CheckinResult, ...] = ()  # finished check-ins, as last judged and stored
     # Source name -> days of history the daemon still has to backfill for the goals.
     backfill_remaining_days: Mapping[str, int] = field(default_factory=dict)
+    # Table name -> rows the retention job deleted since the process started.
+    pruned_rows: Mapping[str, int] = field(default_factory=dict)
 
 
 class SnapshotHolder:

@@ -177,6 +177,7 @@ class Daemon:
                 config_reload=self.reload_status,
                 checkins=self.checkin_results,
                 backfill_remaining_days=self.auto_backfill.remaining_days(now),
+                pruned_rows=dict(self.pruner.pruned),
             )
             self.holder.swap(snapshot)
             # Render once per change, off the event loop, rather than on the first scrape after it.

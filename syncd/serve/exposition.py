@@ -177,6 +177,7 @@ def non_goal_families(snapshot: Snapshot) -> Iterator[Metric]:
         personal.add_metric([own.owner, own.team, own.text, own.by, ",".join(own.kpis)], 1.0)
     yield personal
     yield from _reload_families(snapshot)
+    yield _retention_family(snapshot)
     build = InfoMetricFamily(m.BUILD_INFO.removesuffix("_info"), m.HELP[m.BUILD_INFO])
     build.add_metric([], {"version": VERSION})
     yield build
@@ -201,6 +202,14 @@ def _reload_families(snapshot: Snapshot) -> Iterator[Metric]:
     at = GaugeMetricFamily(m.CONFIG_LAST_RELOAD_SUCCESS, m.HELP[m.CONFIG_LAST_RELOAD_SUCCESS])
     at.add_metric([], reload.last_success.timestamp())
     yield from (ok, at)
+
+
+def _retention_family(snapshot: Snapshot) -> Metric:
+    """Rows the retention job deleted, per table (none until the daemon reports them)."""
+    family = CounterMetricFamily(m.RETENTION_PRUNED_ROWS, m.HELP[m.RETENTION_PRUNED_ROWS], labels=m.RETENTION_LABELS)
+    for table, rows in sorted(snapshot.pruned_rows.items()):
+        family.add_metric([table], float(rows))
+    return family
 
 
 def _le(bound: float) -> str:

@@ -36,6 +36,7 @@ SOURCE_RATE_LIMIT_REMAINING = "syncd_source_rate_limit_remaining"
 SOURCE_SUSPECT_READS = "syncd_source_suspect_reads"  # _total appended, as for the other counters
 SOURCE_BACKFILL_REMAINING_DAYS = "syncd_source_backfill_remaining_days"
 BUILD_INFO = "syncd_build_info"
+RETENTION_PRUNED_ROWS = "syncd_retention_pruned_rows"  # _total appended
 CONFIG_LAST_RELOAD_SUCCESSFUL = "syncd_config_last_reload_successful"
 CONFIG_LAST_RELOAD_SUCCESS = "syncd_config_last_reload_success_timestamp_seconds"
 # One series per source of a KPI over several sources, so an alert about one of them can reach
@@ -50,6 +51,7 @@ FUNNEL_LABELS = ("funnel", "from_step", "to_step", "owner", "team", "period")
 KPI_SOURCE_LABELS = ("source", "member_source")
 PERSONAL_GOAL_LABELS = ("owner", "team", "goal", "by", "kpis")
 FUNNEL_OUTCOME_LABELS = ("funnel", "owner", "team", "period", "domino", "scenario")
+RETENTION_LABELS = ("table",)
 
 # Labels a family adds to its group's common labels above.
 EXTRA_LABELS: dict[str, tuple[str, ...]] = {
@@ -116,6 +118,7 @@ HELP: dict[str, str] = {
     SOURCE_SUSPECT_READS: "Reads that would have lowered stored counts, held until a second read agrees",
     SOURCE_BACKFILL_REMAINING_DAYS: "Days of history the daemon still has to backfill for the source's goals",
     BUILD_INFO: "syncd build information",
+    RETENTION_PRUNED_ROWS: "Rows this process's retention job deleted since it started, by table (docs/reliability.md)",
     CONFIG_LAST_RELOAD_SUCCESSFUL: (
         "1 when the last configuration reload applied everything; 0 when it was refused or partial (needs a restart)"
     ),

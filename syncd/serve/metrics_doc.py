@@ -21,6 +21,7 @@ _TYPES: dict[str, MetricType] = {
     m.SOURCE_SYNC_FAILURES: "counter",
     m.SOURCE_HTTP_REQUESTS: "counter",
     m.SOURCE_SUSPECT_READS: "counter",
+    m.RETENTION_PRUNED_ROWS: "counter",
     m.SOURCE_SYNC_DURATION: "histogram",
     m.BUILD_INFO: "info",
 }
@@ -48,6 +49,7 @@ LABEL_HELP: dict[str, str] = {
     "kpis": "the KPIs a personal goal rests on, comma-separated",
     "member_source": "one source of a KPI over several sources; `source` is all of them joined with `+`",
     "version": "syncd's version",
+    "table": "the table pruned: `push_receipts` or `goal_versions`",
 }
 
 
@@ -77,6 +79,8 @@ def labels_of(name: str) -> tuple[str, ...]:
         common = m.KPI_SOURCE_LABELS
     elif name == m.BUILD_INFO:
         common = ("version",)
+    elif name.startswith("syncd_retention_"):
+        common = m.RETENTION_LABELS
     elif name.startswith("syncd_config_"):
         common = ()
     else:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import Engine, event, func, insert, select
 
 from connectors.base import DailyCount
@@ -15,6 +16,7 @@ from syncd.errors import ConfigError, StorageError
 from syncd.model import Config
 from syncd.run.daemon import Daemon
 from syncd.run.retention import BATCH_PAUSE_SECONDS, EVERY_SECONDS, FIRST_RUN_SECONDS, Pruner, versions_in_use
+from syncd.serve.exposition import build_registry
 from syncd.store import load_daily_counts, save_sync
 from syncd.store.goal_history import goal_key
 from syncd.store.models import GoalVersionRow
@@ -182,6 +184,12 @@ async def test_the_daemon_prunes_by_its_running_configuration(engine: Engine) ->
     # A reload's retention applies from the next round.
     daemon.config = config("retention: {push_receipts: 7d}")
     assert (await daemon.pruner.prune(asyncio.Event(), Pauses())).push_receipts == 3
+
+    # The next evaluation publishes what this process pruned.
+    await daemon.evaluate()
+    exposition = generate_latest(build_registry(daemon.holder)).decode()
+    assert 'syncd_retention_pruned_rows_total{table="push_receipts"} 3.0' in exposition
+    assert 'syncd_retention_pruned_rows_total{table="goal_versions"} 0.0' in exposition
 
 
 def sync_write(engine: Engine) -> None:

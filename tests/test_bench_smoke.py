@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import daemon, evaluation, exposition, upsert
+from bench import daemon, evaluation, exposition, retention, upsert
 
 
 def test_evaluation_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,3 +29,10 @@ def test_daemon_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "20 goals" in out
     assert "peak RSS" in out
+
+
+def test_retention_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    retention.main(2_500)
+    out = capsys.readouterr().out
+    assert "SQLite: 2,500 receipts in batches of 1,000" in out
+    assert "while the pruner ran" in out

@@ -213,7 +213,7 @@ async def test_a_sync_waits_for_one_batch_at_most(engine: Engine) -> None:
     on PostgreSQL it never waits for a batch at all (it commits while the first is still open).
     """
     running = config()
-    seed_receipts(engine, 300, days_ago(31), prefix="old")
+    seed_receipts(engine, 250, days_ago(31), prefix="old")
     pruner = Pruner(engine, FakeClock(T0), lambda: running, batch_rows=100)
     commits: list[str] = []
     writers: dict[int, str] = {}
@@ -259,7 +259,7 @@ async def test_a_sync_waits_for_one_batch_at_most(engine: Engine) -> None:
         event.remove(engine, "commit", commit)
         event.remove(engine, "rollback", rollback)
 
-    assert outcome.push_receipts == 300
+    assert outcome.push_receipts == 250
     expected = ["prune", "sync", "prune", "prune"] if sqlite else ["sync", "prune", "prune", "prune"]
     assert commits == expected
     stored = load_daily_counts(engine, keys=[("calls", "calls")], first_day=D1, last_day=D1)

@@ -82,25 +82,25 @@ def test_old_receipts_go_young_ones_stay_and_the_counts_do_not_move(engine: Engi
 
 @pytest.fixture
 def transactions(engine: Engine) -> Iterator[list[list[int]]]:
-    """Record, per committed transaction that deleted, the number of rows each DELETE statement named."""
+    """Record, per committed transaction that deleted, the rows each of its DELETE statements removed."""
     done: list[list[int]] = []
     open_deletes: dict[int, list[int]] = {}
 
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if statement.lstrip().upper().startswith("DELETE"):
-            open_deletes.setdefault(id(conn), []).append(len(parameters) if executemany else 1)
+            open_deletes.setdefault(id(conn), []).append(cursor.rowcount)
 
     def commit(conn: Any) -> None:
         deletes = open_deletes.pop(id(conn), None)
         if deletes is not None:
             done.append(deletes)
 
-    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     event.listen(engine, "commit", commit)
     try:
         yield done
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
         event.remove(engine, "commit", commit)
 
 
@@ -111,8 +111,8 @@ def test_each_batch_is_its_own_transaction_of_at_most_the_limit(engine: Engine, 
     deleted = [prune_push_receipts(engine, older_than=T0 - MONTH, limit=1_000) for _ in range(4)]
 
     assert deleted == [1_000, 1_000, 500, 0]
-    # One committed transaction per batch that found rows, each one DELETE of at most the limit.
-    assert transactions == [[1_000], [1_000], [500]]
+    # One committed transaction per call, each one DELETE statement of at most the limit.
+    assert transactions == [[1_000], [1_000], [500], [0]]
     assert receipt_keys(engine) == {f"new{i:05d}" for i in range(10)}
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 from bench.upsert import _postgres, _sqlite
 from connectors.base import DailyCount
@@ -61,12 +61,21 @@ def _seed(engine: Engine, receipts: int) -> None:
                     for i in range(start, min(start + step, receipts))
                 ],
             )
+    # Settle the fresh rows (PostgreSQL's hint bits, statistics) so the first pass timed pays no extra.
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE push_receipts"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE push_receipts"))
 
 
 def _bare_batches(engine: Engine) -> list[float]:
     sqlite = engine.dialect.name == "sqlite"
     marker = "?" if sqlite else "%s"
-    cutoff: object = (AT - timedelta(days=30)).replace(tzinfo=None).isoformat(sep=" ") if sqlite else AT
+    older_than = AT - timedelta(days=30)
+    # SQLite holds naive UTC text (syncd.store.models.UTCDateTime); PostgreSQL a timestamptz.
+    cutoff: object = older_than.replace(tzinfo=None).isoformat(sep=" ") if sqlite else older_than
     sql = (
         "DELETE FROM push_receipts WHERE (source, key) IN (SELECT source, key FROM push_receipts "  # noqa: S608
         f"WHERE applied_at < {marker} ORDER BY applied_at LIMIT {BATCH_ROWS})"

@@ -23,7 +23,7 @@ from syncd.clock import ScaledClock, SystemClock
 from syncd.config import parse_config
 from syncd.model import Config
 from syncd.run.daemon import Daemon
-from syncd.run.demo import FAILING_VENDOR, clock_banner, demo_start, failing_banner
+from syncd.run.demo import FAILING_VENDOR, SimulatedTimeFormatter, clock_banner, demo_start, failing_banner
 from syncd.run.demo_clock import DemoTimeline, clock_for_database, demo_clock_path, read_timeline, write_timeline
 from syncd.sandbox.outages import Outages
 from syncd.sandbox.server import DEMO_LEMLIST_API_KEY, Sandbox
@@ -381,3 +381,12 @@ def test_demo_help_and_speed_bounds() -> None:
     refused = CliRunner().invoke(main, ["demo", "--speed", "0.5"])
     assert refused.exit_code == 2
     assert "--speed" in refused.output
+
+
+def test_the_demos_log_lines_carry_the_simulated_time() -> None:
+    real = RealTime()
+    clock = scaled(TUESDAY_9, 60, real)
+    real.advance(90)  # a simulated hour and a half
+    record = logging.LogRecord("syncd.run.sync", logging.WARNING, __file__, 1, "sync of calls failed", None, None)
+    line = SimulatedTimeFormatter(clock, LONDON).format(record)
+    assert line == "2026-11-24 10:30:00 GMT WARNING syncd.run.sync: sync of calls failed"

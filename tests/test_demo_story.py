@@ -62,3 +62,28 @@ async def test_the_demo_tells_a_story(tmp_path: Path):
     assert {s.benchmark_owner for s in replies} == {"bob"}
     rate = {s.owner: s.ratio for s in replies}
     assert rate["bob"] >= 1.5 * rate["alice"], rate
+
+
+def test_the_running_demo_records_closed_days_but_never_over_a_hand_recorded_count(tmp_path: Path):
+    from syncd.store.push_repository import PushedCount, apply_pushed_counts, load_pushed_value
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'demo.db'}")
+    upgrade(engine)
+    config = parse_config(DEMO.read_text(encoding="utf-8"), file=str(DEMO), environ={})
+    # Thursday 26th: carol recorded 5 interviews on Tuesday by hand; Wednesday holds nothing yet.
+    tuesday, wednesday = NOW.date().replace(day=24), NOW.date().replace(day=25)
+    apply_pushed_counts(
+        engine, source="interviews", counts=[PushedCount("interviews", "carol@acme.io", tuesday, 5.0)], at=NOW
+    )
+    recorded = seed_recorded_counts(config, engine, now=NOW, seed=42, days=3, keep_recorded=True)
+    assert recorded == 2  # Monday and Wednesday: Tuesday was recorded by hand
+    assert (
+        load_pushed_value(engine, source="interviews", metric="interviews", subject="carol@acme.io", day=tuesday) == 5
+    )
+    wednesday_value = load_pushed_value(
+        engine, source="interviews", metric="interviews", subject="carol@acme.io", day=wednesday
+    )
+    assert wednesday_value is not None
+    # Run again (the next simulated hour): nothing more to record.
+    assert seed_recorded_counts(config, engine, now=NOW, seed=42, days=3, keep_recorded=True) == 0
+    engine.dispose()

@@ -16,17 +16,21 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import logging
 import os
 import signal
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import Engine
 
-from syncd.clock import ScaledClock
+from syncd.clock import Clock, ScaledClock
 from syncd.config import DEFAULT_CONFIG_PATH, load_config
+from syncd.errors import StorageError
 from syncd.model import Config
 from syncd.redaction import install_log_redaction
 from syncd.run.daemon import Daemon
@@ -43,6 +47,7 @@ __all__ = [
     "DEFAULT_SPEED",
     "FAILING_VENDOR",
     "MAX_SPEED",
+    "SimulatedTimeFormatter",
     "clock_banner",
     "demo_clock",
     "demo_config_path",
@@ -51,6 +56,8 @@ __all__ = [
     "run_demo",
     "sandbox_ports",
 ]
+
+log = logging.getLogger(__name__)
 
 SANDBOX_VENDORS = ("lemlist", "kit", *VENDORS)
 # A simulated minute per real second: the demo's sources (5m to 15m intervals) sync every 5 to 15
@@ -182,6 +189,8 @@ async def _demo(config: Config, seed: int, speed: float, ports: dict[str, int], 
         raise
     try:
         _publish_clock(config.database_url, DemoTimeline(real_start, clock.start, speed))
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(SimulatedTimeFormatter(clock, config.timezone))
         engine = create_engine_for(config.database_url)
         await run_db(upgrade, engine)
         await run_db_write(seed_recorded_counts, config, engine, now=clock.now(), seed=seed)
@@ -204,11 +213,46 @@ async def _demo(config: Config, seed: int, speed: float, ports: dict[str, int], 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await daemon.run(stop)
+        recorder = asyncio.create_task(_record_closing_days(config, engine, clock, seed, stop), name="demo-record")
+        try:
+            await daemon.run(stop)
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
     finally:
         await sandbox.stop()
         # Stopped: simulated time stands where it is, for the commands run meanwhile and the next demo.
         _publish_clock(config.database_url, DemoTimeline(datetime.now(UTC), clock.now(), 0.0))
+
+
+class SimulatedTimeFormatter(logging.Formatter):
+    """Stamps log lines with the demo's simulated time, the time every figure and wait in them is in."""
+
+    def __init__(self, clock: Clock, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._clock = clock
+        self._zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return self._clock.now().astimezone(self._zone).strftime(datefmt or "%Y-%m-%d %H:%M:%S %Z")
+
+
+# How often the running demo records the days that closed, in simulated seconds.
+RECORD_EVERY_SECONDS = 3600.0
+
+
+async def _record_closing_days(
+    config: Config, engine: Engine, clock: ScaledClock, seed: int, stop: asyncio.Event
+) -> None:
+    """Record each closed simulated day's counts into the push sources, as people would."""
+    while not stop.is_set():
+        await clock.sleep(RECORD_EVERY_SECONDS)
+        try:
+            await run_db_write(
+                seed_recorded_counts, config, engine, now=clock.now(), seed=seed, days=3, keep_recorded=True
+            )
+        except StorageError as exc:
+            log.warning("demo: could not record the closed days: %s", exc)
 
 
 def clock_banner(clock: ScaledClock, config: Config) -> str:

@@ -2,7 +2,9 @@
 
 Push sources (interviews) have no API to fake, so without this the demo shows them at zero, a
 shortfall that is no part of the story. Past local days only: today stays free for the README's
-`syncd record` step, and `set` makes a restart of the demo rewrite the same values.
+`syncd record` step, and `set` makes a restart of the demo rewrite the same values. As simulated
+days go by, the running demo records each day that closes (`keep_recorded`: never over a count
+someone recorded by hand).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from syncd.model import Config
-from syncd.store.push_repository import PushedCount, apply_pushed_counts
+from syncd.store.push_repository import PushedCount, apply_pushed_counts, load_pushed_value
 
 __all__ = ["RECORDED_PER_BUSINESS_DAY", "seed_recorded_counts"]
 
@@ -22,8 +24,13 @@ __all__ = ["RECORDED_PER_BUSINESS_DAY", "seed_recorded_counts"]
 RECORDED_PER_BUSINESS_DAY = 0.55
 
 
-def seed_recorded_counts(config: Config, engine: Engine, *, now: datetime, seed: int, days: int = 120) -> int:
-    """Record `days` past days of seeded counts for every per-person KPI of a push source; return how many."""
+def seed_recorded_counts(
+    config: Config, engine: Engine, *, now: datetime, seed: int, days: int = 120, keep_recorded: bool = False
+) -> int:
+    """Record `days` past days of seeded counts for every per-person KPI of a push source; return how many.
+
+    With `keep_recorded`, a day that already holds a count keeps it.
+    """
     today = now.astimezone(config.timezone).date()
     counts: dict[str, list[PushedCount]] = {}
     for kpi in config.kpis.values():
@@ -36,6 +43,14 @@ def seed_recorded_counts(config: Config, engine: Engine, *, now: datetime, seed:
                     for back in range(days, 0, -1):
                         day = today - timedelta(days=back)
                         if day.weekday() >= 5:
+                            continue
+                        if (
+                            keep_recorded
+                            and load_pushed_value(
+                                engine, source=source_name, metric=kpi.metric, subject=subject, day=day
+                            )
+                            is not None
+                        ):
                             continue
                         # Seeded per (seed, subject, day) like the sandbox's activity: any day rebuilds alone.
                         rng = random.Random(f"{seed}:{source_name}:{kpi.metric}:{subject}:{day}")  # noqa: S311 (demo data)

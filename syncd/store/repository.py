@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, select, tuple_
+from sqlalchemy import Connection, Engine, and_, case, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 from connectors.base import DailyCount
 from syncd.errors import StorageError
-from syncd.store.changes import note_changes, spans_of
+from syncd.store.changes import ChangedKey, DaySpan, note_changes
+from syncd.store.count_writes import CountKey, delete_counts, upsert_counts
 from syncd.store.coverage_repository import extend_coverage
 from syncd.store.database import storage_errors
 from syncd.store.held_reads import SuspectDay, hold_lowered_reads
@@ -31,7 +32,7 @@ __all__ = [
 _COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
 _STATES: Table = SourceStateRow.__table__  # type: ignore[assignment]
 
-_CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
+_CountKey = CountKey  # (metric, subject, day) within one source
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,8 @@ def save_sync(
     """
     _require_aware(cursor_end=cursor_end, finished_at=finished_at)
     incoming = _index_counts(counts, metrics)
-    if incoming:
-        days = [key[2] for key in incoming]
-        first, last = min(replace_from, *days), max(replace_to, *days)
-    else:
-        first, last = replace_from, replace_to
+    days = {key[2] for key in incoming}
+    first, last = min(days | {replace_from}), max(days | {replace_to})
     with storage_errors(engine, f"save the sync of {source}"), engine.begin() as connection:
         if fence is not None:
             check_fence(connection, fence, finished_at)
@@ -98,10 +96,11 @@ def save_sync(
             )
             incoming, stale = outcome.incoming, outcome.stale
             held.extend(outcome.held)
-        moved = [key for key, value in incoming.items() if existing.get(key) != value]
+        # Into an empty range (a first sync, a backfill) every count moves: no per-row lookups.
+        moved = list(incoming) if not existing else [k for k, v in incoming.items() if existing.get(k) != v]
         changed = len(moved)
-        _upsert_counts(connection, source, incoming, finished_at)
-        _delete_counts(connection, source, stale)
+        upsert_counts(connection, source, incoming, finished_at)
+        delete_counts(connection, source, stale)
         _upsert_state(
             connection,
             {
@@ -123,7 +122,7 @@ def save_sync(
         )
         extend_coverage(connection, source, replace_from, replace_to)
         # Last: other processes (a running daemon, replicas) learn what to re-read from it.
-        note_changes(connection, spans_of(((source, m), d) for m, _, d in (*moved, *stale)), finished_at)
+        note_changes(connection, _changed_spans(source, moved, stale), finished_at)
     return changed + len(stale)
 
 
@@ -205,19 +204,30 @@ def _require_aware(**instants: datetime) -> None:
             raise ValueError(f"{name} is a naive datetime: syncd stores aware datetimes only")
 
 
-def _index_counts(counts: Iterable[DailyCount], metrics: Sequence[str]) -> dict[_CountKey, float]:
-    indexed: dict[_CountKey, float] = {}
-    declared = set(metrics)
-    for count in counts:
-        if count.metric not in declared:
-            # Its stale days would never be replaced, so refuse it rather than store it half-managed.
-            raise ValueError(f"count for metric {count.metric!r}, which is not among {sorted(declared)}")
-        key = (count.metric, count.subject, count.day)
-        if key in indexed:
-            # PostgreSQL refuses one upsert touching a row twice; and which value wins would be a guess.
-            raise ValueError(f"two counts for {count.metric} / {count.subject} on {count.day}")
-        indexed[key] = count.value
+def _index_counts(counts: Sequence[DailyCount], metrics: Sequence[str]) -> dict[_CountKey, float]:
+    # Comprehensions, not a checking loop: a year of 10,000 series is 3.65 million counts.
+    indexed = {(count.metric, count.subject, count.day): count.value for count in counts}
+    undeclared = {key[0] for key in indexed}.difference(metrics)
+    if undeclared:
+        # Its stale days would never be replaced, so refuse it rather than store it half-managed.
+        raise ValueError(f"count for metric {min(undeclared)!r}, which is not among {sorted(set(metrics))}")
+    if len(indexed) < len(counts):
+        # PostgreSQL refuses one upsert touching a row twice; and which value wins would be a guess.
+        seen: set[_CountKey] = set()
+        for count in counts:
+            key = (count.metric, count.subject, count.day)
+            if key in seen:
+                raise ValueError(f"two counts for {count.metric} / {count.subject} on {count.day}")
+            seen.add(key)
     return indexed
+
+
+def _changed_spans(source: str, moved: Sequence[_CountKey], stale: Sequence[_CountKey]) -> dict[ChangedKey, DaySpan]:
+    """Each changed metric's first and last day, for the change feed."""
+    days_by_metric: dict[str, set[date]] = {}
+    for metric, _, day in (*moved, *stale):
+        days_by_metric.setdefault(metric, set()).add(day)
+    return {(source, metric): (min(days), max(days)) for metric, days in days_by_metric.items()}
 
 
 def _existing_values(
@@ -241,50 +251,6 @@ def dialect_insert(bind: Engine | Connection, table: Table) -> postgresql.Insert
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise StorageError(f"unsupported database dialect {dialect!r}")
-
-
-def _upsert_counts(
-    connection: Connection, source: str, incoming: Mapping[_CountKey, float], updated_at: datetime
-) -> None:
-    if not incoming:
-        return
-    insert = dialect_insert(connection, _COUNTS)
-    statement = insert.on_conflict_do_update(
-        index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
-        set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-        # An unchanged value keeps its row and its updated_at untouched (no dead tuple on PostgreSQL).
-        where=_COUNTS.c.value != insert.excluded.value,
-    )
-    rows = [
-        {
-            "source": source,
-            "metric": metric,
-            "subject": subject,
-            "day": day,
-            "value": value,
-            "updated_at": updated_at,
-        }
-        for (metric, subject, day), value in incoming.items()
-    ]
-    # A list of parameter sets makes SQLAlchemy batch the rows (multi-row VALUES on PostgreSQL,
-    # executemany on SQLite) instead of one round trip per row: a backfill writes thousands.
-    connection.execute(statement, rows)
-
-
-def _delete_counts(connection: Connection, source: str, keys: Sequence[_CountKey]) -> None:
-    if not keys:
-        return
-    statement = delete(_COUNTS).where(
-        _COUNTS.c.source == bindparam("p_source"),
-        _COUNTS.c.metric == bindparam("p_metric"),
-        _COUNTS.c.subject == bindparam("p_subject"),
-        _COUNTS.c.day == bindparam("p_day"),
-    )
-    # executemany, for the same reason as the upsert.
-    connection.execute(
-        statement,
-        [{"p_source": source, "p_metric": m, "p_subject": s, "p_day": d} for m, s, d in keys],
-    )
 
 
 def _upsert_state(

@@ -110,7 +110,8 @@ class Daemon:
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self.evaluation_cache = EvaluationCache()  # owners' sums and rate estimates, kept until new counts or a new day
-        self.refresher = Refresher(lambda keys: self.evaluate(refreshed=keys))
+        self.refresher = Refresher(self._refresh)
+        self._coverage_stale = False  # a sync succeeded since the auto-backfill last read the coverage
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).
         self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
@@ -232,16 +233,20 @@ class Daemon:
         )
         keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
         self._checkins_stale = self._checkins_stale or bool(outcome.ok and outcome.changed)
-        try:
-            if outcome.ok:
-                # A sync may set the source's coverage (its first) and so its goals' completeness.
-                await self.auto_backfill.refresh()
-                self.auto_backfill.wake()
-            # Nothing stored changed: keep every goal's figures, refresh only the source's health.
-            await self.evaluate(refreshed=keys if outcome.ok and outcome.changed else ())
-        except StorageError as exc:
-            log.warning("could not refresh counts after syncing %s: %s", source.name, exc)
+        # A sync may set the source's coverage (its first) and so its goals' completeness.
+        self._coverage_stale = self._coverage_stale or outcome.ok
+        # Nothing stored changed: keep every goal's figures, refresh only the source's health. Syncs
+        # finishing together share one evaluation (and one coverage read) rather than queueing one each.
+        await self.refresher.request(keys if outcome.ok and outcome.changed else ())
         return outcome
+
+    async def _refresh(self, keys: tuple[CountKey, ...]) -> None:
+        """Re-evaluate what `keys` feed after syncs and pushes, reading the coverage first when a sync stored."""
+        if self._coverage_stale:
+            self._coverage_stale = False
+            await self.auto_backfill.refresh()
+            self.auto_backfill.wake()
+        await self.evaluate(refreshed=keys)
 
     async def _source_loop(self, name: str, stop: asyncio.Event, first_delay: float | None = None) -> None:
         # Start soon but not all at once; later runs drift ±10% so sources don't align.

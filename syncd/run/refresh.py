@@ -1,8 +1,9 @@
-"""Re-evaluate after pushes in the background, coalescing requests that arrive meanwhile.
+"""Re-evaluate after pushes and syncs in the background, coalescing requests that arrive meanwhile.
 
 A push answers once its counts are stored; the figures follow within one evaluation. Keys asked
 for while an evaluation runs are gathered and served by one more evaluation, so a burst of pushes
-costs two evaluations, not one per push.
+(or 1,000 sources finishing their syncs together) costs two evaluations, not one each. A sync
+waits for the evaluation that takes its keys, so its figures are out when it returns.
 """
 
 from __future__ import annotations
@@ -27,19 +28,29 @@ class Refresher:
         self._pending: set[CountKey] = set()
         self._wanted = False  # an empty request still refreshes the sources' health
         self._task: asyncio.Task[None] | None = None
+        # Done when the evaluation that takes the pending keys has run, whatever its outcome.
+        self._batch: asyncio.Future[None] | None = None
 
-    def request(self, keys: Iterable[CountKey]) -> None:
-        """Ask for the figures fed by `keys` to be recomputed soon; returns at once."""
+    def request(self, keys: Iterable[CountKey]) -> asyncio.Future[None]:
+        """Ask for the figures fed by `keys` to be recomputed soon; returns at once.
+
+        The answer is done once an evaluation including `keys` has run: await it to see the figures.
+        """
         self._pending.update(keys)
         self._wanted = True
+        if self._batch is None:
+            self._batch = asyncio.get_running_loop().create_future()
+        batch = self._batch
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="refresh")
+        return batch
 
     async def _run(self) -> None:
         while self._wanted:
             keys = tuple(sorted(self._pending))
             self._pending.clear()
             self._wanted = False
+            batch, self._batch = self._batch, None
             try:
                 await self._evaluate(keys)
             except StorageError as exc:
@@ -47,6 +58,9 @@ class Refresher:
                 log.warning("could not refresh counts for %s: %s", ", ".join(f"{s}/{m}" for s, m in keys), exc)
             except Exception:  # the task must not die silently and leave later pushes unseen
                 log.exception("unexpected error refreshing counts")
+            finally:
+                if batch is not None and not batch.done():
+                    batch.set_result(None)
 
     async def settle(self) -> None:
         """Wait until every requested refresh has been evaluated."""
@@ -58,3 +72,5 @@ class Refresher:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._batch is not None:
+            self._batch.cancel()  # a sync waiting on it is being cancelled too

@@ -150,7 +150,7 @@ async def sync_source(
     if not getattr(connector_cls, "pull", True):
         return SyncOutcome(source=source.name, ok=True, window=None, notes=("a push source: nothing to pull",))
     try:
-        states = await run_db(load_source_states, engine)
+        states = await run_db(load_source_states, engine, (source.name,))
     except StorageError as exc:
         return _failed(stats, source, None, "storage", str(exc), clock.monotonic() - started)
     state = states.get(source.name)

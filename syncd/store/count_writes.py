@@ -37,7 +37,7 @@ _ON_CONFLICT = (
 # From this many rows PostgreSQL gets COPY + one merge (a first sync, a backfill); below it, executemany:
 # a temporary table per small sync would only churn the catalog.
 COPY_FROM_ROWS = 5_000
-# Rows per executemany call: bounds the parameter list held at once, not the round trips.
+# Rows per executemany call or COPY + merge: bounds what is held at once and each statement's time.
 _BATCH_ROWS = 50_000
 _STAGING = "syncd_incoming_counts"
 
@@ -79,16 +79,20 @@ def _copy_and_merge(connection: Connection, rows: Iterator[tuple[object, ...]]) 
     # Dropped at commit (or with the rollback): nothing is left behind on a pooled connection.
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE {_TABLE}) ON COMMIT DROP")
     copy = f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    merge = f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} {_ON_CONFLICT}"  # noqa: S608 - names are constants
     driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
-    try:
-        with driver.cursor() as cursor, cursor.copy(copy) as writer:
-            writer.set_types(["text", "text", "text", "date", "float8", "timestamptz"])
-            for row in rows:
-                writer.write_row(row)
-    except psycopg.Error as exc:
-        # Wrapped as SQLAlchemy wraps its own statements, so storage_errors tells bad data from an outage.
-        raise DBAPIError.instance(copy, None, exc, psycopg.Error) from exc
-    connection.exec_driver_sql(f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} {_ON_CONFLICT}")  # noqa: S608 - names are constants
+    # Merged batch by batch: one statement for millions of rows would outlast statement_timeout.
+    for batch in _batches(rows):
+        try:
+            with driver.cursor() as cursor, cursor.copy(copy) as writer:
+                writer.set_types(["text", "text", "text", "date", "float8", "timestamptz"])
+                for row in batch:
+                    writer.write_row(row)
+        except psycopg.Error as exc:
+            # Wrapped as SQLAlchemy wraps its own statements, so storage_errors tells bad data from an outage.
+            raise DBAPIError.instance(copy, None, exc, psycopg.Error) from exc
+        connection.exec_driver_sql(merge)
+        connection.exec_driver_sql(f"TRUNCATE {_STAGING}")
 
 
 def _encoder(connection: Connection, column: str) -> Callable[[Any], Any]:

@@ -43,7 +43,8 @@ def raw_rows(engine: Engine, source: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(params=["executemany", "copy"])
 def write_path(request: pytest.FixtureRequest, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test through executemany, and on PostgreSQL through COPY as well (from one row on)."""
+    """Run the test through executemany, and on PostgreSQL through COPY as well (from one row on), in batches of 5."""
+    monkeypatch.setattr(count_writes, "_BATCH_ROWS", 5)
     if request.param == "copy":
         if engine.dialect.name != "postgresql":
             pytest.skip("COPY is PostgreSQL's")

@@ -396,3 +396,12 @@ def test_an_older_window_never_moves_the_cursor_or_connector_state_back(engine: 
     )
     state = load_source_states(engine)["s"]
     assert (state.cursor_end, dict(state.connector_state)) == (later, {"page": "newer"})
+
+
+def test_source_states_can_be_read_for_some_sources_only(engine: Engine) -> None:
+    for source in ("lemlist", "kit", "slack"):
+        save(engine, FIVE_DAYS[:1], source=source, state={"page": source})
+    only = load_source_states(engine, ("kit", "never-synced"))
+    assert list(only) == ["kit"]
+    assert only["kit"].connector_state == {"page": "kit"}
+    assert set(load_source_states(engine)) == {"lemlist", "kit", "slack"}

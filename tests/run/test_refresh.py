@@ -1,0 +1,54 @@
+"""The refresher: syncs and pushes finishing together share evaluations, and each sees its own figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from syncd.engine.evaluate import CountKey
+from syncd.run.refresh import Refresher
+
+
+class GatedEvaluations:
+    """Records each evaluation's keys; an evaluation finishes only when the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[CountKey, ...]] = []
+        self.finished: list[tuple[CountKey, ...]] = []
+        self.gate = asyncio.Event()
+
+    async def __call__(self, keys: tuple[CountKey, ...]) -> None:
+        self.batches.append(keys)
+        await self.gate.wait()
+        self.finished.append(keys)
+
+
+async def test_a_burst_of_requests_costs_two_evaluations_and_each_waits_for_its_own() -> None:
+    evaluations = GatedEvaluations()
+    refresher = Refresher(evaluations)
+    keys = [(f"s{i}", "events") for i in range(20)]
+
+    first = asyncio.ensure_future(refresher.request([keys[0]]))
+    await asyncio.sleep(0)  # the first evaluation starts with s0 alone
+    rest = [asyncio.ensure_future(refresher.request([key])) for key in keys[1:]]
+    await asyncio.sleep(0)
+    assert evaluations.batches == [(keys[0],)]
+    assert not first.done()
+    assert not any(waiting.done() for waiting in rest)
+
+    evaluations.gate.set()
+    await first
+    # s0 is answered by the first evaluation; the other 19 wait for the second, which takes them all.
+    assert evaluations.finished[0] == (keys[0],)
+    await asyncio.gather(*rest)
+    assert evaluations.batches == [(keys[0],), tuple(sorted(keys[1:]))]
+    assert len(evaluations.finished) == 2
+    await refresher.aclose()
+
+
+async def test_a_failed_evaluation_still_answers_the_waiting_requests() -> None:
+    async def failing(keys: tuple[CountKey, ...]) -> None:
+        raise RuntimeError("evaluation bug")
+
+    refresher = Refresher(failing)
+    await asyncio.wait_for(refresher.request([("s", "m")]), timeout=5)  # logged, not raised, not hung
+    await refresher.aclose()

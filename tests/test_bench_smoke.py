@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import daemon, evaluation, exposition, retention, upsert
+from bench import daemon, evaluation, exposition, fanout, retention, upsert
 
 
 def test_evaluation_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,3 +36,11 @@ def test_retention_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "SQLite: 2,500 receipts in batches of 1,000" in out
     assert "while the pruner ran" in out
+
+
+def test_fanout_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    fanout.main(5, 1)
+    out = capsys.readouterr().out
+    assert "start-up with 5 sources" in out
+    assert "one round of 5 sources" in out
+    assert "daemon sync + re-evaluation" in out

@@ -15,7 +15,10 @@ Counts = dict[tuple[str, str], dict[str, dict[date, float]]]
 
 
 def config_text(people: int, database_url: str, *, push: bool = False) -> str:
-    """Return a configuration with two goals per person (so `people` × 2 goals) over two sources."""
+    """Return a configuration with two goals per person (so `people` × 2 goals) over two sources.
+
+    Three goals in four have check-ins: every monthly goal weekly ones, every other quarterly goal monthly ones.
+    """
     ppl = "\n".join(
         f"  p{i}: {{team: t{i % 50}, identities: {{lemlist: p{i}@acme.io, kit: tag{i}}}}}" for i in range(people)
     )
@@ -23,7 +26,7 @@ def config_text(people: int, database_url: str, *, push: bool = False) -> str:
     pacings = ("business_days", "linear", "{weights: {saturday: 0, sunday: 0, december: 0.5}}")
     goals = "\n".join(
         f"  - {{kpi: emails, owner: p{i}, period: month, target: 400, pacing: {pacings[i % 3]}, checkins: week}}\n"
-        f"  - {{kpi: optins, owner: p{i}, period: quarter, target: 100}}"
+        f"  - {{kpi: optins, owner: p{i}, period: quarter, target: 100{', checkins: month' if i % 2 else ''}}}"
         for i in range(people)
     )
     kit = (

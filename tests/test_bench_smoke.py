@@ -10,7 +10,7 @@ from bench import daemon, evaluation, exposition, fanout, retention, upsert
 def test_evaluation_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     evaluation.main(20)
     out = capsys.readouterr().out
-    assert "40 goals, a year of counts" in out
+    assert "40 goals (75% with check-ins), a year of counts" in out
     assert "growth 4 -> 40 goals" in out
 
 

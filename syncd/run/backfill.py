@@ -333,6 +333,7 @@ async def _backfill_source(
                 deadline=CHUNK_DEADLINE_SECONDS,
                 pool=pool,
                 watcher=relay,
+                log_failures=False,  # the observer shows it, with the week it stopped at
             )
             if not outcome.ok:
                 return _fail(tally, observer, clock, outcome.error or outcome.reason or "the chunk was not stored")

@@ -186,16 +186,20 @@ async def sync_window(
     pool: ConnectorPool | None = None,
     fence: Fence | None = None,
     watcher: HttpObserver | None = None,
+    log_failures: bool = True,
 ) -> SyncOutcome:
     """Collect one planned window and store its counts and the new cursor in one transaction.
 
     A `watcher` hears what the connector's HTTP layer reports besides `stats` (a backfill shows its
-    waits); with a `pool`, the connector keeps the watcher it was first made with.
+    waits); with a `pool`, the connector keeps the watcher it was first made with. A caller that
+    shows failures itself (`syncd backfill`) passes `log_failures=False`, so each is said once.
     """
     started = clock.monotonic() if started is None else started
     connector_cls = load_registry().get(source.connector)
     if connector_cls is None:
-        return _failed(stats, source, None, "config", f"connector {source.connector!r} is not installed", 0.0)
+        return _failed(
+            stats, source, None, "config", f"connector {source.connector!r} is not installed", 0.0, log_it=log_failures
+        )
     context = ConnectorContext(
         source=source.name,
         timezone=config.timezone,
@@ -209,16 +213,16 @@ async def sync_window(
     except SourceError as exc:
         message = redact(str(exc), source)
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, exc.reason, message, clock.monotonic() - started)
+        return _failed(stats, source, window, exc.reason, message, clock.monotonic() - started, log_it=log_failures)
     except TimeoutError:
         message = f"{source.name}: the sync took longer than its deadline and was abandoned"
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "timeout", message, clock.monotonic() - started)
+        return _failed(stats, source, window, "timeout", message, clock.monotonic() - started, log_it=log_failures)
     except Exception as exc:  # a connector bug must not kill the daemon; it is a failed sync
         message = redact(f"{source.name}: {type(exc).__name__}: {exc}", source)
         log.exception("connector %s crashed", source.connector)
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "error", message, clock.monotonic() - started)
+        return _failed(stats, source, window, "error", message, clock.monotonic() - started, log_it=log_failures)
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
     # reading this source and the counts it returned say which metrics its window replaces.
     metrics = {metric.name for metric in connector_cls.metrics} or (
@@ -246,12 +250,12 @@ async def sync_window(
         log.info("sync of %s not stored: %s", source.name, exc)
         return SyncOutcome(source=source.name, ok=False, window=window, reason="lease_lost", error=str(exc))
     except StorageError as exc:
-        return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started)
+        return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started, log_it=log_failures)
     except ValueError as exc:
         # The store refuses counts that break its rules (an undeclared metric, a key twice).
         message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started)
+        return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started, log_it=log_failures)
     if held:
         report_suspect_read(stats, source.name, held)
     duration = clock.monotonic() - started
@@ -379,7 +383,10 @@ def _failed(
     reason: str,
     message: str,
     duration: float,
+    *,
+    log_it: bool = True,
 ) -> SyncOutcome:
     stats.record_failure(reason, message, duration)
-    log.warning("sync of %s failed (%s): %s", source.name, reason, message)
+    if log_it:
+        log.warning("sync of %s failed (%s): %s", source.name, reason, message)
     return SyncOutcome(source=source.name, ok=False, window=window, duration=duration, reason=reason, error=message)

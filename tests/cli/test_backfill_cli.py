@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from syncd.cli import main
@@ -23,7 +24,9 @@ def test_the_option_default_is_the_engines() -> None:
     assert option.default == DEFAULT_CONCURRENCY
 
 
-def test_a_failed_source_exits_1_with_a_summary_and_the_rerun_command(tmp_path: Path) -> None:
+def test_a_failed_source_exits_1_with_a_summary_and_the_rerun_command(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     since = datetime.now(UTC).date() - timedelta(days=10)
 
     def refuse_b_after_its_first_week(source: str, day: date) -> Answer | None:
@@ -44,6 +47,8 @@ def test_a_failed_source_exits_1_with_a_summary_and_the_rerun_command(tmp_path: 
     assert "1 of 2 source(s) failed" in out
     assert f"rerun `syncd backfill --since {since} --config {config}` to resume: finished weeks are kept" in out
     assert KEY not in result.output
+    # Said once, by the backfill's own line: not again as the sync layer's log warning.
+    assert [r.getMessage() for r in caplog.records if r.name == "syncd.run.sync"] == []
 
 
 def test_concurrency_is_bounded(tmp_path: Path) -> None:

@@ -201,6 +201,7 @@ async def test_live_rows_on_a_terminal_with_logs_above_them(tmp_path: Path, caps
     out = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     lines = out.splitlines()
     assert "WARNING syncd.test: a line that must not land inside a row" in lines
+    assert "sync of b failed" not in out  # the ✗ line says it; the sync layer's warning would repeat it
     # The failure's whole reason is printed above the rows (the row has room for its start only).
     assert any(line.startswith("✗ b: failed at 2026-11-09: b refused GET /count") for line in lines)
     # The last frame: a's row done (✓) and b's failed (✗), within 80 columns.

@@ -28,7 +28,7 @@ from syncd.model import (
 from syncd.sharding import goal_in_shard
 from syncd.store.goal_repository import GoalVersion, load_goal_versions, record_goal_versions
 
-__all__ = ["goal_key", "goals_as_of", "record_config_goals"]
+__all__ = ["goal_key", "goal_version_at", "goals_as_of", "record_config_goals", "versions_by_goal"]
 
 
 def goal_key(goal: Goal) -> str:
@@ -134,17 +134,13 @@ def goals_as_of(config: Config, versions: Sequence[GoalVersion], at: datetime) -
     A goal removed from the configuration still counts for instants when it was in force, as
     long as its KPI and owner are still configured.
     """
-    by_key: dict[str, list[GoalVersion]] = {}
-    for version in versions:
-        by_key.setdefault(version.goal_key, []).append(version)
+    by_key = versions_by_goal(versions)
     goals: list[Goal] = []
     seen: set[str] = set()
     for goal in config.goals:
         key = goal_key(goal)
         seen.add(key)
-        history = by_key.get(key)
-        chosen = _version_at(history, at) if history else None
-        goals.append(_goal_from_definition(chosen.definition) if chosen else goal)
+        goals.append(goal_version_at(goal, by_key.get(key, ()), at))
     for key, history in by_key.items():
         if key in seen or (config.shard is not None and not goal_in_shard(key, config.shard)):
             continue
@@ -155,6 +151,24 @@ def goals_as_of(config: Config, versions: Sequence[GoalVersion], at: datetime) -
         if goal.kpi in config.kpis and (goal.owner in config.people or goal.owner in config.teams):
             goals.append(goal)
     return tuple(goals)
+
+
+def versions_by_goal(versions: Sequence[GoalVersion]) -> dict[str, list[GoalVersion]]:
+    """Group stored versions by goal key, each goal's oldest first: read once, looked up per goal."""
+    by_key: dict[str, list[GoalVersion]] = {}
+    for version in sorted(versions, key=lambda v: v.effective_from):
+        by_key.setdefault(version.goal_key, []).append(version)
+    return by_key
+
+
+def goal_version_at(goal: Goal, history: Sequence[GoalVersion], at: datetime) -> Goal:
+    """Return the configured `goal` as it stood at `at`, given its own stored `history`.
+
+    The version in force at `at`, or before the first version the first one (the earliest known
+    definition); the configured goal itself when it has no history.
+    """
+    chosen = _version_at(history, at) if history else None
+    return _goal_from_definition(chosen.definition) if chosen else goal
 
 
 def _version_at(history: Sequence[GoalVersion], at: datetime, *, before_first: bool = True) -> GoalVersion | None:

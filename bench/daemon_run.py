@@ -191,7 +191,9 @@ def _baseline(config_path: Path, now: datetime) -> tuple[float, float]:
     return best(lambda: generate_latest(registry)), best(lambda: renderer.render(snapshot))
 
 
-def measure(people: int, *, postgres: str | None = None, idle: float = IDLE_SECONDS, days: int = HISTORY_DAYS) -> Figures:
+def measure(
+    people: int, *, postgres: str | None = None, idle: float = IDLE_SECONDS, days: int = HISTORY_DAYS
+) -> Figures:
     """Start `syncd run` with `people` × 2 goals, push, idle, scrape; return the figures."""
     with TemporaryDirectory() as tmp_name, _database(postgres, Path(tmp_name)) as url:
         tmp = Path(tmp_name)

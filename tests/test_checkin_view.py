@@ -75,7 +75,9 @@ def test_each_goal_reads_only_its_results_per_level_oldest_first():
 def test_a_new_snapshots_results_are_read_not_the_last_ones():
     first = snapshot((result("alice", "week", date(2026, 11, 2), 11.0),))
     assert [r.value for r in goal_ladder(first, first.goals[0])["week"]] == [11.0]
-    second = snapshot((result("alice", "week", date(2026, 11, 2), 11.0), result("alice", "week", date(2026, 11, 9), 7.0)))
+    second = snapshot(
+        (result("alice", "week", date(2026, 11, 2), 11.0), result("alice", "week", date(2026, 11, 9), 7.0))
+    )
     assert [r.value for r in goal_ladder(second, second.goals[0])["week"]] == [11.0, 7.0]
     assert [r.value for r in goal_ladder(first, first.goals[0])["week"]] == [11.0]  # and back again
     assert goal_ladder(snapshot(()), first.goals[1]) == {"week": []}

@@ -64,3 +64,49 @@ def test_one_goals_version_at_equals_the_whole_configuration_as_of():
         mine = tuple(goal_version_at(goal, by_key.get(goal_key(goal), []), at) for goal in config.goals)
         assert mine == whole
         assert [g.target for g in mine][:2] == ([100, 200] if at < RAISED else [200, 400])
+
+
+MIXED = """
+teams: {growth: {}}
+people:
+  ann: {team: growth, identities: {lemlist: Ann@Acme.io, instantly: ann}}
+  bo: {team: growth, identities: {lemlist: [bo@acme.io, bo2@acme.io]}}
+  cy: {identities: {lemlist: cy@acme.io}}
+sources:
+  lemlist: {connector: lemlist, api_key: x}
+  instantly: {connector: instantly, api_key: y}
+kpis:
+  emails: {source: lemlist, metric: emails_sent, per_person: true}
+  all_emails: {source: lemlist, metric: emails_sent}
+  reach: {source: [lemlist, instantly], metric: emails_sent, per_person: true}
+goals:
+  - {kpi: emails, owner: ann, period: month, target: 50, checkins: week}
+  - {kpi: emails, owner: bo, period: month, target: 50, checkins: [week, fortnight]}
+  - {kpi: emails, owner: growth, period: month, target: 90, checkins: week}
+  - {kpi: all_emails, owner: cy, period: month, target: 90, checkins: week}
+  - {kpi: reach, owner: ann, period: month, target: 90, checkins: week}
+"""
+
+
+def test_judging_each_goal_on_its_owners_counts_gives_what_the_whole_counts_give():
+    from syncd.engine.checkins import judge_checkins
+
+    config = make_config(MIXED)
+    days = [date(2026, 10, 1) + timedelta(days=n) for n in range(54)]
+    # Subjects spelt unlike the configuration (case), a stranger, and decimals whose sums depend on order.
+    subjects = ["zed@acme.io", "bo2@acme.io", "ann@acme.io", "cy@acme.io", "BO@acme.io"]
+    emails = {s: {d: 0.1 * (k + 1) + (d.day % 3) / 7 for d in days} for k, s in enumerate(subjects)}
+    counts = {("lemlist", "emails_sent"): emails, ("instantly", "emails_sent"): {"ann": {d: 1.0 for d in days}}}
+    judged = judge_all(config, counts, AT, [], {})
+    whole = [
+        result
+        for goal in config.goals
+        for result in judge_checkins(config, goal, counts, AT, version_at=lambda _, g=goal: g, coverage={})
+    ]
+    assert judged == whole
+    values = {(r.goal_key, r.checkpoint): r.value for r in judged}
+    # The team's week of 16 November: ann's and both of bo's addresses (not zed's, not cy's), 7 days.
+    week = [date(2026, 11, 16) + timedelta(days=n) for n in range(7)]
+    expected = sum(emails[s][d] for d in week for s in ("bo2@acme.io", "ann@acme.io", "BO@acme.io"))
+    assert abs(values["emails|growth|month", "2026-W47"] - expected) < 1e-9
+    assert values["emails|growth|month", "2026-W47"] > values["emails|bo|month", "2026-W47"] > 0

@@ -21,7 +21,14 @@ from syncd.store.checkin_repository import (
 from syncd.store.goal_history import goal_key, goal_version_at, versions_by_goal
 from syncd.store.goal_repository import GoalVersion, load_goal_versions
 
-__all__ = ["configured_results", "judge_all", "record_checkin_results", "source_coverage"]
+__all__ = [
+    "configured_results",
+    "judge_all",
+    "load_judging_inputs",
+    "record_checkin_results",
+    "source_coverage",
+    "store_checkin_results",
+]
 
 
 def source_coverage(config: Config, stored: Mapping[str, StoredCoverage]) -> dict[str, SourceCoverage]:
@@ -108,11 +115,22 @@ def configured_results(config: Config, results: Sequence[CheckinResult]) -> tupl
     return tuple(result for result in results if result.goal_key in keys)
 
 
+def load_judging_inputs(engine: Engine, config: Config) -> tuple[list[GoalVersion], dict[str, SourceCoverage]]:
+    """Read what judging needs besides the counts: every stored goal version and the sources' coverage."""
+    return load_goal_versions(engine), source_coverage(config, load_stored_coverage(engine))
+
+
+def store_checkin_results(
+    engine: Engine, config: Config, results: Sequence[CheckinResult], instant: datetime
+) -> tuple[CheckinResult, ...]:
+    """Store judged results (final ones stay as they are) and return the configured goals' stored results."""
+    save_checkin_results(engine, results, instant)
+    return configured_results(config, load_checkin_results(engine))
+
+
 def record_checkin_results(
     engine: Engine, config: Config, counts: DailyCounts, instant: datetime
 ) -> tuple[CheckinResult, ...]:
     """Judge, store (final results stay as they are) and return the configured goals' stored results."""
-    versions = load_goal_versions(engine)
-    coverage = source_coverage(config, load_stored_coverage(engine))
-    save_checkin_results(engine, judge_all(config, counts, instant, versions, coverage), instant)
-    return configured_results(config, load_checkin_results(engine))
+    versions, coverage = load_judging_inputs(engine, config)
+    return store_checkin_results(engine, config, judge_all(config, counts, instant, versions, coverage), instant)

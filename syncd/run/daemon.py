@@ -32,7 +32,7 @@ from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
 from syncd.run.auto_backfill import AutoBackfiller
 from syncd.run.change_watch import ChangeWatch
-from syncd.run.checkin_record import record_checkin_results
+from syncd.run.checkin_record import judge_all, load_judging_inputs, store_checkin_results
 from syncd.run.leases import LeaseKeeper, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
@@ -213,11 +213,18 @@ class Daemon:
     async def record_checkins(self) -> None:
         """Judge and store every finished check-in, then publish the stored results with the snapshot."""
         async with self._evaluate_lock:
-            now = self.clock.now()
-            self.checkin_results = await run_db_write(
-                record_checkin_results, self.engine, self.config, self.cache.counts, now
-            )
-            self.holder.swap(replace(self.holder.current, checkins=self.checkin_results))
+            now, config = self.clock.now(), self.config
+            # The cache replaces a key's mapping when it re-reads it, never edits one: a copy of the
+            # outer mapping is the counts as they stand now, while evaluations go on meanwhile.
+            counts = dict(self.cache.counts)
+        versions, coverage = await run_db(load_judging_inputs, self.engine, config)
+        # Judging 10,000 goals takes seconds of CPU: in a worker thread, not on the database executor
+        # (pushes and syncs would wait) nor under the evaluation lock (a push's figures would wait).
+        judged = await asyncio.to_thread(judge_all, config, counts, now, versions, coverage)
+        stored = await run_db_write(store_checkin_results, self.engine, config, judged, now)
+        async with self._evaluate_lock:
+            self.checkin_results = stored
+            self.holder.swap(replace(self.holder.current, checkins=stored))
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""

@@ -1,0 +1,64 @@
+"""Judging check-ins (seconds of CPU at 10,000 goals) holds up neither pushes nor their figures."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+import syncd.run.daemon as daemon_module
+from syncd.config import parse_config
+from syncd.run.daemon import Daemon
+from syncd.serve.push import push_routes
+from syncd.serve.web import build_app
+from syncd.store import create_engine_for, upgrade
+from tests.test_push import CONFIG, NOW, TOKEN, URL, FixedClock, bearer, item
+
+
+async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = parse_config(
+        CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
+        file="syncd.yaml",
+        environ={"CALLS_TOKEN": TOKEN},
+    )
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
+    upgrade(engine)
+    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
+    await daemon.start()
+    judging, release = threading.Event(), threading.Event()
+    judge_all = daemon_module.judge_all
+
+    def held_judge(*args: object) -> object:
+        judging.set()
+        release.wait(60)  # until the push below is through (a bound, so a failure cannot hang the suite)
+        return judge_all(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daemon_module, "judge_all", held_judge)
+    recording = asyncio.create_task(daemon.record_checkins())
+    try:
+        assert await asyncio.to_thread(judging.wait, 60)
+        async with TestClient(TestServer(build_app(daemon.web_state))) as client:
+            response = await asyncio.wait_for(
+                client.post(URL, json={"observations": [item(day="2026-03-23", value=7)]}, headers=bearer()), 30
+            )
+            assert response.status == 200, await response.text()
+            await asyncio.wait_for(daemon.refresher.settle(), 30)
+            body = await (await client.get("/metrics")).text()
+        assert (
+            'syncd_goal_value{kpi="calls_held",owner="alice",period="2026-03",source="calls",team="recruiting"} 7.0'
+            in body
+        )
+        assert not recording.done()  # still judging: the push did not wait for it
+    finally:
+        release.set()
+        await recording
+    # Judged and published after all: at Sunday noon the week of 23 March is still open, 16 March closed.
+    assert [r.checkpoint for r in daemon.checkin_results if r.level == "week"][-1] == "2026-W12"
+    assert daemon.holder.current.checkins == daemon.checkin_results
+    assert daemon.holder.current.goals[0].value == 7.0
+    engine.dispose()

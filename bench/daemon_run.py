@@ -192,7 +192,12 @@ def _baseline(config_path: Path, now: datetime) -> tuple[float, float]:
 
 
 def measure(
-    people: int, *, postgres: str | None = None, idle: float = IDLE_SECONDS, days: int = HISTORY_DAYS
+    people: int,
+    *,
+    postgres: str | None = None,
+    idle: float = IDLE_SECONDS,
+    days: int = HISTORY_DAYS,
+    scrapes: int = SCRAPES,
 ) -> Figures:
     """Start `syncd run` with `people` × 2 goals, push, idle, scrape; return the figures."""
     with TemporaryDirectory() as tmp_name, _database(postgres, Path(tmp_name)) as url:
@@ -210,7 +215,7 @@ def measure(
             with httpx.Client(base_url=base, timeout=120) as client:
                 _wait_ready(client, daemon)
                 start_seconds = time.perf_counter() - started
-                figures = _exercise(client, daemon.pid, people, days, idle)
+                figures = _exercise(client, daemon.pid, people, days, idle, scrapes)
                 figures.start_seconds = start_seconds
         finally:
             daemon.terminate()
@@ -248,7 +253,7 @@ def _scrape(client: httpx.Client) -> tuple[float, bytes]:
     return time.perf_counter() - started, raw
 
 
-def _exercise(client: httpx.Client, pid: int, people: int, days: int, idle: float) -> Figures:
+def _exercise(client: httpx.Client, pid: int, people: int, days: int, idle: float, scrapes: int) -> Figures:
     import gzip
 
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -282,7 +287,7 @@ def _exercise(client: httpx.Client, pid: int, people: int, days: int, idle: floa
     rss = memory_mb(pid, "VmRSS")
     latencies, healthz = [], []
     size = 0
-    for _ in range(SCRAPES):
+    for _ in range(scrapes):
         seconds, raw = _scrape(client)
         latencies.append(seconds)
         size = len(raw)
@@ -322,9 +327,10 @@ def report(small: Figures, big: Figures, storage: str) -> None:
         f"push {big.push_per_second:,.0f} observations/s (goal >= 20,000; batch of {BATCH} p50 "
         f"{big.push_p50 * 1000:.0f} ms), on /metrics {big.visible_after:.2f} s after the last push (tick 15 s)"
     )
+    growth = big.cpu_at_rest / max(small.cpu_at_rest, 1e-9)
     print(
         f"CPU at rest over {big.idle_seconds:.0f} s: {big.cpu_at_rest * 100:.1f}% of a core "
-        f"({small.cpu_at_rest * 100:.1f}% at {small.goals} goals: {big.cpu_at_rest / max(small.cpu_at_rest, 1e-9):.1f}x)"
+        f"({small.cpu_at_rest * 100:.1f}% at {small.goals} goals: {growth:.1f}x)"
     )
     print(
         f"scrape (gzip, {big.scrape_bytes / 1e6:.2f} MB) while running: p50 {big.scrape_p50 * 1000:.1f} ms "
@@ -340,10 +346,17 @@ def report(small: Figures, big: Figures, storage: str) -> None:
     sys.stdout.flush()
 
 
-def main(people: int = PEOPLE, *, postgres: str | None = None, idle: float = IDLE_SECONDS) -> None:
+def main(
+    people: int = PEOPLE,
+    *,
+    postgres: str | None = None,
+    idle: float = IDLE_SECONDS,
+    days: int = HISTORY_DAYS,
+    scrapes: int = SCRAPES,
+) -> None:
     """Measure at people/10 and at people (× 2 goals each), print the figures with their ratios."""
-    small = measure(max(1, people // 10), postgres=postgres, idle=idle)
-    big = measure(people, postgres=postgres, idle=idle)
+    small = measure(max(1, people // 10), postgres=postgres, idle=idle, days=days, scrapes=scrapes)
+    big = measure(people, postgres=postgres, idle=idle, days=days, scrapes=scrapes)
     report(small, big, "PostgreSQL" if postgres else "SQLite")
 
 
@@ -351,6 +364,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("people", type=int, nargs="?", default=PEOPLE, help="people, two goals each")
     parser.add_argument("--idle", type=float, default=IDLE_SECONDS, help="seconds of rest measured for CPU")
+    parser.add_argument("--days", type=int, default=HISTORY_DAYS, help="days of counts pushed per subject")
     parser.add_argument("--postgres", nargs="?", const=os.environ.get("SYNCD_TEST_POSTGRES_URL") or POSTGRES_URL)
     arguments = parser.parse_args()
-    main(arguments.people, postgres=arguments.postgres, idle=arguments.idle)
+    main(arguments.people, postgres=arguments.postgres, idle=arguments.idle, days=arguments.days)

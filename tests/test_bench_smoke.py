@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import daemon, evaluation, exposition, fanout, retention, upsert
+from bench import daemon, daemon_run, evaluation, exposition, fanout, retention, upsert
 
 
 def test_evaluation_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,3 +44,12 @@ def test_fanout_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "start-up with 5 sources" in out
     assert "one round of 5 sources" in out
     assert "daemon sync + re-evaluation" in out
+
+
+def test_daemon_run_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # Two real `syncd run` processes (1 and 5 people): pushed, visible, idle, scraped, measured.
+    daemon_run.main(5, idle=0.5, days=3, scrapes=2)
+    out = capsys.readouterr().out
+    assert "syncd run, 10 goals, SQLite" in out
+    assert "generate_latest" in out
+    assert "at 2 goals" in out

@@ -27,10 +27,11 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from syncd.clock import Clock
+from syncd.model import Source
 from syncd.run.backfill import BackfillReport, Phase, SourceTally
 from syncd.run.sync import SyncOutcome
 
-__all__ = ["LiveView", "PlainView", "make_view", "render_summary", "rerun_command"]
+__all__ = ["LiveView", "PlainView", "backfill_heading", "make_view", "render_summary", "rerun_command"]
 
 # Plain output names a wait only when it is long enough to explain a pause; a rate limiter's
 # fraction of a second between two pages is not news.
@@ -42,6 +43,13 @@ def make_view(console: Console, clock: Clock, sources: Sequence[str]) -> LiveVie
     if console.is_terminal:
         return LiveView(console, clock, sources)
     return PlainView(console, clock)
+
+
+def backfill_heading(sources: Sequence[Source], since: date, concurrency: int) -> Text:
+    """Say what is about to happen: how many sources, from when, how many at once."""
+    at_once = min(concurrency, len(sources))
+    plural = "source" if len(sources) == 1 else "sources"
+    return Text(f"backfilling {len(sources)} {plural} from {since.isoformat()}, {at_once} at a time")
 
 
 def rerun_command(since: date, source: str | None, config_path: str | None) -> str:

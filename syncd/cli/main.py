@@ -443,7 +443,7 @@ def backfill(since: str, source_name: str | None, concurrency: int, config_path:
 
     Finished weeks are kept: after a failure or Ctrl-C the same command resumes after them.
     """
-    from syncd.cli.backfill_view import make_view, render_summary, rerun_command
+    from syncd.cli.backfill_view import backfill_heading, make_view, render_summary, rerun_command
     from syncd.cli.console import wide_console
     from syncd.run.backfill import run_backfill
 
@@ -457,6 +457,7 @@ def backfill(since: str, source_name: str | None, concurrency: int, config_path:
         raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     sources = _select_sources(config, source_name)
     console = wide_console()
+    console.print(backfill_heading(sources, first_day, concurrency), highlight=False)
     view = make_view(console, clock, [source.name for source in sources])
     with view:
         report = run_backfill(config, sources, first_day, clock=clock, observer=view, concurrency=concurrency)

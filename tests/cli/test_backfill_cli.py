@@ -42,6 +42,7 @@ def test_a_failed_source_exits_1_with_a_summary_and_the_rerun_command(
     assert result.exit_code == 1, result.output
     out = result.stdout
     assert "\x1b[" not in out  # not a terminal: plain lines, no bars
+    assert out.startswith(f"backfilling 2 sources from {since}, 2 at a time\n")
     assert f"✗ b: failed at {since + timedelta(days=7)}: b rejected the credential (HTTP 401)" in out
     assert "✓ a: done (2/2 weeks, 11 counts read in" in out
     assert "1 of 2 source(s) failed" in out

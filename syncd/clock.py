@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ScaledClock", "SystemClock"]
+__all__ = ["Clock", "RealWaits", "ScaledClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -76,3 +76,33 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await self._real_sleep(max(0.0, seconds) / self.speed)
+
+
+class RealWaits:
+    """Another clock's `now()`, with real seconds for waits and durations.
+
+    For a command people watch beside the demo (`syncd backfill`): its windows must end at the
+    demo's simulated now, but its countdowns, per-source times and summary must read in the seconds
+    the person waits, not in simulated ones (60x longer at the default speed). Waiting in real time
+    against the sandbox's simulated rate-limit windows only ever waits longer than needed.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        real_monotonic: Callable[[], float] = time.monotonic,
+        real_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._real_monotonic = real_monotonic
+        self._real_sleep = real_sleep
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._real_monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real_sleep(max(0.0, seconds))

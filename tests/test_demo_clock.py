@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from syncd.cli.main import main
-from syncd.clock import ScaledClock, SystemClock
+from syncd.clock import RealWaits, ScaledClock, SystemClock
 from syncd.config import parse_config
 from syncd.model import Config
 from syncd.run.daemon import Daemon
@@ -390,3 +390,44 @@ def test_the_demos_log_lines_carry_the_simulated_time() -> None:
     record = logging.LogRecord("syncd.run.sync", logging.WARNING, __file__, 1, "sync of calls failed", None, None)
     line = SimulatedTimeFormatter(clock, LONDON).format(record)
     assert line == "2026-11-24 10:30:00 GMT WARNING syncd.run.sync: sync of calls failed"
+
+
+# --- backfill beside the demo -------------------------------------------------------------------
+
+
+async def test_real_waits_keeps_the_simulated_now_but_waits_and_times_in_real_seconds() -> None:
+    real = RealTime()
+    clock = RealWaits(scaled(TUESDAY_9, 60, real), real_monotonic=real.monotonic, real_sleep=real.sleep)
+    started = clock.monotonic()
+    await clock.sleep(30)
+    # A 30 s rate-limit wait is 30 s the person watches, and the window's end moved 30 minutes.
+    assert real.slept == [30]
+    assert clock.monotonic() - started == 30
+    assert clock.now() == TUESDAY_9 + timedelta(minutes=30)
+
+
+def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syncd.run.backfill as backfill_module
+
+    db = tmp_path / "demo.db"
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{db}\ntimezone: Europe/London\n"
+        "sources:\n  interviews: {connector: push, token: demo-push-token-0000-0000}\n"
+    )
+    now = datetime.now(UTC)
+    write_timeline(Path(f"{db}-clock.json"), DemoTimeline(now, now + timedelta(days=3), 60.0))
+    seen: list[object] = []
+
+    def fake_run_backfill(*args: object, clock: object, **kwargs: object) -> object:
+        seen.append(clock)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(backfill_module, "run_backfill", fake_run_backfill)
+    since = (now + timedelta(days=2)).astimezone(LONDON).date().isoformat()
+    result = CliRunner().invoke(main, ["backfill", "--since", since, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    (clock,) = seen
+    assert isinstance(clock, RealWaits)
+    # Two simulated days ahead of real time is still "today or before" on the demo's clock.
+    assert clock.now() > now + timedelta(days=2)

@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from syncd.clock import Clock
+from syncd.clock import Clock, RealWaits
 from syncd.config import load_config, resolve_config_path
 from syncd.errors import ConfigError, StorageError
 from syncd.model import Config
@@ -452,7 +452,8 @@ def backfill(since: str, source_name: str | None, concurrency: int, config_path:
     except ValueError:
         raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since") from None
     config = _load(config_path)
-    clock = _clock(config)
+    # Windows end at the demo's simulated now, but waits and times read in real seconds.
+    clock = RealWaits(_clock(config))
     if not date(1971, 1, 1) <= first_day <= clock.now().astimezone(config.timezone).date():
         raise click.BadParameter(f"{since!r} must be a day between 1971-01-01 and today", param_hint="--since")
     sources = _select_sources(config, source_name)

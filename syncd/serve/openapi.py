@@ -187,8 +187,86 @@ CHECKIN: dict[str, Any] = {
 PROBLEM: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": _TEXT},
+    "properties": {
+        "error": _TEXT,
+        "problems": {"type": "array", "items": _TEXT, "description": "422: one line per bad item, the first 20"},
+    },
 }
+
+# The push body, as syncd.serve.push.ObservationBatch validates it. Names are stripped of Python's
+# whitespace before their checks, so a name needs one character that is neither that nor a control.
+_PY_SPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL = r"\x00-\x1f\x7f"
+
+
+def _name(max_length: int, description: str) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": f"^[^{_CONTROL}]*[^{_PY_SPACE}{_CONTROL}][^{_CONTROL}]*$",
+        "maxLength": max_length,
+        "description": description,
+    }
+
+
+_OFFSET = r"([Zz]|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)$"
+OBSERVATION: dict[str, Any] = {
+    "type": "object",
+    "description": "one count; exactly one of day and at; mode add needs a key",
+    "additionalProperties": False,
+    "required": ["metric", "value"],
+    "properties": {
+        "metric": _name(200, "the metric name a KPI reads"),
+        "subject": _name(500, "who or what the count is for (default all)"),
+        "day": {
+            "type": ["string", "null"],
+            "format": "date",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "the local day; within 10 years of today",
+        },
+        "at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "pattern": _OFFSET,
+            "description": "an instant with its UTC offset (within 14:00), counted on its day in the configured zone",
+        },
+        "value": {"type": "number", "minimum": 0, "maximum": 1e15},
+        "mode": {"enum": ["set", "add"], "default": "set", "description": "set replaces the day's count, add adds"},
+        "key": {
+            **_name(200, "the client's idempotency key: an add is applied once per key"),
+            "type": ["string", "null"],
+        },
+    },
+    "oneOf": [
+        {"required": ["day"], "properties": {"day": {"type": "string"}, "at": {"type": "null"}}},
+        {"required": ["at"], "properties": {"at": {"type": "string"}, "day": {"type": "null"}}},
+    ],
+    "if": {"required": ["mode"], "properties": {"mode": {"const": "add"}}},
+    "then": {"required": ["key"], "properties": {"key": {"type": "string"}}},
+}
+OBSERVATIONS: dict[str, Any] = {
+    "type": "object",
+    "description": "applied all or none, in order, in one transaction",
+    "additionalProperties": False,
+    "required": ["observations"],
+    "properties": {
+        "observations": {"type": "array", "maxItems": 10_000, "items": {"$ref": "#/components/schemas/Observation"}}
+    },
+}
+STORED: dict[str, Any] = {
+    "type": "object",
+    "required": ["stored", "duplicates"],
+    "properties": {
+        "stored": {"type": "integer", "minimum": 0},
+        "duplicates": {"type": "integer", "minimum": 0, "description": "adds whose key was applied before"},
+    },
+}
+
+
+def _answer(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 def _list_of(name: str, summary: str) -> dict[str, Any]:
@@ -228,21 +306,35 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Push counts into a push source (bearer token of the source)",
                     "parameters": [{"name": "name", "in": "path", "required": True, "schema": _TEXT}],
                     "security": [{"bearer": []}],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Observations"}}},
+                    },
                     "responses": {
-                        "200": {"description": "stored"},
-                        "400": {"description": "malformed body, or JSON beyond the limits (depth, number size)"},
-                        "401": {"description": "missing or wrong token"},
-                        "404": {"description": "no such push source"},
-                        "413": {"description": "the body is larger than 1 MiB"},
-                        "422": {"description": "a value is not acceptable (or the database refused it: do not retry)"},
-                        "503": {"description": "storage unavailable: retry later"},
+                        "200": _answer("stored", "Stored"),
+                        "400": _answer("malformed body, or JSON beyond the limits (depth, number size)", "Problem"),
+                        "401": _answer("missing or wrong token", "Problem"),
+                        "404": _answer("no such push source", "Problem"),
+                        "413": _answer("the body is larger than 1 MiB", "Problem"),
+                        "422": _answer(
+                            "a value is not acceptable (or the database refused it: do not retry)", "Problem"
+                        ),
+                        "503": _answer("storage unavailable: retry later", "Problem"),
                     },
                 }
             },
         },
         "components": {
-            "schemas": {"Goal": GOAL, "Source": SOURCE, "Funnel": FUNNEL, "Checkin": CHECKIN, "Problem": PROBLEM},
+            "schemas": {
+                "Goal": GOAL,
+                "Source": SOURCE,
+                "Funnel": FUNNEL,
+                "Checkin": CHECKIN,
+                "Problem": PROBLEM,
+                "Observations": OBSERVATIONS,
+                "Observation": OBSERVATION,
+                "Stored": STORED,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -74,6 +74,16 @@ def test_refresh_is_optional_and_bounded() -> None:
     assert 'content="5"' in render_status_page(snapshot, refresh=1)
 
 
+def test_sources_say_their_interval_as_the_configuration_writes_it() -> None:
+    hourly = replace(source("ga4"), interval_seconds=3600)
+    pushed = replace(source("interviews"), interval_seconds=None, pulled=False)
+    page = render_status_page(Snapshot(generated_at=NOW, sources=(source("kit"), hourly, pushed)))
+    assert 'data-label="Every" class=num>15m</td>' in page
+    assert 'data-label="Every" class=num>1h</td>' in page
+    assert 'data-label="Every" class=num>when pushed</td>' in page
+    assert "0:15:00" not in page
+
+
 def test_grafana_links_only_when_configured() -> None:
     snapshot = Snapshot(generated_at=NOW, goals=(goal("alice", 50),))
     assert "Grafana" not in render_status_page(snapshot)
@@ -127,6 +137,14 @@ def _check_in_browser(url: str, metrics: dict[tuple[str, str], float], shots: Pa
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px"
+            # A table that scrolls inside its box hides columns just the same (the funnel's conversions,
+            # a source's last error on a phone): every table must fit the width as it is.
+            hidden = browser.execute_script(
+                "return [...document.querySelectorAll('.table-wrap')]"
+                ".filter(w => w.scrollWidth > w.clientWidth).map(w => w.querySelector('caption').textContent)"
+            )
+            assert hidden == [], f"{name}: tables wider than the screen: {hidden}"
+            assert browser.find_elements(By.CSS_SELECTOR, ".table-wrap"), "no tables to check"
             shown = {}
             for card in browser.find_elements(By.CSS_SELECTOR, "article.goal"):
                 owner, kpi = (card.get_attribute("aria-label") or "").split(",")[0].split(": ")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 
+from syncd.config_reference import format_duration
 from syncd.engine.snapshot import FunnelOutcome, FunnelStage, GoalStatus, Snapshot, SourceStatus
 from syncd.engine.trail import GoalTrail
 from syncd.serve.checkin_view import goal_ladder
@@ -66,8 +67,8 @@ dt{color:var(--muted)}dd{margin:0;text-align:right;font-variant-numeric:tabular-
 .table-wrap{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;background:var(--card);font-size:.9rem;min-width:100%}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{padding:.3rem .6rem;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
-th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
+th,td{padding:.3rem .6rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
 .s-behind{border-left-color:#b42318}.s-behind svg{color:#b42318}
 .s-on_pace svg{color:#175cd3}.s-ahead svg,.s-achieved svg{color:#067647}.s-at_risk svg{color:#b54708}
 .b-behind{background:#fee4e2;color:#912018}
@@ -80,7 +81,13 @@ th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 .s-source_down .value,.s-stale .value,.s-incomplete .value{color:var(--muted)}
 .ladder{font-size:.8rem;color:var(--muted)}
 .ladder span{display:inline-block;min-width:1.1em;margin-left:.15em;border-radius:.2em;color:#fff;text-align:center}
-@media (max-width:40rem){header,main{padding:.75rem}.cards{grid-template-columns:1fr}}
+@media (max-width:40rem){header,main{padding:.75rem}.cards{grid-template-columns:1fr}
+table,caption,tbody,tr,td{display:block}thead{display:none}table{min-width:0;background:none}
+tr{background:var(--card);border:1px solid var(--line);border-radius:.4rem;margin:0 0 .5rem;padding:.2rem .6rem}
+td,td.num{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.15rem 0;white-space:normal;
+text-align:right;overflow-wrap:anywhere}
+td::before{content:attr(data-label);color:var(--muted);text-align:left;white-space:nowrap}
+td:empty{display:none}}
 """
 
 
@@ -304,43 +311,60 @@ def _summary(snapshot: Snapshot, sources: Mapping[str, SourceStatus]) -> str:
     return f'<ul class="summary" aria-label="Goals by state">{"".join(items)}</ul>' if items else ""
 
 
+def _table(caption: str, columns: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterable[str] = ()) -> str:
+    """Return a table whose cells carry their column's name, so a phone can stack each row as a card.
+
+    `caption` and the cells are HTML already escaped; `numeric` columns are aligned to the right.
+    """
+    names = list(columns)
+    right = set(numeric)
+    heads = "".join(f"<th scope=col{' class=num' if n in right else ''}>{escape(n)}</th>" for n in names)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td data-label="{escape(n)}"{" class=num" if n in right else ""}>{cell}</td>'
+            for n, cell in zip(names, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f'<div class="table-wrap"><table><caption>{caption}</caption>'
+        f"<thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
 def _funnels_section(stages: tuple[FunnelStage, ...], outcomes: tuple[FunnelOutcome, ...]) -> str:
     if not stages:
         return ""
     parts = ["<h2>Funnels</h2>"]
     for name in dict.fromkeys(stage.funnel for stage in stages):
-        rows = []
-        for stage in (s for s in stages if s.funnel == name):
-            ratio = "–" if stage.ratio is None else f"{stage.ratio:.1%}"
-            bench = "–" if stage.benchmark_ratio is None else f"{stage.benchmark_ratio:.1%}"
-            leader = escape(stage.benchmark_owner or "–")
-            rows.append(
-                f"<tr><td>{escape(stage.owner)}</td><td>{escape(stage.from_step)} → {escape(stage.to_step)}</td>"
-                f"<td>{_num(stage.from_value)}</td><td>{_num(stage.to_value)}</td><td>{ratio}</td>"
-                f"<td>{bench} ({leader})</td></tr>"
+        rows = [
+            (
+                escape(stage.owner),
+                f"{escape(stage.from_step)} → {escape(stage.to_step)}",
+                _num(stage.from_value),
+                _num(stage.to_value),
+                "–" if stage.ratio is None else f"{stage.ratio:.1%}",
+                ("–" if stage.benchmark_ratio is None else f"{stage.benchmark_ratio:.1%}")
+                + f" ({escape(stage.benchmark_owner or '–')})",
             )
+            for stage in stages
+            if stage.funnel == name
+        ]
         domino = next((o.domino for o in outcomes if o.funnel == name), "")
         caption = f"{escape(name)}" + (f" — domino step: {escape(domino)}" if domino else "")
-        parts.append(
-            f'<div class="table-wrap"><table><caption>{caption}</caption>'
-            "<thead><tr><th scope=col>Owner</th><th scope=col>Stage</th><th scope=col>In</th><th scope=col>Out</th>"
-            "<th scope=col>Conversion</th><th scope=col>Benchmark (best)</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
-        )
+        numbers = ("In", "Out", "Conversion", "Benchmark (best)")
+        parts.append(_table(caption, ("Owner", "Stage", *numbers), rows, numbers))
         mine = [o for o in outcomes if o.funnel == name]
         if mine:
-            lines = "".join(
-                f"<tr><td>{escape(o.owner)}</td><td>{_num(o.current)}</td><td>{_num(o.domino_uplift)}</td>"
-                f"<td>{_num(o.ratio_uplift)}</td><td>{_num(o.benchmark)}</td></tr>"
-                for o in mine
-            )
             uplift = f"{mine[0].uplift:.0%}"
-            parts.append(
-                f'<div class="table-wrap"><table><caption>{escape(name)}: last step now and if …</caption>'
-                f"<thead><tr><th scope=col>Owner</th><th scope=col>Now</th><th scope=col>Domino +{uplift}</th>"
-                f"<th scope=col>Every stage +{uplift}</th><th scope=col>At the benchmark</th></tr></thead>"
-                f"<tbody>{lines}</tbody></table></div>"
-            )
+            scenarios = ("Now", f"Domino +{uplift}", f"Every stage +{uplift}", "At the benchmark")
+            lines = [
+                (escape(o.owner), _num(o.current), _num(o.domino_uplift), _num(o.ratio_uplift), _num(o.benchmark))
+                for o in mine
+            ]
+            parts.append(_table(f"{escape(name)}: last step now and if …", ("Owner", *scenarios), lines, scenarios))
     return "\n".join(parts)
 
 
@@ -356,23 +380,16 @@ def _health(source: SourceStatus) -> str:
 def _sources_section(sources: tuple[SourceStatus, ...], now: datetime) -> str:
     rows = []
     for s in sources:
-        state = _health(s)
         last = (
             f'<time datetime="{s.last_success.isoformat()}">{_ago(s.last_success, now)}</time>'
             if s.last_success
             else "–"
         )
-        every = "when pushed" if s.interval_seconds is None else str(timedelta(seconds=s.interval_seconds))
-        rows.append(
-            f"<tr><td>{escape(s.name)}</td><td>{escape(s.connector)}</td><td>{state}</td><td>{last}</td>"
-            f"<td>{escape(every)}</td><td>{escape(s.last_error or '')}</td></tr>"
-        )
-    return (
-        '<h2>Sources</h2><div class="table-wrap"><table><caption>Freshness of each connected account</caption>'
-        "<thead><tr><th scope=col>Source</th><th scope=col>Connector</th><th scope=col>State</th>"
-        "<th scope=col>Last success</th><th scope=col>Every</th><th scope=col>Last error</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+        # As the configuration writes it (15m, 1h), not as Python prints a timedelta (0:15:00).
+        every = "when pushed" if s.interval_seconds is None else format_duration(timedelta(seconds=s.interval_seconds))
+        rows.append((escape(s.name), escape(s.connector), _health(s), last, escape(every), escape(s.last_error or "")))
+    columns = ("Source", "Connector", "State", "Last success", "Every", "Last error")
+    return "<h2>Sources</h2>" + _table("Freshness of each connected account", columns, rows, ("Last success", "Every"))
 
 
 def _personal_section(snapshot: Snapshot) -> str:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from connectors.base import DailyCount
 from syncd.cli import main
-from syncd.cli.funnel_report import what_if
+from syncd.cli.funnel_report import render_funnel, what_if
 from syncd.engine.funnels import evaluate_funnels
 from syncd.store import create_engine_for, save_sync, upgrade
 from tests.fakes import make_config
@@ -113,3 +113,21 @@ def test_record_command(tmp_path: Path):
     bad = runner.invoke(main, [*args, "--day", "2026-11-03", "--value", "-1"])
     assert bad.exit_code == 2
     assert bad.output.startswith("error: ")
+
+
+def test_the_stage_table_fits_80_columns_with_the_demo_s_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_names = {"dms": "outreach_emails_sent", "prequal": "outreach_replies_got", "qual": "calls_held_with_lead"}
+    text = CONFIG.format(db=tmp_path / "f.db")
+    for short, long in long_names.items():
+        text = text.replace(f"  {short}: {{source", f"  {long}: {{source")
+    text = text.replace("[dms, prequal, qual, interviews]", f"[{', '.join(long_names.values())}, interviews]")
+    config = make_config(text)
+    monkeypatch.setenv("COLUMNS", "80")
+    render_funnel(config, "recruiting", list(evaluate_funnels(config, counts(), AT)), AT, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert not any("…" in line for line in lines), "\n".join(lines)  # the names were cut to outreach_emails_…
+    assert any("outreach_emails_sent" in line for line in lines)
+    assert any("40.0% (bob)" in line for line in lines)  # the benchmark beside its owner

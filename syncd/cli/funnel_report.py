@@ -65,19 +65,28 @@ def render_funnel(
     console = wide_console()
     funnel = config.funnels[name]
     period = period_at(config, funnel.period, instant)
-    console.print(f"Funnel [bold]{name}[/] ({' -> '.join(funnel.steps)}), period {period.id}")
+    console.print(f"Funnel [bold]{name}[/], period {period.id}: {' -> '.join(funnel.steps)}")
+    # Step names are KPI names (outreach_emails_sent): one per line, never cut, and the benchmark
+    # beside its owner, so the table fits 80 columns.
     table = Table()
-    for column in ("owner", "stage", "from", "to", "ratio", "benchmark", "benchmark owner"):
-        table.add_column(column, justify="right" if column in ("from", "to", "ratio", "benchmark") else "left")
+    table.add_column("owner")
+    table.add_column("stage", overflow="fold")
+    for column in ("from", "to", "ratio"):
+        table.add_column(column, justify="right")
+    table.add_column("best (who)", justify="right", overflow="fold")
     for stage in stages:
+        best = (
+            f"{stage.benchmark_ratio:.1%} ({stage.benchmark_owner})"
+            if stage.benchmark_ratio is not None and stage.benchmark_owner
+            else f"none with {funnel.min_volume}+ at the start"
+        )
         table.add_row(
             stage.owner,
-            f"{stage.from_step} -> {stage.to_step}",
+            f"{stage.from_step}\n-> {stage.to_step}",
             f"{stage.from_value:g}",
             f"{stage.to_value:g}",
             "-" if stage.ratio is None else f"{stage.ratio:.1%}",
-            "-" if stage.benchmark_ratio is None else f"{stage.benchmark_ratio:.1%}",
-            stage.benchmark_owner or f"(none with {funnel.min_volume}+ at the start)",
+            best,
         )
     console.print(table)
     if uplift is not None:

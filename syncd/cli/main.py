@@ -265,10 +265,13 @@ def check(offline: bool, config_path: str | None) -> None:
     """Validate the configuration; without --offline, make one cheap authenticated call per source."""
     unset: list[str] = []
     config = load_config(resolve_config_path(config_path), unset_env=unset) if offline else _load(config_path)
-    click.echo(
-        f"{config.file}: ok ({len(config.sources)} sources, {len(config.kpis)} KPIs, "
-        f"{len(config.goals)} goals, {len(config.funnels)} funnels)"
+    counted = (
+        (len(config.sources), "source"),
+        (len(config.kpis), "KPI"),
+        (len(config.goals), "goal"),
+        (len(config.funnels), "funnel"),
     )
+    click.echo(f"{config.file}: ok ({', '.join(f'{n} {word}' + ('' if n == 1 else 's') for n, word in counted)})")
     if offline:
         for name in unset:
             click.echo(f"note: environment variable {name} is not set; `syncd run` will need it")

@@ -48,7 +48,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 def test_check_offline_accepts_a_good_file(good_config: Path):
     result = run("check", "--offline", "--config", str(good_config))
     assert result.exit_code == 0, result.output
-    assert "1 sources, 1 KPIs, 1 goals" in result.output
+    assert "ok (1 source, 1 KPI, 1 goal, 0 funnels)" in result.output  # not "1 sources"
 
 
 def test_broken_configuration_exits_2_with_one_line_per_problem(tmp_path: Path):

@@ -63,3 +63,16 @@ def test_tidy_drops_float_noise_but_keeps_meaning() -> None:
     assert tidy(1.2e-149) == 0.0
     assert tidy({"a": [0.30000000000000004, 123456.789, None, "x"]}) == {"a": [0.3, 123456.789, None, "x"]}
     assert tidy(float("inf")) is None
+
+
+def test_a_source_s_age_is_in_whole_seconds_like_its_last_success() -> None:
+    from datetime import UTC, datetime
+
+    from syncd.engine.snapshot import SourceStatus
+    from syncd.serve.api import source_json
+
+    last = datetime(2026, 11, 27, 12, 57, 12, 940488, tzinfo=UTC)
+    lemlist = SourceStatus(name="lemlist", connector="lemlist", interval_seconds=60, up=True, last_success=last)
+    shown = source_json(lemlist, datetime(2026, 11, 27, 12, 57, 32, 693381, tzinfo=UTC))
+    assert shown["last_success"] == "2026-11-27T12:57:12+00:00"
+    assert shown["seconds_since_success"] == 20  # the demo showed 19.752893 beside a time without fractions

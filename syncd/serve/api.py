@@ -66,7 +66,8 @@ def source_json(source: SourceStatus, as_of: datetime) -> dict[str, object]:
         "state": "never synced" if source.up is None else ("up" if source.up else "down"),
         "up": source.up,
         "last_success": None if last is None else last.isoformat(timespec="seconds"),
-        "seconds_since_success": None if last is None else max(0.0, (as_of - last).total_seconds()),
+        # Whole seconds, as precise as last_success beside it (19.752893 was noise).
+        "seconds_since_success": None if last is None else max(0, round((as_of - last).total_seconds())),
         "interval_seconds": source.interval_seconds,
         "last_error": source.last_error,
         "syncs_total": source.syncs_total,

@@ -130,11 +130,15 @@ def test_plan_command_prints_goals_that_load(tmp_path):
         )  # fmt: skip
         assert recorded.exit_code == 0, recorded.output
     result = runner.invoke(
-        main, ["plan", "recruiting", "--next-period", "--config", str(path), "--as-of", "2026-11-16T00:00:00Z"], env=env
+        main,
+        ["plan", "recruiting", "--next-period", "--config", str(path), "--as-of", "2026-11-16T00:00:00Z"],
+        env={**env, "COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output
     assert "period 2026-12" in result.output
     snippet = result.output.split("As goals (paste into the configuration):\n", 1)[1]
+    # One goal a line whatever the terminal's width: a goal wrapped at 80 columns pastes badly.
+    assert all(line.startswith("  - {") and line.endswith("}") for line in snippet.splitlines()[1:]), snippet
     goals = yaml.safe_load(snippet)["goals"]
     assert {"kpi": "prequal", "owner": "alice", "period": {"start": date(2026, 12, 1), "end": date(2026, 12, 31)},
             "target": round(20 * 31 / 30 * 1.1)} in goals  # fmt: skip

@@ -57,6 +57,7 @@ def render_plan(config: Config, name: str, current: Period, planned: Period, pla
     ]
     if goals:
         console.print("\nAs goals (paste into the configuration):")
-        console.print("goals:\n" + "\n".join(goals), markup=False, highlight=False)
+        # soft_wrap: a goal stays on its line at any width, as YAML to paste must.
+        console.print("goals:\n" + "\n".join(goals), markup=False, highlight=False, soft_wrap=True)
     else:
         console.print("\nNo target can be proposed yet: nothing has been counted at the domino step this period.")

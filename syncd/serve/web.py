@@ -14,6 +14,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from syncd.engine.snapshot import Snapshot, SnapshotHolder
 from syncd.serve.api import api_routes
+from syncd.serve.bad_requests import install_malformed_request_filter
 from syncd.serve.basic_auth import BasicAuthenticator
 from syncd.serve.render import SnapshotRenderer, gzipped
 from syncd.serve.status_page import render_status_page
@@ -74,6 +75,7 @@ class WebState:
 
 def build_app(state: WebState) -> web.Application:
     """Return the aiohttp application serving syncd's endpoints."""
+    install_malformed_request_filter()
     # Always installed: it reads state.web_config per request, so a reload can add or drop users.
     app = web.Application(middlewares=[_basic_auth(state)])
 

@@ -34,5 +34,6 @@ async def test_a_malformed_request_is_one_line_without_a_traceback(
     assert all(r.exc_info is None and r.exc_text is None for r in records), [r.getMessage() for r in records]
     assert all(r.levelno <= logging.WARNING for r in records)
     (line,) = (r.getMessage() for r in records)
-    assert "malformed request" in line and "Invalid header value char" in line
+    assert "malformed request refused with 400" in line
+    assert "Invalid header value char" in line
     assert "\n" not in line

@@ -168,3 +168,27 @@ def test_a_level_not_shorter_than_the_period_is_one_clear_line(period: str, leve
     lines = [str(problem) for problem in caught.value.problems]
     assert len(lines) == 1
     assert lines[0].endswith(message)
+
+
+def test_a_checkin_without_a_working_day_is_not_judged():
+    """November 2026 starts on a Sunday: its first weekly check-in is that Sunday alone, which a
+    business-day curve asks nothing of. 0 of 0 is neither a hit nor a miss, so it is not judged."""
+    config = make_config(
+        CONFIG.replace("PERIOD", "month")
+        .replace("TARGET", "400")
+        .replace("LEVELS", "week")
+        .replace("checkins: week}", "checkins: week, pacing: business_days}")
+    )
+    goal = config.goals[0]
+    assert goal.pacing == "business_days"
+    data = counts(daily(date(2026, 11, 2), date(2026, 11, 22), per_day=0.0))
+    pushed = {"lemlist": SourceCoverage(date(2026, 10, 1), None, pulled=False)}
+    results = by_id(judge_checkins(config, goal, data, AT, version_at=lambda at: goal, coverage=pushed))
+    assert "2026-11-01..2026-11-01" not in results
+    # The working weeks are judged: 21 working days in November, 5 in each full week.
+    november = [r for r in results.values() if r.period == "2026-11"]
+    assert [(r.checkpoint, r.target, r.outcome) for r in november] == [
+        ("2026-W45", pytest.approx(400 * 5 / 21), "missed"),
+        ("2026-W46", pytest.approx(400 * 5 / 21), "missed"),
+        ("2026-W47", pytest.approx(400 * 5 / 21), "missed"),
+    ]

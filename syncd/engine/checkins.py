@@ -81,6 +81,15 @@ def _outcome(goal: Goal, kpi: Kpi, value: float, target: float, unknown: int) ->
     return "incomplete" if unknown else "missed"
 
 
+def _asks_nothing(checkin: Period, weights: Mapping[date, float]) -> bool:
+    """Say whether the curve asks nothing of the check-in (a clipped weekend, a holiday week).
+
+    Its target is 0, so 0 of 0 would count as a hit for anyone: such a check-in is not judged.
+    A curve weighing the whole period nothing is paced linearly (docs/pace.md), which asks of every day.
+    """
+    return not any(weights[day] for day in checkin.days()) and any(weights.values())
+
+
 def judge_checkins(
     config: Config,
     goal: Goal,
@@ -114,7 +123,10 @@ def judge_checkins(
                     continue
                 version = version_at(sub.deadline(tz) - _LAST_MOMENT)
                 curve, _ = pacing_curve(config, version, period, daily)
-                target = checkin_target(version.target, sub, period, day_weights(period, curve))
+                weights = day_weights(period, curve)
+                if _asks_nothing(sub, weights):
+                    continue
+                target = checkin_target(version.target, sub, period, weights)
                 value = checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day)
                 unknown = unknown_days(config, kpi, sub, coverage)
                 out.append(

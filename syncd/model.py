@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -211,6 +212,22 @@ class Config:
     # This process's share of the goals (syncd.sharding); None: every goal.
     shard: Shard | None = None
     retention: Retention = field(default_factory=Retention)
+
+    def kpis_reading(self, source: str) -> tuple[Kpi, ...]:
+        """Return the KPIs that read `source`, in configuration order.
+
+        Indexed once per configuration: every sync asks, and scanning every KPI per sync made a
+        round of 1,000 sources cost a million checks.
+        """
+        return self._kpis_by_source.get(source, ())
+
+    @cached_property
+    def _kpis_by_source(self) -> Mapping[str, tuple[Kpi, ...]]:
+        index: dict[str, list[Kpi]] = {}
+        for kpi in self.kpis.values():
+            for source in dict.fromkeys(kpi.sources):
+                index.setdefault(source, []).append(kpi)
+        return {source: tuple(kpis) for source, kpis in index.items()}
 
     def team_of(self, owner: str) -> str:
         """Return the owner's team label: a person's team, a team's own name."""

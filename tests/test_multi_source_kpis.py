@@ -123,3 +123,13 @@ def test_bad_source_lists_are_one_clear_line(kpi: str, message: str):
     with pytest.raises(ConfigError) as caught:
         parse_config(text, file="syncd.yaml", environ=env)
     assert any(message in str(p) for p in caught.value.problems), caught.value.problems
+
+
+def test_the_kpis_reading_a_source_are_those_listing_it_in_configuration_order() -> None:
+    config = make_config(CONFIG)
+    assert [kpi.name for kpi in config.kpis_reading("x_carol")] == ["dms_sent", "all_dms"]
+    assert [kpi.name for kpi in config.kpis_reading("calls")] == ["calls_held"]
+    assert config.kpis_reading("kit") == ()
+    for source in config.sources:
+        expected = [kpi for kpi in config.kpis.values() if kpi.reads(source)]
+        assert list(config.kpis_reading(source)) == expected

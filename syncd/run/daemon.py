@@ -238,7 +238,7 @@ class Daemon:
             pool=self.connectors,
             fence=self.leases.fence(source.name),
         )
-        keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis.values() if kpi.reads(source.name))
+        keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis_reading(source.name))
         self._checkins_stale = self._checkins_stale or bool(outcome.ok and outcome.changed)
         # A sync may set the source's coverage (its first) and so its goals' completeness.
         self._coverage_stale = self._coverage_stale or outcome.ok

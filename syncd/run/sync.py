@@ -206,7 +206,7 @@ async def sync_window(
         clock=clock,
         observer=stats if watcher is None else _BothObservers(stats, watcher),
         ssl_context=shared_ssl_context(),
-        metrics=frozenset(kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)),
+        metrics=frozenset(kpi.metric for kpi in config.kpis_reading(source.name)),
     )
     try:
         result = await _collect(connector_cls, source, context, window, state, deadline, pool)
@@ -226,8 +226,7 @@ async def sync_window(
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
     # reading this source and the counts it returned say which metrics its window replaces.
     metrics = {metric.name for metric in connector_cls.metrics} or (
-        {kpi.metric for kpi in config.kpis.values() if kpi.reads(source.name)}
-        | {count.metric for count in result.counts}
+        {kpi.metric for kpi in config.kpis_reading(source.name)} | {count.metric for count in result.counts}
     )
     held: list[SuspectDay] = []
     try:

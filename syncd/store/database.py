@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,7 @@ def _sqlite_engine(url: URL) -> Engine:
         engine = create_engine(url, pool_size=10, max_overflow=30, pool_timeout=120)
     # Only the class changes, so `engine.begin()` can tell writes from reads (see _SQLiteEngine).
     engine.__class__ = _SQLiteEngine
+    engine.syncd_write_lock = threading.RLock()  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -113,13 +115,26 @@ class _SQLiteEngine(Engine):
     Every write in syncd goes through `engine.begin()`; reads use `engine.connect()` and stay deferred.
     """
 
+    syncd_write_lock: threading.RLock
+
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """Open a connection in a write transaction, committed on success, rolled back on error."""
-        with self.connect() as connection:
-            connection.execution_options(**{_WRITE_OPTION: True})
-            with connection.begin():
-                yield connection
+        """Open a connection in a write transaction, committed on success, rolled back on error.
+
+        This process's writers queue on a lock first: SQLite's busy handler polls with sleeps of
+        up to 100 ms, so a burst of writers (1,000 sources finishing together) would spend far
+        longer asleep than writing. Other processes still wait through busy_timeout; a lock not
+        had within that time is passed over and SQLite decides, as before.
+        """
+        acquired = self.syncd_write_lock.acquire(timeout=_SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            with self.connect() as connection:
+                connection.execution_options(**{_WRITE_OPTION: True})
+                with connection.begin():
+                    yield connection
+        finally:
+            if acquired:
+                self.syncd_write_lock.release()
 
 
 def _postgres_engine(url: URL) -> Engine:

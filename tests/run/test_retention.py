@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -192,6 +193,21 @@ async def test_the_daemon_prunes_by_its_running_configuration(engine: Engine) ->
     assert 'syncd_retention_pruned_rows_total{table="goal_versions"} 0.0' in exposition
 
 
+class NotingLock:
+    """The engine's write lock, calling `on_ask` whenever a thread asks for it."""
+
+    def __init__(self, lock: Any, on_ask: Callable[[], object]) -> None:
+        self._lock = lock
+        self._on_ask = on_ask
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        self._on_ask()
+        return bool(self._lock.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self._lock.release()
+
+
 def sync_write(engine: Engine) -> None:
     save_sync(
         engine,
@@ -209,8 +225,9 @@ def sync_write(engine: Engine) -> None:
 async def test_a_sync_waits_for_one_batch_at_most(engine: Engine) -> None:
     """A sync that wants to write while the first batch runs commits before the second batch.
 
-    On SQLite it queues on the file lock behind the batch in progress and takes it in the pause;
-    on PostgreSQL it never waits for a batch at all (it commits while the first is still open).
+    On SQLite it queues behind the batch in progress (on the engine's write lock, which this
+    process's writers take before SQLite's) and takes it in the pause; on PostgreSQL it never
+    waits for a batch at all (it commits while the first is still open).
     """
     running = config()
     seed_receipts(engine, 250, days_ago(31), prefix="old")
@@ -248,6 +265,11 @@ async def test_a_sync_waits_for_one_batch_at_most(engine: Engine) -> None:
         await asyncio.to_thread(sync_done.wait, 30)
         return False
 
+    if sqlite:
+        engine.syncd_write_lock = NotingLock(  # type: ignore[attr-defined]
+            engine.syncd_write_lock,  # type: ignore[attr-defined]
+            lambda: threading.current_thread() is syncer and sync_queued.set(),
+        )
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)

@@ -218,6 +218,18 @@ async def test_reload_rereads_the_web_config(tmp_path: Path):
     engine.dispose()
 
 
+async def test_the_status_page_follows_the_configured_time_zone_across_a_reload(tmp_path: Path):
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'z.db'}")
+    upgrade(engine)
+    text = _plain(interval="1m")
+    daemon = Daemon(make_config("timezone: Europe/Paris\n" + text), engine, clock=ParkedClock(NOW))
+    assert str(daemon.web_state.timezone) == "Europe/Paris"
+    plan = await daemon.reload_from(lambda: make_config("timezone: Asia/Tokyo\n" + text), asyncio.Event())
+    assert plan is not None
+    assert str(daemon.web_state.timezone) == "Asia/Tokyo"
+    engine.dispose()
+
+
 def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
     """Write a self-signed certificate for 127.0.0.1 named `name` and its key (openssl, as ops would)."""
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -89,6 +90,17 @@ def test_grafana_links_only_when_configured() -> None:
     assert "Grafana" not in render_status_page(snapshot)
     page = render_status_page(snapshot, grafana_url="https://grafana.example/")
     assert 'href="https://grafana.example/d/syncd-person?var-owner=alice&amp;var-kpi=emails"' in page
+
+
+def test_times_read_in_the_configured_time_zone_and_say_which() -> None:
+    snapshot = Snapshot(generated_at=NOW, goals=(goal("alice", 50),))
+    # 12:00 UTC is 07:00 in New York in November: the page speaks the configuration's zone, not UTC.
+    page = render_status_page(snapshot, timezone=ZoneInfo("America/New_York"))
+    assert "23 Nov 2026, 07:00 EST (America/New_York)" in page
+    assert "UTC" not in page
+    assert 'datetime="2026-11-23T07:00:00-05:00"' in page
+    # Without a zone (a bare snapshot), the instant's own zone is named.
+    assert "23 Nov 2026, 12:00 UTC" in render_status_page(snapshot)
 
 
 def _browser(width: int, height: int):  # type: ignore[no-untyped-def]

@@ -105,6 +105,7 @@ class Daemon:
             web_config=web_config or WebConfig(),
             extra_routes=extra_routes(self) if extra_routes else [],
             grafana_url=config.grafana_url,
+            timezone=config.timezone,
         )
         self._evaluate_lock = asyncio.Lock()
         self.checkin_results: tuple[CheckinResult, ...] = ()
@@ -340,6 +341,7 @@ class Daemon:
     async def reload(self, config: Config) -> None:
         """Swap in a new configuration: stats follow the sources, removed goals' series go at once."""
         self.config = config
+        self.web_state.grafana_url, self.web_state.timezone = config.grafana_url, config.timezone
         stats: dict[str, SourceStats] = {}
         for name, source in config.sources.items():
             kept = self.stats.get(name)

@@ -8,7 +8,7 @@ and the layout is a grid of cards that folds to one column on a phone. Every tex
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from html import escape
 from urllib.parse import urlencode
 
@@ -123,9 +123,12 @@ def _ago(then: datetime, now: datetime) -> str:
     return f"{seconds // 86400} days ago"
 
 
-def _when(instant: datetime) -> str:
-    utc = instant.astimezone(instant.tzinfo)
-    return utc.strftime("%d %b %Y, %H:%M %Z").strip()
+def _when(local: datetime) -> str:
+    """Say a local instant as people read it, naming its zone: "23 Nov 2026, 07:00 EST (America/New_York)"."""
+    text = local.strftime("%d %b %Y, %H:%M %Z").strip()
+    # An abbreviation alone is ambiguous (IST, CST) and hides which zone the configuration set.
+    zone = str(local.tzinfo)
+    return text if text.endswith(zone) else f"{text} ({zone})"
 
 
 def _source_trouble(goal: GoalStatus, sources: Mapping[str, SourceStatus], now: datetime) -> str | None:
@@ -403,21 +406,24 @@ def _personal_section(snapshot: Snapshot) -> str:
     return f"<h2>Personal goals</h2>\n<ul>\n{items}\n</ul>" if items else ""
 
 
-def render_status_page(snapshot: Snapshot, *, refresh: int | None = None, grafana_url: str | None = None) -> str:
-    """Return the HTML of the status page for `snapshot`."""
+def render_status_page(
+    snapshot: Snapshot, *, refresh: int | None = None, grafana_url: str | None = None, timezone: tzinfo | None = None
+) -> str:
+    """Return the HTML of the status page for `snapshot`, its times in `timezone` (the configuration's)."""
     sources = {source.name: source for source in snapshot.sources}
     meta_refresh = ""
     if refresh is not None:
         seconds = min(MAX_REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, refresh))
         meta_refresh = f'<meta http-equiv="refresh" content="{seconds}">'
     now = snapshot.generated_at
+    local = now.astimezone(timezone) if timezone is not None else now
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">{meta_refresh}
 <title>syncd: team pace</title><style>{_STYLE}</style></head>
 <body>
 <header><h1>syncd: who is on pace</h1>
-<p>As of <time datetime="{escape(now.isoformat(timespec="seconds"))}">{escape(_when(now))}</time>.
+<p>As of <time datetime="{escape(local.isoformat(timespec="seconds"))}">{escape(_when(local))}</time>.
 <a href="?refresh=60">Refresh every minute</a> · <a href="/metrics">/metrics</a> ·
 <a href="/api/v1/goals">/api/v1/goals</a> · <a href="/api/v1/openapi.json">API</a></p>
 {_summary(snapshot, sources)}

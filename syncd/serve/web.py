@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -36,6 +37,7 @@ class WebState:
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     registry: CollectorRegistry | None = None  # set: render it with generate_latest instead
     grafana_url: str | None = None  # where the status page links each goal's panel
+    timezone: tzinfo = UTC  # the configuration's: the status page says its times in it
     _rendered: tuple[Snapshot, bytes] | None = None
     auth: BasicAuthenticator | None = None  # made for web_config on first use; tests pass their own
     _gzipped: tuple[Snapshot, bytes] | None = None
@@ -108,6 +110,7 @@ def build_app(state: WebState) -> web.Application:
             state.holder.current,
             refresh=int(refresh) if refresh.isdigit() else None,
             grafana_url=state.grafana_url,
+            timezone=state.timezone,
         )
         return web.Response(text=page, content_type="text/html")
 

@@ -62,8 +62,9 @@ class ConfigProblem:
 class ConfigError(SyncdError):
     """The configuration cannot be used; `problems` lists every problem found, not just the first."""
 
-    def __init__(self, problems: list[ConfigProblem]) -> None:
+    def __init__(self, problems: list[ConfigProblem], hints: tuple[str, ...] = ()) -> None:
         self.problems = problems
+        self.hints = hints  # lines the CLI prints after the problems: what to do, not what is wrong
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -46,8 +48,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            for line in (*map(str, exc.problems), *exc.hints):
+                click.echo(line, err=True)
             sys.exit(EXIT_CONFIG)
         except StorageError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -67,10 +69,23 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _read_config(config_path: str | None, unset_env: list[str] | None = None) -> Config:
+    """Load the configuration the options name; a file that is not there comes with hints on where to look."""
+    path = resolve_config_path(config_path)
+    try:
+        return load_config(path, unset_env=unset_env)
+    except ConfigError as exc:
+        from syncd.cli.config_hints import config_file_missing, missing_config_hints
+
+        if not config_file_missing(path):
+            raise
+        raise ConfigError(exc.problems, missing_config_hints(config_path, os.environ, Path.cwd())) from None
+
+
 def _load(config_path: str | None) -> Config:
     from syncd.redaction import install_log_redaction
 
-    config = load_config(resolve_config_path(config_path))
+    config = _read_config(config_path)
     install_log_redaction(config)
     return config
 
@@ -264,7 +279,7 @@ def _select_sources(config: Config, name: str | None) -> list[Any]:
 def check(offline: bool, config_path: str | None) -> None:
     """Validate the configuration; without --offline, make one cheap authenticated call per source."""
     unset: list[str] = []
-    config = load_config(resolve_config_path(config_path), unset_env=unset) if offline else _load(config_path)
+    config = _read_config(config_path, unset_env=unset) if offline else _load(config_path)
     counted = (
         (len(config.sources), "source"),
         (len(config.kpis), "KPI"),
@@ -508,7 +523,7 @@ def alertmanager_routes(webhook: str, config_path: str | None) -> None:
     if "{receiver}" not in webhook:
         raise click.BadParameter("must contain {receiver}", param_hint="--webhook")
     # Routing needs the people, not the secrets: unset ${VAR}s are fine here.
-    config = load_config(resolve_config_path(config_path), unset_env=[])
+    config = _read_config(config_path, unset_env=[])
     click.echo(render_alertmanager_config(config, webhook), nl=False)
 
 

@@ -70,7 +70,35 @@ def test_broken_configuration_exits_2_with_one_line_per_problem(tmp_path: Path):
 def test_missing_config_file_and_env_default(tmp_path: Path):
     result = run("check", "--offline", env={"SYNCD_CONFIG": str(tmp_path / "none.yaml")})
     assert result.exit_code == 2
-    assert result.output.strip() == f"{tmp_path / 'none.yaml'}: file not found"
+    assert result.output.strip().splitlines() == [
+        f"{tmp_path / 'none.yaml'}: file not found",
+        "hint: SYNCD_CONFIG names this file; set it to your configuration file, or pass --config FILE",
+    ]
+
+
+def test_no_configuration_anywhere_says_where_one_is_looked_for_and_how_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)  # outside the repository: no config/syncd.yaml here
+    for command in (["status"], ["check", "--offline"], ["alertmanager-routes", "--webhook", "http://x/{receiver}"]):
+        result = run(*command, env={"SYNCD_CONFIG": None})  # type: ignore[dict-item]
+        assert result.exit_code == 2, command
+        assert result.output.strip().splitlines() == [
+            "config/syncd.yaml: file not found",
+            f"hint: with neither --config FILE nor SYNCD_CONFIG, syncd reads config/syncd.yaml under {tmp_path}; "
+            "pass --config FILE or set SYNCD_CONFIG=FILE",
+            "hint: no configuration yet? `syncd demo` runs a demo team on its own one; "
+            "docs/getting-started.md shows how to write yours",
+        ], command
+
+
+def test_a_missing_config_option_file_is_named_as_the_option_s(tmp_path: Path):
+    result = run("status", "--config", str(tmp_path / "typo.yaml"))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"{tmp_path / 'typo.yaml'}: file not found",
+        "hint: --config names this file; check the path (SYNCD_CONFIG is read only without --config)",
+    ]
 
 
 def test_usage_errors_exit_2(good_config: Path):

@@ -160,18 +160,22 @@ def test_checkins_command_json_and_table(tmp_path: Path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     weeks = [(r["checkpoint"], r["target"], r["outcome"]) for r in rows if r["level"] == "week"]
-    assert weeks[:3] == [
-        ("2026-10-01..2026-10-04", 40.0, "incomplete"),
-        ("2026-W41", 70.0, "hit"),
-        ("2026-W42", 70.0, "hit"),
+    # Only the goal's period, November: October's weeks (stored, and on /api/v1/checkins) are last month's.
+    assert weeks == [
+        ("2026-11-01..2026-11-01", pytest.approx(310 / 30), "missed"),  # the target was 310 until 2 November
+        ("2026-W45", pytest.approx(620 * 7 / 30), "missed"),
+        ("2026-W46", pytest.approx(620 * 7 / 30), "missed"),
+        ("2026-W47", pytest.approx(620 * 7 / 30), "missed"),
     ]
-    assert weeks[-1] == ("2026-W47", pytest.approx(620 * 7 / 30), "missed")
+    assert {r["period"] for r in rows} == {"2026-11"}
     assert {r["owner"] for r in rows} == {"alice"}
 
     table = CliRunner().invoke(main, [*args, "--owner", "growth"], env=TEST_ENV)
     assert table.exit_code == 0, table.output
     for text in ("2026-W47", "missed", "in progress", "2026-11-15..2026-11-28"):
         assert text in table.output
+    for text in ("2026-W41", "2026-10-"):  # a monthly goal's table is November's, not October's too
+        assert text not in table.output
     assert "bob" not in table.output
     unknown = CliRunner().invoke(main, [*args, "--owner", "nobody"], env=TEST_ENV)
     assert unknown.exit_code == 2

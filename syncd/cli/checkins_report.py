@@ -7,6 +7,7 @@ from datetime import datetime
 from rich.table import Table
 
 from syncd.cli.console import wide_console
+from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.evaluate import counts_needed, evaluate_goals
 from syncd.engine.snapshot import GoalStatus, Snapshot
 from syncd.model import Config
@@ -14,7 +15,7 @@ from syncd.run.checkin_record import record_checkin_results
 from syncd.serve.checkin_view import goal_ladder
 from syncd.store import create_engine_for, load_daily_counts, upgrade
 
-__all__ = ["compute_checkins", "owned_by", "render_checkins"]
+__all__ = ["compute_checkins", "owned_by", "render_checkins", "within_goal_periods"]
 
 _STYLES = {"hit": "green", "missed": "bold red", "incomplete": "yellow"}
 
@@ -30,7 +31,14 @@ def compute_checkins(config: Config, instant: datetime) -> Snapshot:
     finally:
         engine.dispose()
     goals = tuple(goal for goal in evaluate_goals(config, counts, instant) if goal.checkpoints)
-    return Snapshot(generated_at=instant, goals=goals, checkins=results, ready=True)
+    return Snapshot(generated_at=instant, goals=goals, checkins=within_goal_periods(results, goals), ready=True)
+
+
+def within_goal_periods(results: tuple[CheckinResult, ...], goals: tuple[GoalStatus, ...]) -> tuple[CheckinResult, ...]:
+    """Keep the check-ins of each goal's period as of now: the previous period's are judged and stored
+    too (its late data can still change them), but a monthly goal's November table is not October's."""
+    current = {(goal.goal_key, goal.period) for goal in goals}
+    return tuple(r for r in results if (r.goal_key, r.period) in current)
 
 
 def owned_by(goal: GoalStatus, owner: str | None) -> bool:

@@ -431,3 +431,30 @@ def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, mo
     assert isinstance(clock, RealWaits)
     # Two simulated days ahead of real time is still "today or before" on the demo's clock.
     assert clock.now() > now + timedelta(days=2)
+
+
+def test_sync_once_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syncd.run.sync as sync_module
+
+    db = tmp_path / "demo.db"
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"database_url: sqlite:///{db}\ntimezone: Europe/London\n"
+        "sources:\n  interviews: {connector: push, token: demo-push-token-0000-0000}\n"
+    )
+    now = datetime.now(UTC)
+    write_timeline(Path(f"{db}-clock.json"), DemoTimeline(now, now + timedelta(days=3), 60.0))
+    seen: list[object] = []
+
+    async def fake_sync_source(config: object, source: object, engine: object, clock: object, stats: object) -> object:
+        seen.append(clock)
+        return sync_module.SyncOutcome(source="interviews", ok=True, window=None, duration=2.0)
+
+    monkeypatch.setattr(sync_module, "sync_source", fake_sync_source)
+    result = CliRunner().invoke(main, ["sync", "--once", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    (clock,) = seen
+    # A sync's duration is timed on the clock's monotonic: a ScaledClock's would say 60 s for one.
+    assert isinstance(clock, RealWaits)
+    # Its windows still end at the demo's simulated now, three days ahead of real time.
+    assert clock.now() > now + timedelta(days=2)

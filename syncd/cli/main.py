@@ -233,7 +233,8 @@ def sync(once: bool, source_name: str | None, config_path: str | None) -> None:
     sources = _select_sources(config, source_name)
     engine = create_engine_for(config.database_url)
     upgrade(engine)
-    clock = _clock(config)
+    # Windows end at the demo's simulated now, but retries wait and durations read in real seconds.
+    clock = RealWaits(_clock(config))
     record_config_goals(engine, config, clock.now())
 
     async def sync_all() -> list[Any]:

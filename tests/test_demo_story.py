@@ -87,3 +87,24 @@ def test_the_running_demo_records_closed_days_but_never_over_a_hand_recorded_cou
     # Run again (the next simulated hour): nothing more to record.
     assert seed_recorded_counts(config, engine, now=NOW, seed=42, days=3, keep_recorded=True) == 0
     engine.dispose()
+
+
+async def test_the_demo_funnel_converts_plausibly_with_one_best_performer_per_stage(tmp_path: Path):
+    snapshot = await demo_snapshot(tmp_path)
+    stages: dict[tuple[str, str], dict[str, float]] = {}
+    for s in snapshot.funnels:
+        if s.funnel == "outreach" and s.ratio is not None:
+            stages.setdefault((s.from_step, s.to_step), {})[s.owner] = s.ratio
+    emails_to_replies = stages[("outreach_emails_sent", "outreach_replies")]
+    replies_to_calls = stages[("outreach_replies", "calls_held")]
+    # Nobody converts more than they start with: a reply books at most one call.
+    assert all(0 < ratio < 1 for stage in stages.values() for ratio in stage.values()), stages
+    assert all(0.03 <= ratio <= 0.2 for ratio in emails_to_replies.values()), emails_to_replies
+    assert all(0.2 <= ratio <= 0.6 for ratio in replies_to_calls.values()), replies_to_calls
+    # Each stage has one clear best performer (the benchmark), a quarter or more above the rest.
+    for stage, rates in stages.items():
+        best, *others = sorted(rates.values(), reverse=True)
+        assert others and best >= 1.25 * max(others), (stage, rates)
+    benchmark = {(s.from_step, s.to_step): s.benchmark_owner for s in snapshot.funnels if s.funnel == "outreach"}
+    # bob's emails get replies; alice's fewer replies turn into calls more often.
+    assert benchmark == {("outreach_emails_sent", "outreach_replies"): "bob", ("outreach_replies", "calls_held"): "alice"}

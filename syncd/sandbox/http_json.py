@@ -10,8 +10,8 @@
 - 10 requests per key per fixed second; a 429 carries `Retry-After: 1`, and every answer
   `X-RateLimit-Remaining`.
 
-Demo identities (`demo_events`): alice (alice@acme.io), bob (bob@acme.io) and carol
-(carol@acme.io) hold calls; the subject is the owner's email (`subject_path: owner.email`),
+Demo identities (`demo_events`): alice (alice@acme.io) and bob (bob@acme.io) hold the calls
+their outreach replies book, carol (carol@acme.io) recruiting calls; the subject is the owner's email (`subject_path: owner.email`),
 and the ground truth's metric is `calls_held`.
 """
 
@@ -22,12 +22,13 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from syncd.clock import Clock
+from syncd.sandbox.activity import DEMO_TEAM, GeneratedActivity
 
 __all__ = ["DEMO_OWNERS", "HTTP_JSON_RATE_LIMIT", "Call", "HttpJsonFake", "demo_events", "expected_counts"]
 
@@ -36,6 +37,10 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 METRIC = "calls_held"
 DEMO_OWNERS = ("alice@acme.io", "bob@acme.io", "carol@acme.io")
+RECRUITER = "carol@acme.io"
+# The share of a sender's replies that book a call. alice gets few replies but books most of them;
+# bob's emails get twice her replies, fewer of which turn into calls: each is a stage's best.
+BOOKING_RATES = {"alice@acme.io": 0.45, "bob@acme.io": 0.28}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -169,19 +174,49 @@ def _item(c: Call) -> dict[str, object]:
 
 
 def demo_events(seed: int, first_day: date, last_day: date, zone: ZoneInfo) -> list[Call]:
-    """Return the demo team's calls: a few on working days, mostly in office hours, some late."""
-    calls: list[Call] = []
+    """Return the demo team's calls, mostly in office hours, some late.
+
+    The growth team's calls are booked by replies to their outreach (the lemlist fake's, same seed
+    and days): a reply books at most one call, so the funnel's replies→calls stage converts below
+    100%, as a real one does. carol's recruiting calls come from elsewhere: a few a working day.
+    """
+    held: list[tuple[str, datetime, int]] = []
+    until = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=zone)
+    booked = dict.fromkeys(BOOKING_RATES, 0.0)
+    for reply in GeneratedActivity(seed, first_day, zone, DEMO_TEAM).lemlist_activities(until):
+        owner = reply.send_user_email
+        if reply.type != "emailsReplied" or owner not in booked:
+            continue
+        # Every reply adds its share of a call; a whole one books it. So a sender's conversion holds
+        # near its rate in any stretch of days, and the funnel's story does not turn on a lucky draw.
+        before = booked[owner]
+        booked[owner] = before + BOOKING_RATES[owner]
+        if int(booked[owner]) > int(before):
+            rng = random.Random(f"http_json:{seed}:{reply.id}")
+            day = _working_days_after(reply.created_at.astimezone(zone).date(), rng.randint(1, 3))
+            if day <= last_day:
+                held.append((owner, _call_time(rng, day, zone), rng.randint(300, 3600)))
     day = first_day
     while day <= last_day:
         rng = random.Random(f"http_json:{seed}:{day.isoformat()}")
         if day.weekday() < 5:
-            for owner in DEMO_OWNERS:
-                for _ in range(rng.randint(0, 4)):
-                    hour = rng.choice((9, 10, 11, 14, 15, 16, 23))
-                    at = datetime(day.year, day.month, day.day, hour, rng.randint(0, 59), tzinfo=zone)
-                    calls.append(Call(len(calls) + 1, owner, at, rng.randint(300, 3600)))
+            for _ in range(rng.randint(0, 4)):
+                held.append((RECRUITER, _call_time(rng, day, zone), rng.randint(300, 3600)))
         day += timedelta(days=1)
-    return calls
+    held.sort(key=lambda call: (call[1], call[0]))
+    return [Call(n, owner, at, duration) for n, (owner, at, duration) in enumerate(held, start=1)]
+
+
+def _call_time(rng: random.Random, day: date, zone: ZoneInfo) -> datetime:
+    hour = rng.choice((9, 10, 11, 14, 15, 16, 23))
+    return datetime(day.year, day.month, day.day, hour, rng.randint(0, 59), tzinfo=zone)
+
+
+def _working_days_after(day: date, count: int) -> date:
+    while count:
+        day += timedelta(days=1)
+        count -= day.weekday() < 5
+    return day
 
 
 def expected_counts(

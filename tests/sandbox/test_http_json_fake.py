@@ -53,7 +53,8 @@ async def collect(
 
 @pytest.fixture
 def events() -> list[Call]:
-    return demo_events(11, date(2026, 2, 1), date(2026, 3, 22), LONDON)
+    # From January: ten weeks of the team's calls run to more than one page of 100.
+    return demo_events(11, date(2026, 1, 1), date(2026, 3, 22), LONDON)
 
 
 def window(first: date) -> SyncWindow:
@@ -69,7 +70,7 @@ def test_demo_events_are_deterministic() -> None:
 async def test_cursor_list_equals_the_ground_truth(events: list[Call]) -> None:
     clock, observer = FakeClock(NOW), RecordingObserver()
     fake = HttpJsonFake(events, clock, KEY)
-    sync_window = window(date(2026, 2, 2))
+    sync_window = window(date(2026, 1, 5))
     async with running(fake.app()) as url:
         counts = await collect(CALLS_LIST, url, clock, sync_window, observer)
     assert counts == expected_counts(events, LONDON, sync_window.start, sync_window.end)
@@ -120,3 +121,20 @@ async def test_a_wrong_key_fails_after_one_request(events: list[Call]) -> None:
             await connector.check()
         await connector.aclose()
     assert fake.requests == 1
+
+
+def test_the_growth_team_s_calls_are_booked_by_their_outreach_replies() -> None:
+    from syncd.sandbox.activity import GeneratedActivity
+    from syncd.sandbox.http_json import BOOKING_RATES
+
+    first, last = date(2026, 1, 1), date(2026, 3, 22)
+    calls = demo_events(11, first, last, LONDON)
+    until = datetime(2026, 3, 23, tzinfo=LONDON)
+    replies = [a for a in GeneratedActivity(11, first, LONDON).lemlist_activities(until) if a.type == "emailsReplied"]
+    for owner, rate in BOOKING_RATES.items():
+        theirs = [r for r in replies if r.send_user_email == owner]
+        held = [c for c in calls if c.owner == owner]
+        # A reply books at most one call, held one to three working days later: never more calls than replies.
+        assert 0 < len(held) <= len(theirs)
+        assert abs(len(held) - rate * len(theirs)) <= 2, (owner, len(held), len(theirs))
+        assert min(c.created_at for c in held) > min(r.created_at for r in theirs)

@@ -11,8 +11,8 @@
   `X-RateLimit-Remaining`.
 
 Demo identities (`demo_events`): alice (alice@acme.io) and bob (bob@acme.io) hold the calls
-their outreach replies book, carol (carol@acme.io) recruiting calls; the subject is the owner's email (`subject_path: owner.email`),
-and the ground truth's metric is `calls_held`.
+their outreach replies book, carol (carol@acme.io) recruiting calls; the subject is the owner's
+email (`subject_path: owner.email`), and the ground truth's metric is `calls_held`.
 """
 
 from __future__ import annotations

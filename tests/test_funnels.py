@@ -98,6 +98,9 @@ def test_funnel_command(tmp_path: Path):
     )
     assert result.exit_code == 0, result.output
     assert "alice: interviews 5 -> 6.7 (+1.7)" in result.output
+    assert "domino step: dms" in result.output
+    domino = result.output.split("What if only dms grew 10%")[1]
+    assert "alice: interviews 5 -> 5.5 (+0.5)" in domino
     assert "bob" in result.output
     unknown = runner.invoke(main, ["funnel", "sales", "--config", str(path)])
     assert unknown.exit_code == 2

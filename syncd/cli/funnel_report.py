@@ -66,6 +66,8 @@ def render_funnel(
     funnel = config.funnels[name]
     period = period_at(config, funnel.period, instant)
     console.print(f"Funnel [bold]{name}[/], period {period.id}: {' -> '.join(funnel.steps)}")
+    # The domino is the step whose volume drives every later one: the first lever to pull.
+    console.print(f"domino step: [bold]{funnel.domino}[/] (every later step follows its volume)")
     # Step names are KPI names (outreach_emails_sent): one per line, never cut, and the benchmark
     # beside its owner, so the table fits 80 columns.
     table = Table()
@@ -95,3 +97,8 @@ def render_funnel(
             console.print(
                 f"  {row.owner}: {funnel.steps[-1]} {row.last_step_now:g} -> {row.last_step_then:.1f} (+{row.gain:.1f})"
             )
+        # Ratios held, the last step grows as much as the domino does.
+        console.print(f"What if only {funnel.domino} grew {uplift:.0%} (the ratios after it held):")
+        for row in what_if(stages, uplift):
+            now, then = row.last_step_now, row.last_step_now * (1 + uplift)
+            console.print(f"  {row.owner}: {funnel.steps[-1]} {now:g} -> {then:.1f} (+{then - now:.1f})")

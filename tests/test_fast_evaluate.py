@@ -26,7 +26,14 @@ def _checkins_for(period: str) -> tuple[str, ...]:
     return CHECKINS
 
 
-def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[str, dict[date, float]]], datetime]:
+# Whole counts (events) take the prefix-sum path (syncd.engine.series); any fraction, the reference's sums.
+WHOLE = (0.0, 0.0, 1.0, 2.0, 3.0, 12.0, 29.0)
+MIXED = (0.0, 1.0, 0.1, 0.7, 3.0, 12.5)
+
+
+def _random_case(
+    rng: random.Random, values: tuple[float, ...] = MIXED
+) -> tuple[str, dict[tuple[str, str], dict[str, dict[date, float]]], datetime]:
     people = 6
     lines = [
         f"timezone: {rng.choice(['UTC', 'Europe/London', 'America/New_York', 'Australia/Sydney'])}",
@@ -75,8 +82,7 @@ def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[st
     ):
         counts[key] = {
             subject: {
-                start + timedelta(days=rng.randrange(480)): rng.choice([0.0, 1.0, 0.1, 0.7, 3.0, 12.5])
-                for _ in range(rng.randrange(0, 200))
+                start + timedelta(days=rng.randrange(480)): rng.choice(values) for _ in range(rng.randrange(0, 200))
             }
             for subject in subjects
         }
@@ -84,9 +90,10 @@ def _random_case(rng: random.Random) -> tuple[str, dict[tuple[str, str], dict[st
     return "\n".join(lines) + "\n", counts, instant
 
 
+@pytest.mark.parametrize("values", [MIXED, WHOLE], ids=["mixed", "whole"])
 @pytest.mark.parametrize("seed", range(12))
-def test_fast_path_equals_reference_on_random_goals(seed: int) -> None:
-    text, counts, instant = _random_case(random.Random(seed))
+def test_fast_path_equals_reference_on_random_goals(seed: int, values: tuple[float, ...]) -> None:
+    text, counts, instant = _random_case(random.Random(seed), values)
     config = make_config(text)
     reference = evaluate_goals(config, counts, instant)
     fast = evaluate_goals_fast(config, counts, instant)
@@ -97,12 +104,13 @@ def test_fast_path_equals_reference_on_random_goals(seed: int) -> None:
     assert evaluate_goals_fast(config, counts, instant) == reference
 
 
+@pytest.mark.parametrize("values", [MIXED, WHOLE], ids=["mixed", "whole"])
 @pytest.mark.parametrize("seed", range(6))
-def test_ticks_reusing_a_day_of_work_equal_the_reference(seed: int) -> None:
+def test_ticks_reusing_a_day_of_work_equal_the_reference(seed: int, values: tuple[float, ...]) -> None:
     # One cache through a day: ticks where only time moved (incl. the day's last microsecond and a
     # DST day's extra hour), then a new day; every tick against a fresh reference evaluation.
     rng = random.Random(1000 + seed)
-    text, counts, instant = _random_case(rng)
+    text, counts, instant = _random_case(rng, values)
     config = make_config(text)
     cache = EvaluationCache()
     start = instant.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -23,6 +23,9 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar, cast
 
+import numpy as np
+
+from syncd.engine.collector import collector_paused
 from syncd.engine.evaluate import (
     DailyCounts,
     goal_status,
@@ -32,7 +35,7 @@ from syncd.engine.evaluate import (
     period_at,
     stock_figures,
 )
-from syncd.engine.forecast import RateEstimate, estimate_rate, hit_probability_given
+from syncd.engine.forecast import RateEstimate, estimate_from_blocks, estimate_rate, hit_probability_given
 from syncd.engine.forecast_bridge import TRAILING_HISTORY
 from syncd.engine.pace import (
     DayClock,
@@ -44,6 +47,7 @@ from syncd.engine.pace import (
     period_weight,
 )
 from syncd.engine.periods import Period, checkin_periods, custom_period, local_midnight
+from syncd.engine.series import DaySeries
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import level_series
 from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
@@ -111,6 +115,38 @@ def _forecast_days(
     return compute() if key is None else _remember(("forecast", period, history_start, key), compute)
 
 
+class _BlockPlan:
+    """The forecast's weighted blocks (forecast._weighted_blocks) as runs of days, shared by owners.
+
+    A day with weight starts a block; the weightless days after it join it, and weightless days
+    before the first weighted one join the first block. Which days form which block depends only on
+    the curve and the day, so each owner's block counts are sums over these runs (prefix sums).
+    """
+
+    __slots__ = ("starts", "stops", "total_weight", "weights")
+
+    def __init__(self, pairs: Sequence[tuple[date, float]], today: date) -> None:
+        starts: list[int] = []
+        weights: list[float] = []
+        stop = 0
+        for day, weight in pairs:
+            if day >= today:
+                break
+            # The same checks, in the same order, as the reference makes of each day's weight.
+            if not math.isfinite(weight) or weight < 0.0:
+                raise ValueError(f"a history weight must be a finite number >= 0, not {weight}")
+            stop = day.toordinal() + 1
+            if weight > 0.0:
+                starts.append(stop - 1)
+                weights.append(weight)
+        if starts and pairs:
+            starts[0] = pairs[0][0].toordinal()  # leading weightless days are carried into the first block
+        self.starts = np.array(starts, dtype=np.int64)
+        self.stops = np.array([*starts[1:], stop], dtype=np.int64) if starts else self.starts
+        self.weights = np.array(weights, dtype=np.float64)
+        self.total_weight = math.fsum(weights)
+
+
 class _SubjectIndex:
     """One KPI's counts by subject, indexed by case-folded subject, in their stored order."""
 
@@ -146,19 +182,22 @@ def _calendar(first: date, last: date) -> Iterable[date]:
 class _Owner:
     """One owner's counts for one KPI, with the sums goals ask of them remembered until the counts change."""
 
-    __slots__ = ("_fsums", "_stocks", "chosen", "daily", "first_known")
+    __slots__ = ("_fsums", "_stocks", "chosen", "daily", "first_known", "series")
 
     def __init__(self, chosen: list[SubjectDays]) -> None:
         self.chosen = chosen
         # One subject: its own map, read-only (0.0 + count is count, in the same order), not a copy.
         self.daily = chosen[0] if len(chosen) == 1 else _owner_daily(chosen)
-        self.first_known = min((day for day, count in self.daily.items() if count > 0), default=None)
+        self.series = DaySeries(self.daily)
+        self.first_known = self.series.first_positive
         self._fsums: dict[tuple[date, date], float] = {}
         self._stocks: dict[date, float] = {}
 
     def flow(self, period: Period, through: date) -> float:
         """Return pace.flow_value(daily, period, through); fsum is exact, so the walk order is free."""
         key = (period.first_day, min(period.last_day, through))
+        if self.series.exact:
+            return self.series.total(*key)
         found = self._fsums.get(key)
         if found is None:
             daily = self.daily
@@ -439,6 +478,8 @@ class Evaluator:
         if stock:
             levels = {d: owner.stock(d) for d in days if d <= value_through}
             return GoalTrail(expected, actual_trail(days, through, levels=levels))
+        if owner.series.exact:
+            return GoalTrail(expected, owner.series.running(period.first_day, min(through, period.last_day)))
         return GoalTrail(expected, actual_trail(days, through, daily=owner.daily))
 
     def _probability(
@@ -463,6 +504,15 @@ class Evaluator:
 
         def estimate() -> RateEstimate:
             pairs = _forecast_days(period, history_start, key, curve)
+            if owner.series.exact:
+                if key is None:
+                    plan = _BlockPlan(pairs, today)
+                else:
+                    plan = _remember(("blocks", period, history_start, key, today), partial(_BlockPlan, pairs, today))
+                counts = owner.series.runs(plan.starts, plan.stops)
+                return estimate_from_blocks(
+                    counts, plan.weights, total_weight=plan.total_weight, planned_rate=planned_rate
+                )
             history = [(daily.get(day, 0.0), weight) for day, weight in pairs if day < today]
             return estimate_rate(history, planned_rate=planned_rate)
 
@@ -478,4 +528,5 @@ def evaluate_goals_fast(
 ) -> tuple[GoalStatus, ...]:
     """Compute every configured goal's figures at `instant`, equal to `evaluate_goals`'."""
     evaluator = Evaluator(config, counts, instant, cache)
-    return tuple(evaluator.goal(goal) for goal in config.goals)
+    with collector_paused():
+        return tuple(evaluator.goal(goal) for goal in config.goals)

@@ -13,6 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "DISPERSION_PRIOR",
     "DISPERSION_PRIOR_DF",
@@ -20,6 +23,7 @@ __all__ = [
     "RateEstimate",
     "RemainingCounts",
     "daily_history",
+    "estimate_from_blocks",
     "estimate_rate",
     "hit_probability",
     "hit_probability_given",
@@ -216,17 +220,33 @@ def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float
     """
     _check_finite("planned_rate", planned_rate)
     blocks = _weighted_blocks(history)
-    total_count = math.fsum(count for count, _ in blocks)
-    total_weight = math.fsum(weight for _, weight in blocks)
+    weights = np.array([weight for _, weight in blocks], dtype=np.float64)
+    return estimate_from_blocks(
+        np.array([count for count, _ in blocks], dtype=np.float64),
+        weights,
+        total_weight=math.fsum(weights.tolist()),
+        planned_rate=planned_rate,
+    )
 
+
+def estimate_from_blocks(
+    counts: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], *, total_weight: float, planned_rate: float
+) -> RateEstimate:
+    """Return `estimate_rate` given its weighted blocks: counts and weights (> 0) as arrays, and Σ weights.
+
+    The one place the estimate is computed, for a history (`estimate_rate`) and for block sums taken
+    from prefix sums (syncd.engine.fast_evaluate): elementwise array arithmetic is the same IEEE
+    operation at every length, and fsum is exact in any order, so both give the same bits.
+    """
+    total_count = math.fsum(counts.tolist())
     pearson = 0.0
     degrees = 0
-    if total_count > 0.0 and len(blocks) >= 2:
+    if total_count > 0.0 and counts.size >= 2:
         observed_rate = total_count / total_weight
-        pearson = math.fsum(
-            (count - observed_rate * weight) ** 2 / (observed_rate * weight) for count, weight in blocks
-        )
-        degrees = len(blocks) - 1
+        expected = observed_rate * weights
+        deviation = counts - expected
+        pearson = math.fsum((deviation * deviation / expected).tolist())
+        degrees = counts.size - 1
     # Under-dispersed counts are modelled as Poisson: the model has no thinner tail than that.
     dispersion = max(1.0, (pearson + DISPERSION_PRIOR_DF * DISPERSION_PRIOR) / (degrees + DISPERSION_PRIOR_DF))
     if planned_rate > 0.0:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from syncd.clock import Clock, SystemClock
 from syncd.engine.checkin_results import CheckinResult
+from syncd.engine.collector import collector_paused
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, period_at
 from syncd.engine.fast_evaluate import EvaluationCache, Evaluator
 from syncd.engine.funnel_outcomes import outcomes_of
@@ -200,15 +201,16 @@ class Daemon:
         current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
         evaluator = Evaluator(config, self.cache.counts, now, self.evaluation_cache)
         out: list[GoalStatus] = []
-        for goal in config.goals:
-            kpi = config.kpis[goal.kpi]
-            if refreshed is not None and not any(key in refreshed for key in kpi.count_keys):
-                period = period_at(config, goal.period, now).id
-                kept = current.get((goal.kpi, goal.owner, period))
-                if kept is not None:
-                    out.append(kept)
-                    continue
-            out.append(evaluator.goal(goal))
+        with collector_paused():
+            for goal in config.goals:
+                kpi = config.kpis[goal.kpi]
+                if refreshed is not None and not any(key in refreshed for key in kpi.count_keys):
+                    period = period_at(config, goal.period, now).id
+                    kept = current.get((goal.kpi, goal.owner, period))
+                    if kept is not None:
+                        out.append(kept)
+                        continue
+                out.append(evaluator.goal(goal))
         return tuple(out)
 
     async def record_checkins(self) -> None:

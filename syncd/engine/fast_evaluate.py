@@ -18,6 +18,7 @@ day moved).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -224,7 +225,7 @@ class _Owner:
 class _GoalDay:
     """One goal's figures that hold for a whole local day, while its counts stay the same objects."""
 
-    __slots__ = ("clock", "period", "series", "status", "stock", "total_weight", "value")
+    __slots__ = ("clock", "pace_key", "period", "series", "status", "stock", "total_weight", "value")
 
     def __init__(
         self,
@@ -244,6 +245,22 @@ class _GoalDay:
         self.stock = stock
         self.total_weight = total_weight
         self.value = value
+        # What pace_figures is given besides E(t), as exact bits (0.0 and -0.0 differ): goals with
+        # equal inputs on one clock share one PaceFigures at an instant.
+        self.pace_key: tuple[object, ...] = ()
+
+
+def _pace_key(day: _GoalDay, goal: Goal) -> tuple[object, ...]:
+    baseline = goal.baseline if day.stock else None
+    return (
+        id(day.clock),
+        day.value.hex(),
+        goal.target.hex(),
+        day.total_weight.hex(),
+        goal.tolerance.hex(),
+        None if baseline is None else baseline.hex(),
+        goal.direction,
+    )
 
 
 class EvaluationCache:
@@ -299,7 +316,7 @@ class EvaluationCache:
 
 
 def _same(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
-    return len(kept) == len(given) and all(a is b for a, b in zip(kept, given, strict=True))
+    return len(kept) == len(given) and all(map(operator.is_, kept, given))
 
 
 class Evaluator:
@@ -314,10 +331,14 @@ class Evaluator:
         self.instant = instant
         self.today = instant.astimezone(config.timezone).date()
         self.cache.start(self.today)
-        self._elapsed: dict[int, float] = {}  # E(t) by id of its day clock (clocks live in the cache)
+        # E(t) by id of its day clock, the clock held too: no other clock can take its id meanwhile.
+        self._elapsed: dict[int, tuple[DayClock, float]] = {}
         self._periods: dict[object, Period] = {}
         self._day_start = local_midnight(self.today, config.timezone)
         self._kpi_inputs: dict[str, tuple[object, ...]] = {}
+        # Pace figures at this instant by their inputs (_pace_key): pace_figures is a pure function,
+        # and goals of one target and curve often have the same value (counts are small whole numbers).
+        self._shared_figures: dict[tuple[object, ...], PaceFigures] = {}
 
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
         found = self._kpi_inputs.get(kpi.name)
@@ -365,19 +386,23 @@ class Evaluator:
     def _elapsed_at(self, clock: DayClock) -> float:
         found = self._elapsed.get(id(clock))
         if found is None:
-            found = self._elapsed[id(clock)] = clock.at(self.instant)
-        return found
+            found = self._elapsed[id(clock)] = (clock, clock.at(self.instant))
+        return found[1]
 
     def _figures(self, goal: Goal, day: _GoalDay) -> PaceFigures:
-        return pace_figures(
-            value=day.value,
-            target=goal.target,
-            elapsed=self._elapsed_at(day.clock),
-            total_weight=day.total_weight,
-            tolerance=goal.tolerance,
-            baseline=goal.baseline if day.stock else None,
-            direction=goal.direction,
-        )
+        found = self._shared_figures.get(day.pace_key)
+        if found is None:
+            found = pace_figures(
+                value=day.value,
+                target=goal.target,
+                elapsed=self._elapsed_at(day.clock),
+                total_weight=day.total_weight,
+                tolerance=goal.tolerance,
+                baseline=goal.baseline if day.stock else None,
+                direction=goal.direction,
+            )
+            self._shared_figures[day.pace_key] = found
+        return found
 
     def _goal_day(self, goal: Goal, kpi: Kpi) -> _GoalDay:
         """Work out what holds for the goal all day: value, curve, check-ins, trail, forecast, status."""
@@ -404,6 +429,7 @@ class Evaluator:
             clock=clock, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
             total_weight=total_weight, value=value,
         )  # fmt: skip
+        day.pace_key = _pace_key(day, goal)
         figures = self._figures(goal, day)
         probability: float | None = None
         if stock:

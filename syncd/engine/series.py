@@ -26,7 +26,7 @@ Floats = npt.NDArray[np.float64]
 class DaySeries:
     """Counts by day as an array from the first to the last stored day (missing days are 0)."""
 
-    __slots__ = ("base", "exact", "first_positive", "prefix", "prefix_list")
+    __slots__ = ("base", "exact", "first_positive", "last", "prefix")
 
     def __init__(self, daily: Mapping[date, float]) -> None:
         size = len(daily)
@@ -40,23 +40,23 @@ class DaySeries:
         first = int((counts > 0).argmax()) if size else 0
         # The owner's first day with a count above 0 (forecast_bridge: days before it are unknown).
         self.first_positive = date.fromordinal(self.base + first) if size and counts[first] > 0 else None
-        # No sign bit: no negative count and no -0.0; a NaN is not its own floor; inf fails the total.
-        self.exact = not np.signbit(values).any() and bool((values == np.floor(values)).all())
+        # No sign bit (as an int64, a double with its sign bit set is negative): no negative count,
+        # no -0.0; a whole number is its own floor and NaN is not; inf fails the total below.
+        self.exact = size == 0 or (int(values.view(np.int64).min()) >= 0 and bool((values == np.floor(values)).all()))
         np.cumsum(counts, out=counts)
-        self.exact = self.exact and float(self.prefix[-1]) < _EXACT_BELOW
-        self.prefix_list: list[float] = self.prefix.tolist()
+        self.last = self.prefix.size - 1
+        self.exact = self.exact and self.prefix.item(self.last) < _EXACT_BELOW
 
     def _index(self, day: date) -> int:
         # Position of the prefix sum just before `day`, clipped to the stored days.
-        return min(max(day.toordinal() - self.base, 0), len(self.prefix_list) - 1)
+        return min(max(day.toordinal() - self.base, 0), self.last)
 
     def total(self, first: date, last: date) -> float:
         """Return the sum of the counts from `first` through `last` (0.0 when last < first); needs `exact`."""
         if last < first:
             return 0.0
-        prefix = self.prefix_list
-        after = min(max(last.toordinal() + 1 - self.base, 0), len(prefix) - 1)
-        return prefix[after] - prefix[self._index(first)]
+        after = min(max(last.toordinal() + 1 - self.base, 0), self.last)
+        return self.prefix.item(after) - self.prefix.item(self._index(first))
 
     def runs(self, starts: Ordinals, stops: Ordinals) -> Floats:
         """Return the sums over the day runs [starts[i], stops[i]) given as ordinals; needs `exact`."""
@@ -69,4 +69,4 @@ class DaySeries:
             return ()
         base = self.base
         ends = np.arange(first.toordinal() + 1 - base, last.toordinal() + 2 - base, dtype=np.int64)
-        return tuple((self.prefix.take(ends, mode="clip") - self.prefix_list[self._index(first)]).tolist())
+        return tuple((self.prefix.take(ends, mode="clip") - self.prefix.item(self._index(first))).tolist())

@@ -137,3 +137,34 @@ def test_cached_cache_follow_new_counts_and_a_new_day() -> None:
     assert evaluate_goals_fast(config, fresh, later, cache) == want
     tomorrow = later + timedelta(days=1)
     assert evaluate_goals_fast(config, fresh, tomorrow, cache) == evaluate_goals(config, fresh, tomorrow)
+
+
+def test_goals_sharing_figures_differ_where_their_inputs_do() -> None:
+    # Four owners with the same counts and target: figures are shared per equal inputs at an
+    # instant, so tolerance and direction must still tell their goals apart, as in the reference.
+    people = "\n".join(f"  p{i}: {{team: t0, identities: {{lemlist: p{i}@acme.io}}}}" for i in range(4))
+    text = (
+        "teams: {t0: {}}\npeople:\n" + people + "\n"
+        'sources:\n  lemlist: {connector: lemlist, api_key: "${LEMLIST_API_KEY}"}\n'
+        "kpis:\n  emails: {source: lemlist, metric: emails_sent, per_person: true}\n"
+        "  levels: {source: lemlist, metric: emails_sent, kind: stock, per_person: true}\n"
+        "goals:\n"
+        "  - {kpi: emails, owner: p0, period: month, target: 300}\n"
+        "  - {kpi: emails, owner: p1, period: month, target: 300, tolerance: 0}\n"
+        "  - {kpi: emails, owner: p2, period: month, target: 300, tolerance: 0.25}\n"
+        "  - {kpi: emails, owner: p3, period: month, target: 300, pacing: business_days}\n"
+        "  - {kpi: levels, owner: p0, period: month, target: 300}\n"
+        "  - {kpi: levels, owner: p1, period: month, target: 300, direction: at_most}\n"
+    )
+    config = make_config(text)
+    days = {date(2026, 11, 1) + timedelta(days=n): 9.0 for n in range(15)}
+    counts = {("lemlist", "emails_sent"): {f"p{i}@acme.io": dict(days) for i in range(4)}}
+    cache = EvaluationCache()
+    for hour in (0, 9, 23):
+        at = datetime(2026, 11, 15, hour, tzinfo=UTC)
+        fast = evaluate_goals_fast(config, counts, at, cache)
+        assert fast == evaluate_goals(config, counts, at)
+    # 135 of 300 at E(t) = 14.96 / 30 (expected 149.6): pace 0.90 and a bit, behind only at tolerance 0
+    assert [status.status for status in fast[:3]] == ["on_pace", "behind", "on_pace"]
+    assert fast[0].figures.pace_ratio == fast[1].figures.pace_ratio
+    assert fast[4].figures != fast[5].figures  # at_most: the same level is judged the other way

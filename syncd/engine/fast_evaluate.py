@@ -274,7 +274,8 @@ class EvaluationCache:
     def __init__(self) -> None:
         self._entries: dict[Hashable, tuple[tuple[object, ...], object]] = {}
         self._estimates: dict[Hashable, tuple[tuple[object, ...], RateEstimate]] = {}
-        self._days: dict[Hashable, tuple[tuple[object, ...], _GoalDay]] = {}
+        self._days: dict[int, tuple[Goal, tuple[object, ...], _GoalDay]] = {}
+        self._inputs: dict[str, tuple[object, ...]] = {}
         self._day: date | None = None
 
     def start(self, today: date) -> None:
@@ -302,14 +303,27 @@ class EvaluationCache:
         self._estimates[key] = (inputs, estimate)
         return estimate
 
-    def goal_day(self, key: Hashable, inputs: tuple[object, ...]) -> _GoalDay | None:
-        """Return the goal's day state when made today from the same `inputs`, else None."""
-        found = self._days.get(key)
-        return found[1] if found is not None and _same(found[0], inputs) else None
+    def kpi_inputs(self, name: str, inputs: tuple[object, ...]) -> tuple[object, ...]:
+        """Return the tuple kept for a KPI's `inputs` when they are the same objects, else keep these.
 
-    def keep_goal_day(self, key: Hashable, inputs: tuple[object, ...], day: _GoalDay) -> None:
+        One tuple object per KPI while its inputs stay the same, so a goal's day state is checked by
+        identity (`goal_day`) rather than element by element.
+        """
+        kept = self._inputs.get(name)
+        if kept is not None and _same(kept, inputs):
+            return kept
+        self._inputs[name] = inputs
+        return inputs
+
+    def goal_day(self, goal: Goal, inputs: tuple[object, ...]) -> _GoalDay | None:
+        """Return the goal's day state when made today for this goal object from `kpi_inputs`, else None."""
+        # Keyed by the goal object's id; the entry holds the goal itself, so a reused id cannot match.
+        found = self._days.get(id(goal))
+        return found[2] if found is not None and found[0] is goal and found[1] is inputs else None
+
+    def keep_goal_day(self, goal: Goal, inputs: tuple[object, ...], day: _GoalDay) -> None:
         """Keep a goal's day state until its inputs or the day change."""
-        self._days[key] = (inputs, day)
+        self._days[id(goal)] = (goal, inputs, day)
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._estimates) + len(self._days)
@@ -343,7 +357,8 @@ class Evaluator:
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
         found = self._kpi_inputs.get(kpi.name)
         if found is None:
-            found = self._kpi_inputs[kpi.name] = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
+            fresh = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
+            found = self._kpi_inputs[kpi.name] = self.cache.kpi_inputs(kpi.name, fresh)
         return found
 
     def _index(self, kpi: Kpi) -> _SubjectIndex:
@@ -368,12 +383,11 @@ class Evaluator:
     def goal(self, goal: Goal) -> GoalStatus:
         """Compute one goal's figures, equal to `evaluate_goal`'s."""
         kpi = self.config.kpis[goal.kpi]
-        inputs = (goal, *self._inputs(kpi))
-        # Keyed by the goal object's id: `inputs` holds the goal itself, so a reused id cannot match.
-        day = self.cache.goal_day(id(goal), inputs)
+        inputs = self._inputs(kpi)
+        day = self.cache.goal_day(goal, inputs)
         if day is None:
             day = self._goal_day(goal, kpi)
-            self.cache.keep_goal_day(id(goal), inputs, day)
+            self.cache.keep_goal_day(goal, inputs, day)
             return day.status  # made at this instant
         figures = self._figures(goal, day)
         probability = day.status.hit_probability

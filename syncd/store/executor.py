@@ -45,7 +45,14 @@ class _Work:
 class DatabaseExecutor(Executor):
     """A bounded pool of daemon threads that replaces workers stuck longer than `stall_after` seconds."""
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, *, stall_after: float = 30.0, max_threads: int = MAX_THREADS):
+    def __init__(
+        self,
+        workers: int = DEFAULT_WORKERS,
+        *,
+        stall_after: float = 30.0,
+        max_threads: int = MAX_THREADS,
+        thread_name: str = "syncd-db",
+    ):
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._busy_since: dict[int, float] = {}
@@ -55,6 +62,7 @@ class DatabaseExecutor(Executor):
         self._max_threads = max_threads
         self._shutdown = False
         self._started = 0
+        self._thread_name = thread_name
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         """Queue `fn(*args, **kwargs)` and return its future."""
@@ -106,7 +114,7 @@ class DatabaseExecutor(Executor):
             return  # every waiting call has a free worker
         while len(self._threads) - stuck < self._workers and len(self._threads) < self._max_threads:
             self._started += 1
-            thread = threading.Thread(target=self._work, name=f"syncd-db-{self._started}", daemon=True)
+            thread = threading.Thread(target=self._work, name=f"{self._thread_name}-{self._started}", daemon=True)
             self._threads.append(thread)
             thread.start()
 

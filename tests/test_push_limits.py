@@ -86,6 +86,48 @@ def test_brackets_inside_strings_are_not_nesting() -> None:
     assert not json_depth_exceeds(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, MAX_JSON_DEPTH)
 
 
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+# Strings made of what confuses a bracket counter: brackets, quotes, backslashes (escaped by json.dumps).
+_tricky_text = st.text(alphabet='[]{}"\\\\ax\u00e9', max_size=12)
+_json = st.recursive(
+    st.none() | st.integers() | _tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_tricky_text, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@given(value=_json, limit=st.integers(min_value=0, max_value=8), ascii_only=st.booleans())
+def test_the_depth_check_agrees_with_the_parsed_depth(value: object, limit: int, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json_depth_exceeds(body, limit) == (_depth(value) > limit)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'["\\\\"' + b"," + b"[" * 40 + b"]" * 40 + b"]",  # a string of escaped backslashes, then nesting
+        rb'["\\\""' + b"," + b"[" * 40 + b"]" * 40 + b"]",  # an escaped quote after an escaped backslash
+        rb'{"k\"[[[[": "\\"}' + b"[" * 40,
+    ],
+)
+def test_escapes_before_a_quote_never_hide_nesting(body: bytes) -> None:
+    assert json_depth_exceeds(body, MAX_JSON_DEPTH)
+
+
+def test_nesting_at_the_limit_passes_and_one_more_is_refused() -> None:
+    at_limit = b'{"a":' * (MAX_JSON_DEPTH - 1) + rb'["[\\"]' + b"}" * (MAX_JSON_DEPTH - 1)
+    assert _depth(json.loads(at_limit)) == MAX_JSON_DEPTH
+    assert not json_depth_exceeds(at_limit, MAX_JSON_DEPTH)
+    assert json_depth_exceeds(b"[" + at_limit + b"]", MAX_JSON_DEPTH)
+
+
 @pytest.mark.parametrize(
     ("bad", "problem"),
     [

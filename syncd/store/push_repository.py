@@ -16,6 +16,7 @@ from sqlalchemy.sql.schema import Table
 
 from syncd.errors import StorageError
 from syncd.store.changes import note_changes, spans_of
+from syncd.store.count_writes import upsert_counts
 from syncd.store.database import storage_errors
 from syncd.store.models import DailyCountRow, SourceStateRow
 from syncd.store.push_models import PushReceiptRow
@@ -81,8 +82,10 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
             else:
                 duplicates += 1
         sets, adds = _fold(applied)
-        _upsert(connection, source, sets, at, add=False)
-        _upsert(connection, source, adds, at, add=True)
+        # Sets as plain tuples to the driver (count_writes): SQLAlchemy's executemany of parameter
+        # dicts was two thirds of a 1,000-item push. Adds are rarer and keep the arithmetic upsert.
+        upsert_counts(connection, source, sets, at)
+        _upsert_adds(connection, source, adds, at)
         # The push source's health, with the counts: its last success is its last accepted push.
         _mark_accepted(connection, source, at)
         # Last: a running daemon learns from it which counts to re-read.
@@ -174,14 +177,13 @@ def _fold(applied: Sequence[PushedCount]) -> tuple[dict[_CountKey, float], dict[
     return sets, adds
 
 
-def _upsert(connection: Connection, source: str, values: dict[_CountKey, float], at: datetime, *, add: bool) -> None:
+def _upsert_adds(connection: Connection, source: str, values: dict[_CountKey, float], at: datetime) -> None:
     if not values:
         return
     insert = _insert(connection, _COUNTS)
-    new_value = _COUNTS.c.value + insert.excluded.value if add else insert.excluded.value
     statement = insert.on_conflict_do_update(
         index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
-        set_={"value": new_value, "updated_at": insert.excluded.updated_at},
+        set_={"value": _COUNTS.c.value + insert.excluded.value, "updated_at": insert.excluded.updated_at},
     )
     rows = [
         {"source": source, "metric": metric, "subject": subject, "day": day, "value": value, "updated_at": at}

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 EVALUATE_EVERY_SECONDS = 15.0
 # Finished check-ins change with new data (judged on the next tick) and as days close: every few minutes.
 CHECKIN_RECORD_EVERY_TICKS = 20
+# Between back-to-back refreshes (a stream of pushes): the push handlers get the GIL back meanwhile.
+REFRESH_PAUSE_SECONDS = 1.0
 # /readyz gives the database this long to answer SELECT 1 (the probe itself allows a few seconds).
 READINESS_PING_SECONDS = 2.0
 
@@ -112,7 +114,7 @@ class Daemon:
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self.evaluation_cache = EvaluationCache()  # owners' sums and rate estimates, kept until new counts or a new day
-        self.refresher = Refresher(self._refresh)
+        self.refresher = Refresher(self._refresh, pause=REFRESH_PAUSE_SECONDS, sleep=self.clock.sleep)
         self._coverage_stale = False  # a sync succeeded since the auto-backfill last read the coverage
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).

@@ -52,3 +52,32 @@ async def test_a_failed_evaluation_still_answers_the_waiting_requests() -> None:
     refresher = Refresher(failing)
     await asyncio.wait_for(refresher.request([("s", "m")]), timeout=5)  # logged, not raised, not hung
     await refresher.aclose()
+
+
+async def test_back_to_back_evaluations_are_spaced_by_the_pause_and_gather_what_arrives_in_it() -> None:
+    evaluations = GatedEvaluations()
+    pauses: list[float] = []
+    in_pause = asyncio.Event()
+    pause_over = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        in_pause.set()
+        await pause_over.wait()
+
+    refresher = Refresher(evaluations, pause=1.5, sleep=sleep)
+    first = refresher.request([("push", "a")])
+    await asyncio.sleep(0)
+    assert (evaluations.batches, pauses) == ([(("push", "a"),)], [])  # the first evaluation starts at once
+
+    during_evaluation = refresher.request([("push", "b")])
+    evaluations.gate.set()
+    await first
+    await in_pause.wait()
+    during_pause = refresher.request([("push", "c")])
+    assert len(evaluations.batches) == 1  # nothing evaluated while paused
+    pause_over.set()
+    await asyncio.gather(during_evaluation, during_pause)
+    assert pauses == [1.5]
+    assert evaluations.batches == [(("push", "a"),), (("push", "b"), ("push", "c"))]
+    await refresher.aclose()

@@ -14,7 +14,7 @@ import random
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -46,6 +46,7 @@ from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.serve.web import WebState, build_app
 from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
+from syncd.store.changes import DaySpan
 from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
 from syncd.store.repository import SourceState, load_source_states
@@ -71,15 +72,63 @@ class CountsCache:
     counts: dict[CountKey, dict[str, dict[date, float]]] = field(default_factory=dict)
     range: CountsRange | None = None
 
-    def load(self, engine: Engine, needed: CountsRange, keys: tuple[CountKey, ...] | None = None) -> None:
-        """Re-read `keys` (default: all needed keys) for the needed day range."""
+    def load(
+        self,
+        engine: Engine,
+        needed: CountsRange,
+        keys: tuple[CountKey, ...] | None = None,
+        spans: Mapping[CountKey, DaySpan] | None = None,
+    ) -> None:
+        """Re-read `keys` (default: all needed keys) for the needed day range, or only the days of their `spans`."""
         wanted = needed.keys if keys is None else tuple(k for k in keys if k in needed.keys)
-        if wanted:
-            fresh = load_daily_counts(engine, keys=wanted, first_day=needed.first_day, last_day=needed.last_day)
-            for key in wanted:
+        whole: list[CountKey] = []
+        by_span: dict[DaySpan, list[CountKey]] = {}
+        for key in wanted:
+            span = spans.get(key) if spans is not None and key in self.counts else None
+            if span is None:
+                whole.append(key)
+            else:
+                first, last = max(span[0], needed.first_day), min(span[1], needed.last_day)
+                if first <= last:
+                    by_span.setdefault((first, last), []).append(key)
+        if whole:
+            fresh = load_daily_counts(engine, keys=whole, first_day=needed.first_day, last_day=needed.last_day)
+            for key in whole:
                 self.counts[key] = dict(fresh.get(key, {}))
+        for (first, last), span_keys in by_span.items():
+            # A push of one day into 10,000 subjects re-reads that day, not the 60 around it.
+            fresh = load_daily_counts(engine, keys=span_keys, first_day=first, last_day=last)
+            for key in span_keys:
+                self.counts[key] = _merged(self.counts[key], fresh.get(key, {}), first, last)
         if keys is None:
             self.range = needed
+
+
+def _widened(held: DaySpan | None, more: DaySpan | None) -> DaySpan | None:
+    """Return the span covering both, None (every day) when either is."""
+    if held is None or more is None:
+        return None
+    return (min(held[0], more[0]), max(held[1], more[1]))
+
+
+def _merged(
+    held: dict[str, dict[date, float]], fresh: Mapping[str, dict[date, float]], first: date, last: date
+) -> dict[str, dict[date, float]]:
+    """Return `held` with the days first..last replaced by `fresh`, as new mappings where they change.
+
+    New objects, never edits: the evaluation cache tells changed counts by their mapping's identity.
+    """
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    merged = dict(held)
+    touched = set(fresh).union(subject for subject, by_day in held.items() if any(day in by_day for day in days))
+    for subject in touched:
+        kept = {day: value for day, value in held.get(subject, {}).items() if not first <= day <= last}
+        kept.update(fresh.get(subject, {}))
+        if kept:
+            merged[subject] = kept
+        else:
+            merged.pop(subject, None)
+    return merged
 
 
 class Daemon:
@@ -116,6 +165,8 @@ class Daemon:
         self.evaluation_cache = EvaluationCache()  # owners' sums and rate estimates, kept until new counts or a new day
         self.refresher = Refresher(self._refresh, pause=REFRESH_PAUSE_SECONDS, sleep=self.clock.sleep)
         self._coverage_stale = False  # a sync succeeded since the auto-backfill last read the coverage
+        # The days pushes changed per key awaiting a refresh; a key missing here is re-read whole.
+        self._pushed_spans: dict[CountKey, DaySpan | None] = {}
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).
         self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
@@ -144,13 +195,18 @@ class Daemon:
         return True
 
     async def evaluate(
-        self, refreshed: tuple[CountKey, ...] | None = None, *, reread: tuple[CountKey, ...] = ()
+        self,
+        refreshed: tuple[CountKey, ...] | None = None,
+        *,
+        reread: tuple[CountKey, ...] = (),
+        spans: Mapping[CountKey, DaySpan] | None = None,
     ) -> Snapshot:
         """Refresh the cache where needed, recompute figures and swap the snapshot in.
 
         `refreshed` None recomputes every goal; a tuple of keys re-reads those counts and
         recomputes only the goals they feed (an empty tuple: none, the sources' health only).
         `reread` keys are re-read from the database first: counts other replicas store.
+        `spans` narrows a refreshed key's re-read to the days a push changed.
         """
         async with self._evaluate_lock:
             now = self.clock.now()
@@ -159,8 +215,10 @@ class Daemon:
             if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
                 await run_db(self.cache.load, self.engine, needed)
-            elif refreshed or reread:
+            elif reread:
                 await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
+            elif refreshed:
+                await run_db(self.cache.load, self.engine, needed, refreshed, spans)
             # A worker thread: 10,000 goals must not stall /metrics, /healthz or a push meanwhile.
             statuses = await asyncio.to_thread(self._goal_statuses, now, None if range_moved else refreshed)
             goals = self.auto_backfill.mark(statuses, now)
@@ -189,8 +247,16 @@ class Daemon:
             await asyncio.to_thread(self.web_state.prerender)
             return snapshot
 
-    def request_refresh(self, keys: tuple[CountKey, ...]) -> None:
-        """Re-evaluate the goals fed by `keys` in the background (after a push); returns at once."""
+    def request_refresh(self, keys: tuple[CountKey, ...], spans: Mapping[CountKey, DaySpan] | None = None) -> None:
+        """Re-evaluate the goals fed by `keys` in the background (after a push); returns at once.
+
+        `spans`: the days the push changed per key, so the refresh re-reads only those days.
+        """
+        for key in keys:
+            span = spans.get(key) if spans is not None else None
+            if key in self._pushed_spans:
+                span = _widened(self._pushed_spans[key], span)
+            self._pushed_spans[key] = span
         self.refresher.request(keys)
 
     def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
@@ -249,16 +315,21 @@ class Daemon:
         self._coverage_stale = self._coverage_stale or outcome.ok
         # Nothing stored changed: keep every goal's figures, refresh only the source's health. Syncs
         # finishing together share one evaluation (and one coverage read) rather than queueing one each.
+        for key in keys:
+            self._pushed_spans[key] = None  # a sync may have changed any day: re-read it whole
         await self.refresher.request(keys if outcome.ok and outcome.changed else ())
         return outcome
 
     async def _refresh(self, keys: tuple[CountKey, ...]) -> None:
         """Re-evaluate what `keys` feed after syncs and pushes, reading the coverage first when a sync stored."""
+        # Taken before any wait: spans noted from here on belong to the next refresh.
+        taken = {key: self._pushed_spans.pop(key, None) for key in keys}
+        spans = {key: span for key, span in taken.items() if span is not None}
         if self._coverage_stale:
             self._coverage_stale = False
             await self.auto_backfill.refresh()
             self.auto_backfill.wake()
-        await self.evaluate(refreshed=keys)
+        await self.evaluate(refreshed=keys, spans=spans)
 
     async def _source_loop(self, name: str, stop: asyncio.Event, first_delay: float | None = None) -> None:
         # Start soon but not all at once; later runs drift ±10% so sources don't align.

@@ -38,6 +38,7 @@ from syncd.engine.evaluate import CountKey
 from syncd.errors import StorageDataError, StorageError
 from syncd.model import Config, Source
 from syncd.serve.json_limits import JsonLimitError, loads_limited
+from syncd.store.changes import DaySpan
 from syncd.store.executor import run_db_write
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
 
@@ -166,8 +167,8 @@ class PushTarget(Protocol):
         """Mark the push source down: a push could not be stored."""
         ...
 
-    def request_refresh(self, keys: tuple[CountKey, ...]) -> None:
-        """Schedule `evaluate(refreshed=keys)` in the background and return at once."""
+    def request_refresh(self, keys: tuple[CountKey, ...], spans: Mapping[CountKey, DaySpan] | None = None) -> None:
+        """Schedule `evaluate(refreshed=keys)` (re-reading the days of `spans`) in the background; return at once."""
         ...
 
 
@@ -244,7 +245,7 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
     log.info("push to %s: %d stored, %d duplicates", name, outcome.stored, outcome.duplicates)
     # Answer now: the figures (and, even for duplicates only, the source's health) follow in the
     # background, coalesced with other pushes, so a client never waits for thousands of goals.
-    daemon.request_refresh(outcome.refreshed)
+    daemon.request_refresh(outcome.refreshed, outcome.spans)
     return web.json_response({"stored": outcome.stored, "duplicates": outcome.duplicates})
 
 

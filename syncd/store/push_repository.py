@@ -5,8 +5,8 @@ Synchronous, like `syncd.store.repository`; the web handler calls it through syn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 from syncd.errors import StorageError
-from syncd.store.changes import note_changes, spans_of
+from syncd.store.changes import DaySpan, note_changes, spans_of
 from syncd.store.count_writes import upsert_counts
 from syncd.store.database import storage_errors
 from syncd.store.models import DailyCountRow, SourceStateRow
@@ -54,6 +54,7 @@ class PushOutcome:
     stored: int
     duplicates: int
     refreshed: tuple[tuple[str, str], ...]
+    spans: Mapping[tuple[str, str], DaySpan] = field(default_factory=dict)  # days changed per key
 
 
 def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedCount], at: datetime) -> PushOutcome:
@@ -89,9 +90,10 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
         # The push source's health, with the counts: its last success is its last accepted push.
         _mark_accepted(connection, source, at)
         # Last: a running daemon learns from it which counts to re-read.
-        note_changes(connection, spans_of(((source, count.metric), count.day) for count in applied), at)
+        spans = spans_of(((source, count.metric), count.day) for count in applied)
+        note_changes(connection, spans, at)
     refreshed = tuple(sorted({(source, count.metric) for count in applied}))
-    return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed)
+    return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed, spans=spans)
 
 
 def _mark_accepted(connection: Connection, source: str, at: datetime) -> None:

@@ -7,6 +7,8 @@ is new since its last look and re-reads only those (source, metric) keys.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import Engine
 
 from syncd.engine.evaluate import CountKey, CountsRange
@@ -21,6 +23,8 @@ class ChangeWatch:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.token: int | None = None
+        # The earliest local day the last poll's changes touched; None when it cannot say (a gap).
+        self.earliest_day: date | None = None
 
     def start(self) -> None:
         """Remember where the feed stands; call before the first full read of the counts."""
@@ -35,11 +39,14 @@ class ChangeWatch:
         changes = changes_since(self.engine, self.token)
         self.token = changes.token
         if not changes.complete:
+            self.earliest_day = None
             return needed.keys
-        return tuple(
+        changed = tuple(
             key
             for key in needed.keys
             if (span := changes.keys.get(key)) is not None
             and span[1] >= needed.first_day
             and span[0] <= needed.last_day
         )
+        self.earliest_day = min((changes.keys[key][0] for key in changed), default=date.max)
+        return changed

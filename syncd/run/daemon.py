@@ -257,7 +257,24 @@ class Daemon:
             if key in self._pushed_spans:
                 span = _widened(self._pushed_spans[key], span)
             self._pushed_spans[key] = span
+        if keys:
+            known = [spans[key][0] for key in keys if spans is not None and key in spans]
+            self._note_changed_from(min(known) if len(known) == len(keys) else None)
         self.refresher.request(keys)
+
+    def _note_changed_from(self, first_day: date | None) -> None:
+        """Counts changed from `first_day` on (None: any day): judge check-ins again if a closed one may move.
+
+        A check-in closes at the end of its last day, so counts of today or later change no judged
+        one; late counts for a past day (a correction, a backfill, another replica) may.
+        """
+        if first_day is None or first_day < self.clock.now().astimezone(self.config.timezone).date():
+            self._checkins_stale = True
+
+    @property
+    def checkins_stale(self) -> bool:
+        """Whether stored counts changed since the check-ins were last judged (they are judged next tick)."""
+        return self._checkins_stale
 
     def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
         """Recompute the goals fed by `refreshed` keys only (all goals when None), reusing the rest.
@@ -372,6 +389,8 @@ class Daemon:
         needed = counts_needed(self.config, self.clock.now())
         # The change feed names the counts any other process or replica stored since the last tick.
         changed = await run_db(self.change_watch.poll, needed)
+        if changed:
+            self._note_changed_from(self.change_watch.earliest_day)
         await self.evaluate(reread=(*self._foreign_counts(states), *changed))
 
     async def start(self) -> None:

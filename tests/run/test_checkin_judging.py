@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,58 @@ async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
     assert daemon.holder.current.checkins == daemon.checkin_results
     assert daemon.holder.current.goals[0].value == 7.0
     engine.dispose()
+
+
+async def _daemon_with_weekly_checkins(tmp_path: Path) -> tuple[Daemon, object]:
+    config = parse_config(
+        CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
+        file="syncd.yaml",
+        environ={"CALLS_TOKEN": TOKEN},
+    )
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
+    upgrade(engine)
+    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
+    await daemon.start()
+    await daemon.record_checkins()
+    return daemon, engine
+
+
+@pytest.mark.parametrize(
+    ("day", "stale"),
+    [
+        ("2026-03-17", True),  # a late count for the closed week of 16 March moves its result
+        ("2026-03-29", False),  # today's count: no closed check-in holds it
+    ],
+)
+async def test_a_push_for_a_closed_checkin_has_it_judged_again(tmp_path: Path, day: str, stale: bool):
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    assert not daemon.checkins_stale
+    async with TestClient(TestServer(build_app(daemon.web_state))) as client:
+        response = await client.post(URL, json={"observations": [item(day=day, value=9)]}, headers=bearer())
+        assert response.status == 200, await response.text()
+        await asyncio.wait_for(daemon.refresher.settle(), 30)
+    assert daemon.checkins_stale is stale
+    if stale:
+        await daemon.record_checkins()
+        week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
+        assert week.value == 9.0
+    engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_a_count_another_process_stored_for_a_closed_checkin_has_it_judged_again(tmp_path: Path):
+    from syncd.store.push_repository import PushedCount, apply_pushed_counts
+
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    # `syncd record` in another process: the daemon learns of it from the change feed at its tick.
+    apply_pushed_counts(
+        engine,  # type: ignore[arg-type]
+        source="calls",
+        counts=[PushedCount("calls_held", "alice", date(2026, 3, 18), 4.0)],
+        at=NOW,
+    )
+    await daemon.tick()
+    assert daemon.checkins_stale
+    await daemon.record_checkins()
+    week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
+    assert week.value == 4.0
+    engine.dispose()  # type: ignore[attr-defined]

@@ -224,8 +224,11 @@ class Daemon:
             goals = self.auto_backfill.mark(statuses, now)
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
+            # In the worker too: a company's funnels read every owner's counts of every stage.
             funnels = (
-                self.holder.current.funnels if keep_funnels else evaluate_funnels(self.config, self.cache.counts, now)
+                self.holder.current.funnels
+                if keep_funnels
+                else await asyncio.to_thread(evaluate_funnels, self.config, self.cache.counts, now)
             )
             snapshot = Snapshot(
                 generated_at=now,

@@ -1,4 +1,5 @@
-"""Judging check-ins (seconds of CPU at 10,000 goals) holds up neither pushes nor their figures."""
+"""Heavy work off the event loop: judging check-ins (seconds of CPU at 10,000 goals) and funnels hold up
+neither pushes, their figures nor /healthz; late counts have closed check-ins judged again."""
 
 from __future__ import annotations
 
@@ -117,4 +118,28 @@ async def test_a_count_another_process_stored_for_a_closed_checkin_has_it_judged
     await daemon.record_checkins()
     week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
     assert week.value == 4.0
+    engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_funnels_are_evaluated_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    evaluating, release = threading.Event(), threading.Event()
+    evaluate_funnels = daemon_module.evaluate_funnels
+
+    def held_funnels(*args: object) -> object:
+        evaluating.set()
+        release.wait(30)  # on the event loop this would hold /healthz below for the whole bound
+        return evaluate_funnels(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daemon_module, "evaluate_funnels", held_funnels)
+    evaluation = asyncio.create_task(daemon.evaluate())
+    try:
+        assert await asyncio.to_thread(evaluating.wait, 30)
+        async with TestClient(TestServer(build_app(daemon.web_state))) as client:
+            health = await asyncio.wait_for(client.get("/healthz"), 10)
+            assert health.status == 200
+        assert not evaluation.done()
+    finally:
+        release.set()
+        await evaluation
     engine.dispose()  # type: ignore[attr-defined]

@@ -66,3 +66,23 @@ def engine(bare_engine: Engine) -> Engine:
     """Return an engine on a database migrated to the newest schema, on each backend."""
     upgrade(bare_engine)
     return bare_engine
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the combinations that cannot exist (COPY on SQLite) rather than skip them.
+
+    In CI a skipped database test reads as a failure to run it; these were never meant to run.
+    """
+    kept, left_out = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        copy_on_sqlite = params.get("write_path") == "copy" and params.get("bare_engine") == "sqlite"
+        (left_out if copy_on_sqlite or _needs_copy_path(item, params) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def _needs_copy_path(item: pytest.Item, params: dict[str, object]) -> bool:
+    # Tests marked `copy_only` run through COPY on PostgreSQL alone.
+    return item.get_closest_marker("copy_only") is not None and params.get("write_path") != "copy"

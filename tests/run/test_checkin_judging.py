@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import Engine
 
 import syncd.run.daemon as daemon_module
 from syncd.config import parse_config
@@ -20,9 +21,7 @@ from syncd.store import create_engine_for, upgrade
 from tests.test_push import CONFIG, NOW, TOKEN, URL, FixedClock, bearer, item
 
 
-async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+async def _daemon_with_weekly_checkins(tmp_path: Path, *, judged: bool = True) -> tuple[Daemon, Engine]:
     config = parse_config(
         CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
         file="syncd.yaml",
@@ -32,6 +31,15 @@ async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
     upgrade(engine)
     daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
     await daemon.start()
+    if judged:
+        await daemon.record_checkins()
+    return daemon, engine
+
+
+async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path, judged=False)
     judging, release = threading.Event(), threading.Event()
     judge_all = daemon_module.judge_all
 
@@ -66,20 +74,6 @@ async def test_a_push_is_stored_and_on_metrics_while_checkins_are_being_judged(
     engine.dispose()
 
 
-async def _daemon_with_weekly_checkins(tmp_path: Path) -> tuple[Daemon, object]:
-    config = parse_config(
-        CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
-        file="syncd.yaml",
-        environ={"CALLS_TOKEN": TOKEN},
-    )
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
-    upgrade(engine)
-    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
-    await daemon.start()
-    await daemon.record_checkins()
-    return daemon, engine
-
-
 @pytest.mark.parametrize(
     ("day", "stale"),
     [
@@ -99,7 +93,7 @@ async def test_a_push_for_a_closed_checkin_has_it_judged_again(tmp_path: Path, d
         await daemon.record_checkins()
         week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
         assert week.value == 9.0
-    engine.dispose()  # type: ignore[attr-defined]
+    engine.dispose()
 
 
 async def test_a_count_another_process_stored_for_a_closed_checkin_has_it_judged_again(tmp_path: Path):
@@ -108,7 +102,7 @@ async def test_a_count_another_process_stored_for_a_closed_checkin_has_it_judged
     daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
     # `syncd record` in another process: the daemon learns of it from the change feed at its tick.
     apply_pushed_counts(
-        engine,  # type: ignore[arg-type]
+        engine,
         source="calls",
         counts=[PushedCount("calls_held", "alice", date(2026, 3, 18), 4.0)],
         at=NOW,
@@ -118,7 +112,7 @@ async def test_a_count_another_process_stored_for_a_closed_checkin_has_it_judged
     await daemon.record_checkins()
     week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
     assert week.value == 4.0
-    engine.dispose()  # type: ignore[attr-defined]
+    engine.dispose()
 
 
 async def test_funnels_are_evaluated_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -142,4 +136,4 @@ async def test_funnels_are_evaluated_off_the_event_loop(tmp_path: Path, monkeypa
     finally:
         release.set()
         await evaluation
-    engine.dispose()  # type: ignore[attr-defined]
+    engine.dispose()

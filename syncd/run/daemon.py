@@ -335,9 +335,10 @@ class Daemon:
         self._coverage_stale = self._coverage_stale or outcome.ok
         # Nothing stored changed: keep every goal's figures, refresh only the source's health. Syncs
         # finishing together share one evaluation (and one coverage read) rather than queueing one each.
-        for key in keys:
+        refreshed = keys if outcome.ok and outcome.changed else ()
+        for key in refreshed:
             self._pushed_spans[key] = None  # a sync may have changed any day: re-read it whole
-        await self.refresher.request(keys if outcome.ok and outcome.changed else ())
+        await self.refresher.request(refreshed)
         return outcome
 
     async def _refresh(self, keys: tuple[CountKey, ...]) -> None:
@@ -431,9 +432,7 @@ class Daemon:
         pulled = foreign & frozenset(self.leases.sources)
         adopt_stored_states(self.stats, states, pulled)
         stored_elsewhere = self.leases.take_gained()
-        return tuple(
-            (name, kpi.metric) for kpi in self.config.kpis.values() for name in stored_elsewhere if kpi.reads(name)
-        )
+        return tuple((name, kpi.metric) for name in stored_elsewhere for kpi in self.config.kpis_reading(name))
 
     async def reload(self, config: Config) -> None:
         """Swap in a new configuration: stats follow the sources, removed goals' series go at once."""

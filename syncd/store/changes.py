@@ -84,11 +84,11 @@ def note_changes(connection: Connection, spans: Mapping[ChangedKey, DaySpan], at
 
 def spans_of(days_by_key: Iterable[tuple[ChangedKey, date]]) -> dict[ChangedKey, DaySpan]:
     """Fold (key, day) pairs into each key's first and last day."""
-    spans: dict[ChangedKey, DaySpan] = {}
+    # Days gathered per key, min and max once each: a sync's millions of rows have few distinct days.
+    days: dict[ChangedKey, set[date]] = {}
     for key, day in days_by_key:
-        first, last = spans.get(key, (day, day))
-        spans[key] = (min(first, day), max(last, day))
-    return spans
+        days.setdefault(key, set()).add(day)
+    return {key: (min(seen), max(seen)) for key, seen in days.items()}
 
 
 def current_token(engine: Engine) -> int:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.schema import Table
+
+if TYPE_CHECKING:
+    import psycopg
 
 from syncd.store.models import DailyCountRow
 
@@ -76,11 +78,14 @@ def delete_counts(connection: Connection, source: str, keys: Sequence[CountKey])
 
 
 def _copy_and_merge(connection: Connection, rows: Iterator[tuple[object, ...]]) -> None:
+    # Here, not at the top: every command imports syncd.store, and SQLite never needs psycopg (~90 ms).
+    import psycopg
+
     # Dropped at commit (or with the rollback): nothing is left behind on a pooled connection.
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE {_TABLE}) ON COMMIT DROP")
     copy = f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
     merge = f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} {_ON_CONFLICT}"  # noqa: S608 - names are constants
-    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
     # Merged batch by batch: one statement for millions of rows would outlast statement_timeout.
     for batch in _batches(rows):
         try:

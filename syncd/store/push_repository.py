@@ -92,7 +92,7 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
         # Last: a running daemon learns from it which counts to re-read.
         spans = spans_of(((source, count.metric), count.day) for count in applied)
         note_changes(connection, spans, at)
-    refreshed = tuple(sorted({(source, count.metric) for count in applied}))
+    refreshed = tuple(sorted(spans))
     return PushOutcome(stored=len(applied), duplicates=duplicates, refreshed=refreshed, spans=spans)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from sqlalchemy.sql.schema import Table
 
 from connectors.base import DailyCount
 from syncd.errors import StorageError
-from syncd.store.changes import ChangedKey, DaySpan, note_changes
+from syncd.store.changes import ChangedKey, DaySpan, note_changes, spans_of
 from syncd.store.count_writes import CountKey, delete_counts, upsert_counts
 from syncd.store.coverage_repository import extend_coverage
 from syncd.store.database import storage_errors
@@ -229,10 +230,7 @@ def _index_counts(counts: Sequence[DailyCount], metrics: Sequence[str]) -> dict[
 
 def _changed_spans(source: str, moved: Sequence[_CountKey], stale: Sequence[_CountKey]) -> dict[ChangedKey, DaySpan]:
     """Each changed metric's first and last day, for the change feed."""
-    days_by_metric: dict[str, set[date]] = {}
-    for metric, _, day in (*moved, *stale):
-        days_by_metric.setdefault(metric, set()).add(day)
-    return {(source, metric): (min(days), max(days)) for metric, days in days_by_metric.items()}
+    return spans_of(((source, metric), day) for metric, _, day in itertools.chain(moved, stale))
 
 
 def _existing_values(

@@ -91,6 +91,8 @@ class Pruner:
                 await self.prune(stop, wait)
             except StorageError as exc:
                 log.warning("retention: pruning stopped until the next round: %s", exc)
+            except Exception:  # the task must outlive any one round, as the refresher does
+                log.exception("retention: unexpected error; pruning again next round")
             delay = EVERY_SECONDS
 
     async def prune(self, stop: asyncio.Event, wait: Wait) -> PruneRound:

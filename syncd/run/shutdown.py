@@ -59,7 +59,6 @@ async def run_until_stopped(
     main: Coroutine[Any, Any, None], stop: asyncio.Event, *, grace: float = STOP_GRACE_SECONDS
 ) -> None:
     """Run `main` until it returns; once `stop` is set, give it `grace` seconds, then cancel it."""
-    # Stall replacement off (a long render is busy, not stuck); the hard cap still bounds threads.
     asyncio.get_running_loop().set_default_executor(UnjoinedThreadPool())
     task = asyncio.create_task(main, name="daemon")
     stopper = asyncio.ensure_future(stop.wait())

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from syncd.clock import Clock, RealWaits
+from syncd.clock import MAX_SPEED, Clock, RealWaits
 from syncd.config import load_config, resolve_config_path
 from syncd.errors import ConfigError, StorageError
 from syncd.model import Config
@@ -489,7 +489,7 @@ def backfill(since: str, source_name: str | None, concurrency: int, config_path:
 @click.option("--seed", default=42, show_default=True, help="Seed of the demo team's activity.")
 @click.option(
     "--speed",
-    type=click.FloatRange(1, 1440),
+    type=click.FloatRange(1, MAX_SPEED),
     default=60,
     show_default=True,
     help="Simulated seconds per real second: 60 brings a simulated hour of activity every real minute; "

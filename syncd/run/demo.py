@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import Engine
 
-from syncd.clock import Clock, ScaledClock
+from syncd.clock import MAX_SPEED, Clock, ScaledClock
 from syncd.config import DEFAULT_CONFIG_PATH, load_config
 from syncd.errors import StorageError
 from syncd.model import Config
@@ -36,6 +36,7 @@ from syncd.redaction import install_log_redaction
 from syncd.run.daemon import Daemon
 from syncd.run.demo_clock import DemoTimeline, demo_clock_path, read_timeline, write_timeline
 from syncd.run.demo_story import seed_recorded_counts
+from syncd.run.shutdown import run_until_stopped
 from syncd.sandbox.outages import Outages
 from syncd.sandbox.server import Sandbox
 from syncd.sandbox.vendors import VENDORS
@@ -64,8 +65,6 @@ SANDBOX_VENDORS = ("lemlist", "kit", *VENDORS)
 # real seconds and each brings minutes of new office-hours activity, so values change within a
 # real minute, while a simulated day still lasts 24 real minutes (long enough to watch).
 DEFAULT_SPEED = 60.0
-# A simulated day per real minute: faster, the fakes' 62 days ahead run out within the hour.
-MAX_SPEED = 1440.0
 # The fake that fails now and then: the call log, two simulated hours a day.
 FAILING_VENDOR = "http_json"
 # The team's working hours (local): a fast demo started outside them begins at the next working
@@ -211,11 +210,14 @@ async def _demo(config: Config, seed: int, speed: float, ports: dict[str, int], 
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP too (the terminal closed): the finally below must stop the clock file, or every later
+        # command on this database would run on from the old anchor at the demo's speed.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
         recorder = asyncio.create_task(_record_closing_days(config, engine, clock, seed, stop), name="demo-record")
         try:
-            await daemon.run(stop)
+            # As `syncd run`: a stuck database call or render cannot hold Ctrl-C.
+            await run_until_stopped(daemon.run(stop), stop)
         finally:
             recorder.cancel()
             await asyncio.gather(recorder, return_exceptions=True)

@@ -19,7 +19,9 @@ class _MalformedRequestFilter(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
             reason = " ".join(str(error.message).split())  # aiohttp's message spans lines
-            record.msg, record.args = "malformed request refused with %s: %s", (error.code, reason)
+            sender = record.args[:1] if isinstance(record.args, tuple) else ()  # aiohttp's request.remote
+            record.msg = "malformed request refused with %s: %s" + (" (from %s)" if sender else "")
+            record.args = (error.code, reason, *sender)
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info, record.exc_text = None, None
         return True

@@ -93,12 +93,13 @@ def render_funnel(
     console.print(table)
     if uplift is not None:
         console.print(f"What if every stage converted {uplift:.0%} better (compounded over the stages):")
-        for row in what_if(stages, uplift):
+        rows = what_if(stages, uplift)
+        for row in rows:
             console.print(
                 f"  {row.owner}: {funnel.steps[-1]} {row.last_step_now:g} -> {row.last_step_then:.1f} (+{row.gain:.1f})"
             )
         # Ratios held, the last step grows as much as the domino does.
         console.print(f"What if only {funnel.domino} grew {uplift:.0%} (the ratios after it held):")
-        for row in what_if(stages, uplift):
+        for row in rows:
             now, then = row.last_step_now, row.last_step_now * (1 + uplift)
             console.print(f"  {row.owner}: {funnel.steps[-1]} {now:g} -> {then:.1f} (+{then - now:.1f})")

@@ -319,7 +319,7 @@ async def _backfill_source(
             tally.current = window
             observer.chunk_started(tally)
             try:
-                states = await run_db(load_source_states, engine)
+                states = await run_db(load_source_states, engine, (source.name,))
             except StorageError as exc:
                 return _fail(tally, observer, clock, str(exc))
             outcome = await sync_window(

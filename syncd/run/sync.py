@@ -220,7 +220,10 @@ async def sync_window(
         return _failed(stats, source, window, "timeout", message, clock.monotonic() - started, log_it=log_failures)
     except Exception as exc:  # a connector bug must not kill the daemon; it is a failed sync
         message = redact(f"{source.name}: {type(exc).__name__}: {exc}", source)
-        log.exception("connector %s crashed", source.connector)
+        # The traceback is for the daemon's log; a caller that reports failures itself (backfill) gets it at debug.
+        log.log(
+            logging.ERROR if log_failures else logging.DEBUG, "connector %s crashed", source.connector, exc_info=True
+        )
         await _record_failure(engine, source, message, clock.now(), fence)
         return _failed(stats, source, window, "error", message, clock.monotonic() - started, log_it=log_failures)
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs

@@ -438,6 +438,8 @@ class Daemon:
         """Swap in a new configuration: stats follow the sources, removed goals' series go at once."""
         self.config = config
         self.web_state.grafana_url, self.web_state.timezone = config.grafana_url, config.timezone
+        # Every cached entry is keyed by the old configuration: none can be hit again, so let them all go.
+        self.evaluation_cache = EvaluationCache()
         stats: dict[str, SourceStats] = {}
         for name, source in config.sources.items():
             kept = self.stats.get(name)

@@ -10,7 +10,7 @@ import pytest
 
 from syncd.engine.evaluate import counts_needed, evaluate_goal, evaluate_goals
 from syncd.engine.forecast_bridge import remaining_weight
-from syncd.engine.pace import Linear, day_weights, period_weight
+from syncd.engine.pace import Linear, day_clock, day_weights, period_weight
 from syncd.engine.periods import period_containing
 from tests.fakes import make_config
 
@@ -186,9 +186,8 @@ def test_the_forecast_moves_with_counts_and_days_not_within_a_day():
     # 8 whole days (23rd..30th) of the 30 are still ahead on the 23rd: W × (1 − 22/30).
     period = period_containing("month", date(2026, 11, 23))
     weights = day_weights(period, Linear())
-    assert remaining_weight(
-        period, weights, period_weight(period, weights), date(2026, 11, 23), ZoneInfo("UTC")
-    ) == pytest.approx(8.0, rel=1e-15)
+    clock = day_clock(period, weights, date(2026, 11, 23), ZoneInfo("UTC"))
+    assert remaining_weight(period_weight(period, weights), clock) == pytest.approx(8.0, rel=1e-15)
     tomorrow = evaluate_goal(config, goal, counts(), morning + timedelta(days=1))
     assert tomorrow.hit_probability != at_morning.hit_probability
     more = counts()

@@ -18,6 +18,7 @@ from syncd.engine.pace import (
     PacingCurve,
     checkin_holding,
     checkin_target,
+    day_clock,
     day_weights,
     elapsed_fraction,
     flow_value,
@@ -280,6 +281,17 @@ def test_the_same_instant_in_another_zone_gives_the_same_fraction() -> None:
 def test_the_last_instant_is_short_of_one() -> None:
     weights = day_weights(NOVEMBER, Linear())
     assert elapsed_fraction(NOVEMBER, weights, local(LONDON, 2026, 11, 30, 23, 59, 59, 999_999), LONDON) < 1.0
+
+
+def test_a_day_clock_at_its_day_start_is_e_at_local_midnight() -> None:
+    # The forecast's remaining weight reads E at the day's start (forecast_bridge.remaining_weight):
+    # on the 25-hour London day, 6 of the week's 7 days are behind it.
+    weights = day_weights(LONDON_W43, Linear())
+    clock = day_clock(LONDON_W43, weights, date(2026, 10, 25), LONDON)
+    assert clock.at_day_start() == float(Fraction(6, 7))
+    assert clock.at_day_start() == clock.at(local(LONDON, 2026, 10, 25))
+    before = day_clock(NOVEMBER, day_weights(NOVEMBER, Linear()), date(2026, 10, 31), LONDON)
+    assert before.at_day_start() == 0.0
 
 
 def test_elapsed_fraction_refuses_a_naive_datetime() -> None:

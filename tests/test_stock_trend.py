@@ -9,7 +9,7 @@ import pytest
 
 from syncd.engine.evaluate import evaluate_goal
 from syncd.engine.periods import custom_period
-from syncd.engine.stock_trend import level_series, stock_trend
+from syncd.engine.stock_trend import level_on, level_series, stock_trend
 from tests.fakes import make_config
 
 NOVEMBER = custom_period(date(2026, 11, 1), date(2026, 11, 30))
@@ -19,6 +19,16 @@ def test_level_series_starts_with_the_level_before_the_period_and_reads_each_day
     by_subject = {"a": {date(2026, 10, 20): 100.0, date(2026, 11, 5): 110.0}, "b": {date(2026, 11, 10): 5.0}}
     points = level_series(by_subject, None, NOVEMBER, date(2026, 11, 20))
     assert points == [(0.0, 100.0), (5.0, 110.0), (10.0, 115.0)]
+
+
+def test_level_on_sums_each_subjects_latest_level_on_or_before_the_day():
+    # Days stored out of order: the latest day counts, not the last one stored.
+    a = {date(2026, 11, 5): 110.0, date(2026, 10, 20): 100.0, date(2026, 11, 25): 130.0}
+    b = {date(2026, 11, 10): 5.0}
+    assert level_on([a, b], date(2026, 11, 4)) == 100.0
+    assert level_on([a, b], date(2026, 11, 10)) == 115.0
+    assert level_on([a, b], date(2026, 10, 19)) == 0.0  # no level known yet
+    assert level_on([], date(2026, 11, 10)) == 0.0
 
 
 def test_a_straight_line_projects_exactly_and_is_almost_sure():

@@ -30,7 +30,7 @@ from syncd.engine.pace import (
 )
 from syncd.engine.periods import Period, checkin_periods, custom_period, period_containing
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
-from syncd.engine.stock_trend import level_series, stock_trend
+from syncd.engine.stock_trend import level_on, level_series, stock_trend
 from syncd.engine.trail import GoalTrail, goal_trail
 from syncd.model import Config, CustomWeightsSpec, FixedPeriodSpec, Goal, Kpi, PeriodSpec
 
@@ -189,14 +189,8 @@ def flow_value(
 
 def stock_value(by_subject: Mapping[str, Mapping[date, float]], subjects: frozenset[str] | None, on_day: date) -> float:
     """Sum, over the chosen subjects, each one's latest level on or before `on_day`."""
-    total = 0.0
-    for subject, days in by_subject.items():
-        if subjects is not None and subject.casefold() not in subjects:
-            continue
-        known = [day for day in days if day <= on_day]
-        if known:
-            total += days[max(known)]
-    return total
+    chosen = (days for subject, days in by_subject.items() if subjects is None or subject.casefold() in subjects)
+    return level_on(chosen, on_day)
 
 
 def pacing_curve(

@@ -37,7 +37,7 @@ from syncd.engine.evaluate import (
     stock_figures,
 )
 from syncd.engine.forecast import RateEstimate, estimate_from_blocks, estimate_rate, hit_probability_given
-from syncd.engine.forecast_bridge import TRAILING_HISTORY
+from syncd.engine.forecast_bridge import TRAILING_HISTORY, remaining_weight
 from syncd.engine.pace import (
     DayClock,
     PaceFigures,
@@ -47,10 +47,10 @@ from syncd.engine.pace import (
     pace_figures,
     period_weight,
 )
-from syncd.engine.periods import Period, checkin_periods, custom_period, local_midnight
+from syncd.engine.periods import Period, checkin_periods, custom_period
 from syncd.engine.series import DaySeries
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
-from syncd.engine.stock_trend import level_series
+from syncd.engine.stock_trend import level_on, level_series
 from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
 from syncd.engine.weights import PacingCurve, day_weights
 from syncd.model import Config, CustomWeightsSpec, Goal, Kpi
@@ -213,12 +213,7 @@ class _Owner:
         """Return evaluate.stock_value for the owner's subjects on `on_day`."""
         found = self._stocks.get(on_day)
         if found is None:
-            total = 0.0
-            for days in self.chosen:
-                known = [day for day in days if day <= on_day]
-                if known:
-                    total += days[max(known)]
-            found = self._stocks[on_day] = total
+            found = self._stocks[on_day] = level_on(self.chosen, on_day)
         return found
 
 
@@ -348,7 +343,6 @@ class Evaluator:
         # E(t) by id of its day clock, the clock held too: no other clock can take its id meanwhile.
         self._elapsed: dict[int, tuple[DayClock, float]] = {}
         self._periods: dict[object, Period] = {}
-        self._day_start = local_midnight(self.today, config.timezone)
         self._kpi_inputs: dict[str, tuple[object, ...]] = {}
         # Pace figures at this instant by their inputs (_pace_key): pace_figures is a pure function,
         # and goals of one target and curve often have the same value (counts are small whole numbers).
@@ -452,7 +446,7 @@ class Evaluator:
             day.series = level_series(self._index(kpi).by_subject, subjects, period, through)
             figures, probability = stock_figures(goal, period, figures, day.series, value, self.instant, tz)
         else:
-            remaining = total_weight * (1 - clock.at(self._day_start))
+            remaining = remaining_weight(total_weight, clock)
             probability = self._probability(goal, kpi, period, key, curve, owner, value, total_weight, remaining)
         day.status = goal_status(
             config, goal, kpi, period, value=value, figures=figures, probability=probability,

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from syncd.engine.forecast import daily_history, hit_probability
-from syncd.engine.pace import elapsed_fraction
-from syncd.engine.periods import Period, custom_period, local_midnight
+from syncd.engine.pace import DayClock, day_clock
+from syncd.engine.periods import Period, custom_period
 from syncd.engine.weights import PacingCurve, day_weights
 
 __all__ = ["TRAILING_HISTORY", "goal_hit_probability", "remaining_weight"]
@@ -17,15 +17,14 @@ __all__ = ["TRAILING_HISTORY", "goal_hit_probability", "remaining_weight"]
 TRAILING_HISTORY = timedelta(weeks=8)
 
 
-def remaining_weight(
-    period: Period, weights: Mapping[date, float], total_weight: float, today: date, tz: ZoneInfo
-) -> float:
-    """Return W × (1 − E) at the start of `today`: the weight of today and the days after it.
+def remaining_weight(total_weight: float, clock: DayClock) -> float:
+    """Return W × (1 − E) at the start of the clock's day: the weight of that day and the days after it.
 
     Taken at the day's start, not at the instant, so the forecast moves with new counts and new days
-    only and a tick where only time moved need not recompute it (docs/forecast.md).
+    only and a tick where only time moved need not recompute it (docs/forecast.md). The reference and
+    the fast evaluator both call this, with the same day clock.
     """
-    return total_weight * (1 - elapsed_fraction(period, weights, local_midnight(today, tz), tz))
+    return total_weight * (1 - clock.at_day_start())
 
 
 def goal_hit_probability(
@@ -49,7 +48,7 @@ def goal_hit_probability(
     first_known = min((day for day, count in daily.items() if count > 0), default=period.first_day)
     history_start = max(period.first_day - TRAILING_HISTORY, min(first_known, period.first_day))
     weights = day_weights(period, curve)
-    remaining = remaining_weight(period, weights, total_weight, today, tz)
+    remaining = remaining_weight(total_weight, day_clock(period, weights, today, tz))
     if history_start < period.first_day:
         trailing = custom_period(history_start, period.first_day - timedelta(days=1))
         weights = {**day_weights(trailing, curve), **weights}

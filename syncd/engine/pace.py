@@ -52,11 +52,16 @@ _MICROSECOND = timedelta(microseconds=1)
 _SIGNIFICANT_DIGITS = 15
 
 
-def _rounded(number: Fraction) -> float:
+def _quotient(numerator: int, denominator: int) -> float:
+    """Return the figure numerator / denominator (denominator > 0), rounded once, then denoised.
+
+    Every published figure goes through here. An int true division is correctly rounded, as
+    `float(Fraction)` is (it divides the same way), without normalising a fraction at every step.
+    """
     try:
-        nearest = float(number)
+        nearest = numerator / denominator
     except OverflowError:
-        nearest = math.inf if number > 0 else -math.inf
+        nearest = math.inf if numerator > 0 else -math.inf
     denoised = float(f"{nearest:.{_SIGNIFICANT_DIGITS}g}")
     # Only a vanishing E makes value / E this large; saturate, as JSON cannot carry inf.
     return denoised if math.isfinite(denoised) else math.copysign(sys.float_info.max, denoised)
@@ -107,7 +112,13 @@ class DayClock:
         """Return E(instant); `instant` must be aware and fall on the clock's day or outside the period."""
         if instant.utcoffset() is None:
             raise ValueError("elapsed_fraction needs an aware datetime")
-        now = _micros(instant)
+        return self._at_micros(_micros(instant))
+
+    def at_day_start(self) -> float:
+        """Return E at the local midnight that starts the clock's day."""
+        return self._at_micros(self.day_start_us)
+
+    def _at_micros(self, now: int) -> float:
         if now <= self.start_us:
             return 0.0
         if now >= self.deadline_us:
@@ -148,7 +159,8 @@ def checkin_target(target: float, checkin: Period, period: Period, weights: Mapp
     """Return a check-in's target: the period target × the check-in's share of the period's weight."""
     paced, total = _paced_weights(period, weights)
     share = _exact_sum(paced[day] for day in checkin.days()) / total
-    return _rounded(Fraction(target) * share)
+    exact = Fraction(target) * share
+    return _quotient(exact.numerator, exact.denominator)
 
 
 def checkin_holding(checkins: Iterable[Period], day: date) -> Period | None:
@@ -222,20 +234,6 @@ def _check_inputs(value: float, target: float, elapsed: float, total_weight: flo
         raise ValueError(f"elapsed fraction must be within 0..1, not {elapsed}")
     if total_weight < 0 or target < 0 or tolerance < 0:
         raise ValueError("target, total weight and tolerance must not be negative")
-
-
-def _quotient(numerator: int, denominator: int) -> float:
-    """Return the figure numerator / denominator (denominator > 0), rounded once, as `_rounded` does.
-
-    An int true division is correctly rounded, as `float(Fraction)` is (it divides the same way),
-    without normalising a fraction at every step.
-    """
-    try:
-        nearest = numerator / denominator
-    except OverflowError:
-        nearest = math.inf if numerator > 0 else -math.inf
-    denoised = float(f"{nearest:.{_SIGNIFICANT_DIGITS}g}")
-    return denoised if math.isfinite(denoised) else math.copysign(sys.float_info.max, denoised)
 
 
 def _sign(number: int) -> int:

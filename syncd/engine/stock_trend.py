@@ -18,13 +18,13 @@ probability is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from syncd.engine.periods import Period
 
-__all__ = ["StockTrend", "level_series", "stock_trend"]
+__all__ = ["StockTrend", "level_on", "level_series", "stock_trend"]
 
 # A perfect fit has no residual spread; its probability is kept off 0 and 1 all the same.
 _MIN_PROBABILITY, _MAX_PROBABILITY = 0.01, 0.99
@@ -54,14 +54,19 @@ def level_series(
     points: list[tuple[float, float]] = []
     before = [day for day in observed if day < period.first_day]
     if before:
-        points.append((0.0, _level_on(chosen, before[-1])))
+        points.append((0.0, level_on(chosen, before[-1])))
     for day in observed:
         if day >= period.first_day:
-            points.append((float((day - period.first_day).days + 1), _level_on(chosen, day)))
+            points.append((float((day - period.first_day).days + 1), level_on(chosen, day)))
     return points
 
 
-def _level_on(chosen: list[Mapping[date, float]], day: date) -> float:
+def level_on(chosen: Iterable[Mapping[date, float]], day: date) -> float:
+    """Return the summed level of the chosen subjects on `day`: each one's latest level on or before it.
+
+    The one definition of a stock's value on a day, for the reference (`evaluate.stock_value`), the
+    level series and the fast evaluator; summed in the subjects' order, so all agree to the last bit.
+    """
     total = 0.0
     for days in chosen:
         known = [d for d in days if d <= day]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,17 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _UPGRADE_LOCK_KEY = 0x73796E6364  # "syncd"
 # A writer holding the SQLite lock (another process, a backfill) is waited for this long: writes
 # queue behind each other, so this bounds the whole queue (20 sources plus a backfill), not one write.
+# It is a write's whole wait: the time queued behind this process's own writers comes off it, so a
+# write gives up within about 60 s, half the database executor's 120 s bound on a call.
 _SQLITE_BUSY_TIMEOUT_MS = 60_000
-# Marks a connection opened by `engine.begin()`, whose transaction writes (see _SQLiteEngine).
+# This process's writers queue on the engine's lock for at most half that: a writer holding it longer
+# is stuck (a hung statement), and the rest of the budget is left for other processes' writers.
+_SQLITE_WRITE_LOCK_WAIT_S = 30.0
+# Set on a connection opened by `engine.begin()`, whose transaction writes: the busy timeout, in ms,
+# left for that transaction (see _SQLiteEngine).
 _WRITE_OPTION = "syncd_sqlite_write"
+# Where a pooled connection remembers the busy timeout it was last given.
+_BUSY_TIMEOUT_KEY = "syncd_busy_timeout_ms"
 # An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 # A statement the server works on longer than this is cancelled by the server (a lock wait, a stuck plan).
@@ -81,6 +90,7 @@ def _sqlite_engine(url: URL) -> Engine:
     # Only the class changes, so `engine.begin()` can tell writes from reads (see _SQLiteEngine).
     engine.__class__ = _SQLiteEngine
     engine.syncd_write_lock = threading.RLock()  # type: ignore[attr-defined]
+    engine.syncd_monotonic = time.monotonic  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -103,8 +113,14 @@ def _sqlite_engine(url: URL) -> Engine:
         # another writer got the lock in between, whatever busy_timeout says: SQLite cannot wait
         # there without breaking the snapshot already read. A write transaction therefore takes
         # the lock up front, where busy_timeout applies; reads stay deferred and never block (WAL).
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        busy_ms = connection.get_execution_options().get(_WRITE_OPTION)
+        if busy_ms is None:
+            connection.exec_driver_sql("BEGIN")
+            return
+        if connection.info.get(_BUSY_TIMEOUT_KEY, _SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            connection.info[_BUSY_TIMEOUT_KEY] = busy_ms
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -116,6 +132,7 @@ class _SQLiteEngine(Engine):
     """
 
     syncd_write_lock: threading.RLock
+    syncd_monotonic: Callable[[], float]
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -123,18 +140,26 @@ class _SQLiteEngine(Engine):
 
         This process's writers queue on a lock first: SQLite's busy handler polls with sleeps of
         up to 100 ms, so a burst of writers (1,000 sources finishing together) would spend far
-        longer asleep than writing. Other processes still wait through busy_timeout; a lock not
-        had within that time is passed over and SQLite decides, as before.
+        longer asleep than writing. Other processes are then waited for through busy_timeout,
+        less the time spent in that queue. A lock not had within _SQLITE_WRITE_LOCK_WAIT_S means
+        a writer of this process is stuck: the write fails as locked rather than wait on.
         """
-        acquired = self.syncd_write_lock.acquire(timeout=_SQLITE_BUSY_TIMEOUT_MS / 1000)
+        started = self.syncd_monotonic()
+        if not self.syncd_write_lock.acquire(timeout=_SQLITE_WRITE_LOCK_WAIT_S):
+            raise StorageError(
+                f"cannot write to {_safe(self.url)}: database is locked: another write of this process "
+                f"has held its SQLite write lock for over {_SQLITE_WRITE_LOCK_WAIT_S:g} s"
+            )
         try:
+            # Whole seconds: a write that queued under a second keeps the connection's setting, so
+            # the usual write runs no extra PRAGMA.
+            queued_s = int(self.syncd_monotonic() - started)
             with self.connect() as connection:
-                connection.execution_options(**{_WRITE_OPTION: True})
+                connection.execution_options(**{_WRITE_OPTION: _SQLITE_BUSY_TIMEOUT_MS - queued_s * 1000})
                 with connection.begin():
                     yield connection
         finally:
-            if acquired:
-                self.syncd_write_lock.release()
+            self.syncd_write_lock.release()
 
 
 def _postgres_engine(url: URL) -> Engine:

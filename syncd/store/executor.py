@@ -30,6 +30,8 @@ R = TypeVar("R")
 DEFAULT_WORKERS = 4
 # Threads stuck on a silent socket are abandoned and replaced, but never more than this in all.
 MAX_THREADS = 32
+# A worker busy on one call longer than this counts as stuck, and waiting work gets a new worker.
+DEFAULT_STALL_AFTER_S = 30.0
 # A call waiting longer than this is given up (the thread may stay stuck; the caller moves on).
 DEFAULT_CALL_TIMEOUT_S = 120.0
 # How often a waiting caller checks whether the workers ahead of it are stuck.
@@ -49,7 +51,7 @@ class DatabaseExecutor(Executor):
         self,
         workers: int = DEFAULT_WORKERS,
         *,
-        stall_after: float = 30.0,
+        stall_after: float = DEFAULT_STALL_AFTER_S,
         max_threads: int = MAX_THREADS,
         thread_name: str = "syncd-db",
     ):

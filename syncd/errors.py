@@ -4,7 +4,8 @@
     ├── ConfigError            a user's configuration is wrong: exit 2, one line per problem
     ├── StorageError           the database is unreachable or refused a write: exit 1
     │   ├── LeaseLost              this replica's lease on a source expired or was taken over
-    │   └── StorageDataError       it refused the values themselves (overflow, NUL): 422, not retried
+    │   ├── StorageDataError       it refused the values themselves (overflow, NUL): 422, not retried
+    │   └── StorageTimeout         it did not answer a call within the call's bound (silent, hung)
     └── SourceError            a sync of one source failed; `reason` labels
         │                      syncd_source_sync_failures_total
         ├── SourceAuthError        401/403: a bad or under-scoped credential, never retried
@@ -34,6 +35,7 @@ __all__ = [
     "SourceUnavailable",
     "StorageDataError",
     "StorageError",
+    "StorageTimeout",
     "SyncdError",
 ]
 
@@ -78,6 +80,10 @@ class LeaseLost(StorageError):
 
 class StorageDataError(StorageError):
     """The database refused the values themselves (out of range, invalid text): retrying will not help."""
+
+
+class StorageTimeout(StorageError):
+    """The database did not answer a call within its bound: silent (a partition, a hung server), not refusing."""
 
 
 class SourceError(SyncdError):

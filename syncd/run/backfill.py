@@ -5,8 +5,9 @@ interrupted backfill (Ctrl-C, a failed source) keeps every finished chunk and th
 resumes after them. Sources run concurrently, at most `concurrency` at a time. Each source keeps
 one connector, so its own rate limiter spans all its chunks, and reads its chunks oldest first,
 since its progress is one "done through" day. Sources that share a vendor account (same connector,
-key and URL) take turns: they share the vendor's limit. What happens is told to a
-`BackfillObserver` (the CLI's view draws it); nothing here prints.
+key and URL) take turns: they share the vendor's limit. Every database call is bounded, and once
+one is not answered the sources still to come fail at once, so a silent database ends the run.
+What happens is told to a `BackfillObserver` (the CLI's view draws it); nothing here prints.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from syncd.errors import StorageError
 from syncd.model import Config, Source
 from syncd.redaction import redact
 from syncd.registry import load_registry
+from syncd.run.database_calls import DatabaseCalls
 from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, SyncOutcome, local_midnight_of, sync_window
 from syncd.store import create_engine_for, load_source_states, upgrade
 from syncd.store.backfill_repository import backfill_done_through, save_backfill_progress
 from syncd.store.coverage_repository import record_coverage
-from syncd.store.executor import run_db, run_db_write
+from syncd.store.executor import run_db
 
 __all__ = [
     "CHUNK_DAYS",
@@ -269,17 +271,20 @@ async def backfill_source(
     clock: Clock,
     observer: BackfillObserver | None = None,
     tally: SourceTally | None = None,
+    *,
+    calls: DatabaseCalls | None = None,
 ) -> bool:
     """Backfill one source in chunks, skipping the ones a previous, interrupted run already stored.
 
     Return True when every chunk is stored. A failed chunk ends the source (later chunks would leave
-    a gap behind the recorded progress); `tally` says where and why.
+    a gap behind the recorded progress); `tally` says where and why. Sources sharing `calls` stop
+    calling a database that has stopped answering.
     """
     observer = observer or _Silent()
     tally = tally or SourceTally(source.name)
     tally.started_at = clock.monotonic()
     try:
-        return await _backfill_source(config, source, since, engine, clock, observer, tally)
+        return await _backfill_source(config, source, since, engine, clock, observer, tally, calls or DatabaseCalls())
     finally:
         tally.seconds = clock.monotonic() - tally.started_at
 
@@ -292,6 +297,7 @@ async def _backfill_source(
     clock: Clock,
     observer: BackfillObserver,
     tally: SourceTally,
+    calls: DatabaseCalls,
 ) -> bool:
     tally.phase = Phase.RUNNING
     cls = load_registry().get(source.connector)
@@ -304,7 +310,7 @@ async def _backfill_source(
         tally.notes.append(note)
         observer.note(tally, note)
     try:
-        done = await run_db(backfill_done_through, engine, source.name, since)
+        done = await calls.read("read backfill progress", backfill_done_through, engine, source.name, since)
     except StorageError as exc:
         return _fail(tally, observer, clock, str(exc))
     pending = [w for w in windows if done is None or w.last_day > done]
@@ -319,7 +325,7 @@ async def _backfill_source(
             tally.current = window
             observer.chunk_started(tally)
             try:
-                states = await run_db(load_source_states, engine, (source.name,))
+                states = await calls.read("read the source's state", load_source_states, engine, (source.name,))
             except StorageError as exc:
                 return _fail(tally, observer, clock, str(exc))
             outcome = await sync_window(
@@ -339,8 +345,14 @@ async def _backfill_source(
                 return _fail(tally, observer, clock, outcome.error or outcome.reason or "the chunk was not stored")
             # Stored after the chunk's own transaction: a crash in between only re-reads that chunk.
             try:
-                await run_db_write(
-                    save_backfill_progress, engine, source.name, since, _stored_through(window, config), clock.now()
+                await calls.write(
+                    "save backfill progress",
+                    save_backfill_progress,
+                    engine,
+                    source.name,
+                    since,
+                    _stored_through(window, config),
+                    clock.now(),
                 )
             except StorageError as exc:
                 return _fail(tally, observer, clock, str(exc))
@@ -353,7 +365,9 @@ async def _backfill_source(
         # Read oldest-first, the chunks reach the covered days only at the end: record the whole
         # range now, so the daemon does not backfill it again.
         try:
-            await run_db_write(record_coverage, engine, source.name, windows[0].first_day, windows[-1].last_day)
+            await calls.write(
+                "record coverage", record_coverage, engine, source.name, windows[0].first_day, windows[-1].last_day
+            )
         except StorageError as exc:
             return _fail(tally, observer, clock, str(exc))
     tally.current = None
@@ -397,6 +411,8 @@ class Backfill:
         self._clock = clock
         self._observer = observer or _Silent()
         self._slots = asyncio.Semaphore(concurrency)
+        # Shared by every source: once the database stops answering one, the others stop calling it.
+        self._calls = DatabaseCalls()
         self.tallies = {source.name: SourceTally(source.name) for source in self._sources}
 
     async def run(self) -> bool:
@@ -423,7 +439,14 @@ class Backfill:
             async with self._slots:
                 try:
                     await backfill_source(
-                        self._config, source, self._since, self._engine, self._clock, self._observer, tally
+                        self._config,
+                        source,
+                        self._since,
+                        self._engine,
+                        self._clock,
+                        self._observer,
+                        tally,
+                        calls=self._calls,
                     )
                 except Exception as exc:  # a bug in one source must not cancel the others
                     log.debug("backfill of %s crashed", source.name, exc_info=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
-from syncd.errors import StorageError
+from syncd.errors import StorageError, StorageTimeout
 
 __all__ = ["DatabaseExecutor", "StorageHealth", "database_executor", "run_db"]
 
@@ -178,7 +178,7 @@ async def run_db(
 ) -> R:
     """Run a synchronous database function on the database executor, given up after a bound.
 
-    A call that does not finish in DEFAULT_CALL_TIMEOUT_S raises StorageError; its thread may
+    A call that does not finish in DEFAULT_CALL_TIMEOUT_S raises StorageTimeout; its thread may
     stay stuck on a silent connection, and the executor replaces it.
     """
     return await run_db_bounded(DEFAULT_CALL_TIMEOUT_S, False, fn, *args, **kwargs)
@@ -217,7 +217,7 @@ async def run_db_bounded(limit_s: float, write: bool, fn: Callable[..., R], /, *
         future.cancel()
         if write:
             HEALTH.record(False, "a write did not finish in time")
-        raise StorageError(f"the database did not answer within {limit_s:g} s") from None
+        raise StorageTimeout(f"the database did not answer within {limit_s:g} s") from None
     except StorageError as exc:
         if write:
             HEALTH.record(False, str(exc))

@@ -81,13 +81,17 @@ def _copy_and_merge(connection: Connection, rows: Iterator[tuple[object, ...]]) 
     # Here, not at the top: every command imports syncd.store, and SQLite never needs psycopg (~90 ms).
     import psycopg
 
-    # Dropped at commit (or with the rollback): nothing is left behind on a pooled connection.
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE {_TABLE}) ON COMMIT DROP")
+    # Dropped at commit (or with the rollback): nothing is left behind on a pooled connection. A
+    # transaction may COPY more than once (a push of several sources): the later calls reuse the table.
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (LIKE {_TABLE}) ON COMMIT DROP")
     copy = f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
     merge = f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} {_ON_CONFLICT}"  # noqa: S608 - names are constants
     driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
     # Merged batch by batch: one statement for millions of rows would outlast statement_timeout.
     for batch in _batches(rows):
+        # Emptied before each COPY, not after: whatever an earlier batch or call left (a savepoint
+        # rolled back restores its rows) is never merged again.
+        connection.exec_driver_sql(f"TRUNCATE {_STAGING}")
         try:
             with driver.cursor() as cursor, cursor.copy(copy) as writer:
                 writer.set_types(["text", "text", "text", "date", "float8", "timestamptz"])
@@ -97,7 +101,6 @@ def _copy_and_merge(connection: Connection, rows: Iterator[tuple[object, ...]]) 
             # Wrapped as SQLAlchemy wraps its own statements, so storage_errors tells bad data from an outage.
             raise DBAPIError.instance(copy, None, exc, psycopg.Error) from exc
         connection.exec_driver_sql(merge)
-        connection.exec_driver_sql(f"TRUNCATE {_STAGING}")
 
 
 def _encoder(connection: Connection, column: str) -> Callable[[Any], Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert
+from sqlalchemy.exc import DBAPIError
 
 from connectors.base import DailyCount
 from syncd.errors import StorageDataError
@@ -144,3 +145,36 @@ def _typed_rows(engine: Engine) -> list[Any]:
     table = DailyCountRow.__table__
     with engine.connect() as connection:
         return list(connection.execute(table.select().where(table.c.source == "lemlist")))
+
+
+@pytest.mark.postgres
+@pytest.mark.copy_only
+def test_two_copies_in_one_transaction_each_store_their_rows(engine: Engine, write_path: str) -> None:
+    assert (engine.dialect.name, write_path) == ("postgresql", "copy")
+    first = counts(3, 4)  # 12 rows: three batches of 5
+    # Half the keys again with new values, and new ones: a row of the first COPY merged twice
+    # would fail ("cannot affect row a second time") or bring back a first value.
+    second = {key: value + 100 for key, value in counts(5, 2).items()}
+    with engine.begin() as connection:
+        upsert_counts(connection, "lemlist", first, T0)
+        upsert_counts(connection, "lemlist", second, T1)
+    stored = {(row.metric, row.subject, row.day): row.value for row in _typed_rows(engine)}
+    assert stored == {**first, **second}
+
+
+@pytest.mark.postgres
+@pytest.mark.copy_only
+def test_a_copy_after_one_rolled_back_to_a_savepoint_stores_only_its_rows(engine: Engine, write_path: str) -> None:
+    assert (engine.dialect.name, write_path) == ("postgresql", "copy")
+    first = counts(1, 3)
+    refused = {**counts(2, 4, value=50.0), ("emails_sent", "ali\x00ce", D): 1.0}  # NUL: refused in its last batch
+    third = {("emails_sent", "carol@acme.io", D): 7.0}
+    with engine.begin() as connection:
+        upsert_counts(connection, "lemlist", first, T0)
+        savepoint = connection.begin_nested()
+        with pytest.raises(DBAPIError):
+            upsert_counts(connection, "lemlist", refused, T0)
+        savepoint.rollback()
+        upsert_counts(connection, "lemlist", third, T1)
+    stored = {(row.metric, row.subject, row.day): row.value for row in _typed_rows(engine)}
+    assert stored == {**first, **third}

@@ -4,9 +4,10 @@ Each call deletes at most `limit` rows and commits, so a sync's write waits for 
 most (on SQLite a write transaction holds the whole file). The caller (syncd.run.retention)
 pauses between batches to let other writers in.
 
-Pruning is idempotent and safe to run from several replicas at once: on PostgreSQL the batch
-is chosen with `FOR UPDATE SKIP LOCKED`, so two pruners take different rows and neither waits
-on the other, nor on a push holding a receipt it is claiming.
+Pruning is idempotent and safe to run from several replicas at once: on PostgreSQL the rows a
+batch deletes are locked with `FOR UPDATE SKIP LOCKED`, so two pruners take different rows and
+neither waits on the other, nor on a push holding a receipt it is claiming. Only those rows: a
+goal version looked at and kept is never locked, so a writer touching it does not wait.
 
 What is never deleted here: daily counts (the data), and the goal version in force
 (`effective_to` null). Which replaced versions check-ins still need is the caller's to say
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, delete, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, or_, select, tuple_
 
 from syncd.store.database import storage_errors
 from syncd.store.models import GoalVersionRow
@@ -97,26 +98,41 @@ def prune_goal_versions(
             or_(columns.goal_key > key, and_(columns.goal_key == key, columns.effective_from > start))
         )
     with storage_errors(engine, "prune goal versions"), engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+        # Read without a lock: most rows looked at may be kept, and a writer must not wait for them.
         rows = connection.execute(candidates).all()
         doomed = [
-            {"k": row.goal_key, "f": row.effective_from}
+            (row.goal_key, row.effective_from)
             for row in rows
             if (owns is None or owns(row.goal_key))
             and (row.goal_key not in keep_from or row.effective_to <= keep_from[row.goal_key])
         ]
-        if doomed:
+        deleted = _delete_versions(connection, doomed) if doomed else 0
+    last = (rows[-1].goal_key, rows[-1].effective_from) if len(rows) == limit else None
+    return VersionBatch(deleted=deleted, after=last)
+
+
+def _delete_versions(connection: Connection, doomed: list[tuple[str, datetime]]) -> int:
+    """Delete these replaced versions; on PostgreSQL lock only them, passing over any another pruner holds."""
+    columns = _VERSIONS.c
+    if connection.dialect.name != "postgresql":
+        # SQLite: the write transaction holds the whole file, so there is nothing finer to lock.
+        return int(
             connection.execute(
                 delete(_VERSIONS).where(
                     columns.goal_key == bindparam("k"),
                     columns.effective_from == bindparam("f"),
                     columns.effective_to.is_not(None),  # never the version in force, whatever happened meanwhile
                 ),
-                doomed,
-            )
-    last = (rows[-1].goal_key, rows[-1].effective_from) if len(rows) == limit else None
-    return VersionBatch(deleted=len(doomed), after=last)
+                [{"k": key, "f": start} for key, start in doomed],
+            ).rowcount
+        )
+    key = tuple_(columns.goal_key, columns.effective_from)
+    locked = (
+        select(columns.goal_key, columns.effective_from)
+        .where(key.in_(doomed), columns.effective_to.is_not(None))
+        .with_for_update(skip_locked=True)
+    )
+    return int(connection.execute(delete(_VERSIONS).where(key.in_(locked.scalar_subquery()))).rowcount)
 
 
 def _check_aware(instant: datetime) -> None:

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
-from syncd.store import load_daily_counts
+from syncd.store import create_engine_for, load_daily_counts, upgrade
 from syncd.store.models import GoalVersionRow
 from syncd.store.push_models import PushReceiptRow
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
@@ -254,3 +255,102 @@ def test_a_naive_instant_is_refused(engine: Engine) -> None:
         prune_push_receipts(engine, older_than=datetime(2026, 1, 1))  # noqa: DTZ001 - the naive value under test
     with pytest.raises(ValueError, match="naive"):
         prune_goal_versions(engine, older_than=datetime(2026, 1, 1), keep_from={})  # noqa: DTZ001
+
+
+@pytest.fixture
+def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(postgres_schema_url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def lock_now(engine: Engine, key: str, start: datetime) -> str:
+    """From another connection, update one version at once if its row is free; say what happened."""
+    with engine.begin() as connection:
+        try:
+            connection.execute(
+                select(GoalVersionRow.goal_key)
+                .where(GoalVersionRow.goal_key == key, GoalVersionRow.effective_from == start)
+                .with_for_update(nowait=True)
+            )
+        except OperationalError:
+            return "blocked"  # lock_not_available: the writer would have waited for the batch
+        connection.execute(
+            update(GoalVersionRow)
+            .where(GoalVersionRow.goal_key == key, GoalVersionRow.effective_from == start)
+            .values(definition='{"note": "edited"}')
+        )
+        return "updated"
+
+
+@pytest.mark.postgres
+def test_a_pruning_batch_locks_only_the_versions_it_deletes(pg_engine: Engine) -> None:
+    seed_versions(
+        pg_engine,
+        [
+            version("m|carol|year", 600, 450),  # read by check-ins: kept
+            version("m|carol|year", 450, None),
+            version("m|dan|month", 600, 450),  # another shard's goal: kept
+            version("m|erin|month", 600, 450),  # deleted
+            version("m|erin|month", 450, None),
+        ],
+    )
+    seen: dict[str, str] = {}
+
+    def inside_the_batch(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        # The batch has deleted and not committed: every lock it takes is held now.
+        if statement.lstrip().upper().startswith("DELETE FROM GOAL_VERSIONS") and not seen:
+            seen["kept, read by check-ins"] = lock_now(pg_engine, "m|carol|year", days_ago(600))
+            seen["kept, another shard's"] = lock_now(pg_engine, "m|dan|month", days_ago(600))
+            seen["deleted"] = lock_now(pg_engine, "m|erin|month", days_ago(600))
+
+    event.listen(pg_engine, "after_cursor_execute", inside_the_batch)
+    try:
+        batch = prune_goal_versions(
+            pg_engine,
+            older_than=T0 - timedelta(days=365),
+            keep_from={"m|carol|year": days_ago(500)},
+            owns=lambda key: key != "m|dan|month",
+        )
+    finally:
+        event.remove(pg_engine, "after_cursor_execute", inside_the_batch)
+
+    assert batch.deleted == 1
+    # A writer waits for the batch only on a row the batch deletes.
+    assert seen == {"kept, read by check-ins": "updated", "kept, another shard's": "updated", "deleted": "blocked"}
+    assert ("m|erin|month", days_ago(600)) not in versions(pg_engine)
+
+
+def test_pruners_running_at_once_delete_each_version_once(engine: Engine) -> None:
+    rows = [version(f"m|p{i:03d}|month", 600, 500) for i in range(300)]
+    seed_versions(engine, rows)
+    keep = {f"m|p{i:03d}|month": days_ago(550) for i in range(0, 300, 10)}  # 30 kept
+    totals: list[int] = []
+    errors: list[BaseException] = []
+
+    def prune_until_done() -> None:
+        total, after = 0, None
+        try:
+            while True:
+                batch = prune_goal_versions(
+                    engine, older_than=T0 - timedelta(days=365), keep_from=keep, after=after, limit=25
+                )
+                total += batch.deleted
+                if (after := batch.after) is None:
+                    break
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        totals.append(total)
+
+    threads = [threading.Thread(target=prune_until_done) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(totals) == 270
+    assert versions(engine) == {(key, days_ago(600)) for key in keep}

@@ -7,15 +7,27 @@ own model, and both must give the verdict written beside it.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import ValidationError
 
+from syncd.serve.json_limits import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
 from syncd.serve.openapi import openapi_document
-from syncd.serve.push import ObservationBatch
+from syncd.serve.push import (
+    MAX_BATCH_ITEMS,
+    MAX_BODY_BYTES,
+    MAX_NAME_CHARS,
+    MAX_PROBLEMS,
+    MAX_SUBJECT_CHARS,
+    MAX_VALUE,
+    MAX_YEARS,
+    ObservationBatch,
+)
 
 NOW = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
 
@@ -112,3 +124,51 @@ def test_the_answers_are_described() -> None:
     assert problem.is_valid({"error": "observations: missing required key", "problems": ["observations: missing"]})
     for status in ("400", "401", "404", "413", "503"):
         assert "application/json" in responses[status]["content"], status
+
+
+def test_the_documented_limits_are_the_enforced_ones() -> None:
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    observation = schemas["Observation"]["properties"]
+    answers = _operation()["responses"]
+    documented = {
+        "items per batch": schemas["Observations"]["properties"]["observations"]["maxItems"],
+        "metric": observation["metric"]["maxLength"],
+        "subject": observation["subject"]["maxLength"],
+        "key": observation["key"]["maxLength"],
+        "value": observation["value"]["maximum"],
+        "problems listed": schemas["Problem"]["properties"]["problems"]["description"],
+        "years from today": observation["day"]["description"],
+        "body": answers["413"]["description"],
+        "json": answers["400"]["description"],
+    }
+
+    assert documented == {
+        "items per batch": MAX_BATCH_ITEMS,
+        "metric": MAX_NAME_CHARS,
+        "subject": MAX_SUBJECT_CHARS,
+        "key": MAX_NAME_CHARS,
+        "value": MAX_VALUE,
+        "problems listed": f"422: one line per bad item, the first {MAX_PROBLEMS}",
+        "years from today": f"the local day; within {MAX_YEARS} years of today",
+        "body": f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB",
+        "json": (
+            f"malformed body, or JSON beyond the limits (nested deeper than {MAX_JSON_DEPTH} levels, "
+            f"a number longer than {MAX_NUMBER_CHARS} characters)"
+        ),
+    }
+    # And the constants are what the endpoint's model enforces.
+    model = ObservationBatch.model_json_schema()
+    enforced = model["$defs"]["Observation"]["properties"]
+    assert model["properties"]["observations"]["maxItems"] == MAX_BATCH_ITEMS
+    assert (enforced["metric"]["maxLength"], enforced["subject"]["maxLength"]) == (MAX_NAME_CHARS, MAX_SUBJECT_CHARS)
+    assert enforced["key"]["anyOf"][0]["maxLength"] == MAX_NAME_CHARS
+    assert enforced["value"]["maximum"] == MAX_VALUE
+
+
+def test_the_push_guide_states_the_enforced_limits() -> None:
+    guide = " ".join((Path(__file__).resolve().parents[1] / "docs" / "connectors" / "push.md").read_text().split())
+    assert f"at most {MAX_BATCH_ITEMS:,} observations and {MAX_BODY_BYTES // 2**20} MiB per request" in guide
+    assert f"nested at most {MAX_JSON_DEPTH} levels, numbers at most {MAX_NUMBER_CHARS} characters" in guide
+    assert f"`value` at most 10^{round(math.log10(MAX_VALUE))}" in guide
+    assert f"within {MAX_YEARS} years of today" in guide

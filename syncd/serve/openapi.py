@@ -1,13 +1,24 @@
 """The OpenAPI 3.1 description of syncd's HTTP API, served at `/api/v1/openapi.json`.
 
 Written by hand beside the handlers (syncd/serve/api.py, push.py); a test validates the document and
-every live response against it, so the two cannot drift.
+every live response against it, so the two cannot drift. The push limits are the handler's own
+constants (push.py, json_limits.py), not copies.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from syncd.serve.json_limits import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
+from syncd.serve.push import (
+    MAX_BATCH_ITEMS,
+    MAX_BODY_BYTES,
+    MAX_NAME_CHARS,
+    MAX_PROBLEMS,
+    MAX_SUBJECT_CHARS,
+    MAX_VALUE,
+    MAX_YEARS,
+)
 from syncd.version import VERSION
 
 __all__ = ["openapi_document"]
@@ -189,12 +200,17 @@ PROBLEM: dict[str, Any] = {
     "required": ["error"],
     "properties": {
         "error": _TEXT,
-        "problems": {"type": "array", "items": _TEXT, "description": "422: one line per bad item, the first 20"},
+        "problems": {
+            "type": "array",
+            "items": _TEXT,
+            "description": f"422: one line per bad item, the first {MAX_PROBLEMS}",
+        },
     },
 }
 
-# The push body, as syncd.serve.push.ObservationBatch validates it. Names are stripped of Python's
-# whitespace before their checks, so a name needs one character that is neither that nor a control.
+# The push body, as syncd.serve.push.ObservationBatch validates it, its limits taken from there (and
+# from json_limits) so the two cannot drift. Names are stripped of Python's whitespace before their
+# checks, so a name needs one character that is neither that nor a control.
 _PY_SPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CONTROL = r"\x00-\x1f\x7f"
 
@@ -215,13 +231,13 @@ OBSERVATION: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["metric", "value"],
     "properties": {
-        "metric": _name(200, "the metric name a KPI reads"),
-        "subject": _name(500, "who or what the count is for (default all)"),
+        "metric": _name(MAX_NAME_CHARS, "the metric name a KPI reads"),
+        "subject": _name(MAX_SUBJECT_CHARS, "who or what the count is for (default all)"),
         "day": {
             "type": ["string", "null"],
             "format": "date",
             "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-            "description": "the local day; within 10 years of today",
+            "description": f"the local day; within {MAX_YEARS} years of today",
         },
         "at": {
             "type": ["string", "null"],
@@ -229,10 +245,10 @@ OBSERVATION: dict[str, Any] = {
             "pattern": _OFFSET,
             "description": "an instant with its UTC offset (within 14:00), counted on its day in the configured zone",
         },
-        "value": {"type": "number", "minimum": 0, "maximum": 1e15},
+        "value": {"type": "number", "minimum": 0, "maximum": MAX_VALUE},
         "mode": {"enum": ["set", "add"], "default": "set", "description": "set replaces the day's count, add adds"},
         "key": {
-            **_name(200, "the client's idempotency key: an add is applied once per key"),
+            **_name(MAX_NAME_CHARS, "the client's idempotency key: an add is applied once per key"),
             "type": ["string", "null"],
         },
     },
@@ -249,7 +265,11 @@ OBSERVATIONS: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["observations"],
     "properties": {
-        "observations": {"type": "array", "maxItems": 10_000, "items": {"$ref": "#/components/schemas/Observation"}}
+        "observations": {
+            "type": "array",
+            "maxItems": MAX_BATCH_ITEMS,
+            "items": {"$ref": "#/components/schemas/Observation"},
+        }
     },
 }
 STORED: dict[str, Any] = {
@@ -260,6 +280,14 @@ STORED: dict[str, Any] = {
         "duplicates": {"type": "integer", "minimum": 0, "description": "adds whose key was applied before"},
     },
 }
+
+
+def _size(size_bytes: int) -> str:
+    """Say a byte count as people read a limit: 1 MiB, 512 KiB, 1,000 bytes."""
+    for unit, power in (("MiB", 20), ("KiB", 10)):
+        if size_bytes % (1 << power) == 0:
+            return f"{size_bytes >> power:,} {unit}"
+    return f"{size_bytes:,} bytes"
 
 
 def _answer(description: str, schema: str) -> dict[str, Any]:
@@ -312,10 +340,14 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _answer("stored", "Stored"),
-                        "400": _answer("malformed body, or JSON beyond the limits (depth, number size)", "Problem"),
+                        "400": _answer(
+                            f"malformed body, or JSON beyond the limits (nested deeper than {MAX_JSON_DEPTH} "
+                            f"levels, a number longer than {MAX_NUMBER_CHARS} characters)",
+                            "Problem",
+                        ),
                         "401": _answer("missing or wrong token", "Problem"),
                         "404": _answer("no such push source", "Problem"),
-                        "413": _answer("the body is larger than 1 MiB", "Problem"),
+                        "413": _answer(f"the body is larger than {_size(MAX_BODY_BYTES)}", "Problem"),
                         "422": _answer(
                             "a value is not acceptable (or the database refused it: do not retry)", "Problem"
                         ),

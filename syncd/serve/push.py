@@ -45,6 +45,11 @@ from syncd.store.push_repository import PushedCount, apply_pushed_counts
 __all__ = [
     "MAX_BATCH_ITEMS",
     "MAX_BODY_BYTES",
+    "MAX_NAME_CHARS",
+    "MAX_PROBLEMS",
+    "MAX_SUBJECT_CHARS",
+    "MAX_VALUE",
+    "MAX_YEARS",
     "Observation",
     "ObservationBatch",
     "PushTarget",
@@ -57,13 +62,19 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # 10,000 items of ~100 bytes fit; anything larger is a mistake
 MAX_BATCH_ITEMS = 10_000
-_MAX_PROBLEMS = 20  # a batch broken throughout needs its first problems, not ten thousand lines
+MAX_PROBLEMS = 20  # a batch broken throughout needs its first problems, not ten thousand lines
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # No control characters: PostgreSQL refuses NUL in text, and the others corrupt logs and label values.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=_PRINTABLE)]
+MAX_NAME_CHARS = 200
+MAX_SUBJECT_CHARS = 500
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS, pattern=_PRINTABLE)
+]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_CHARS, pattern=_PRINTABLE)
+]
 MAX_VALUE = 1e15  # a count beyond a quadrillion is a client bug; sums of such stay finite in storage
 MAX_YEARS = 10  # days and instants further than this from now are refused
 _MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (Kiribati, +14:00)
@@ -228,7 +239,7 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
         batch = ObservationBatch.model_validate(document, context={"now": daemon.clock.now()})
     except ValidationError as exc:
         problems = describe_errors(exc)
-        return _error(422, problems[0], problems=problems[:_MAX_PROBLEMS])
+        return _error(422, problems[0], problems=problems[:MAX_PROBLEMS])
     counts = [observation.resolve(daemon.config.timezone) for observation in batch.observations]
     at = daemon.clock.now()
     try:

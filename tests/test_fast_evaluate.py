@@ -168,3 +168,34 @@ def test_goals_sharing_figures_differ_where_their_inputs_do() -> None:
     assert [status.status for status in fast[:3]] == ["on_pace", "behind", "on_pace"]
     assert fast[0].figures.pace_ratio == fast[1].figures.pace_ratio
     assert fast[4].figures != fast[5].figures  # at_most: the same level is judged the other way
+
+
+def test_new_counts_for_one_subject_redo_only_its_owners_goals(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The daemon's cache re-reads a push's days as a new KPI mapping in which only the pushed
+    # subjects' day maps are new objects: only their owners' goals may be worked out again.
+    from syncd.engine import fast_evaluate
+
+    text, counts, instant = _random_case(random.Random(7), WHOLE)
+    config = make_config(text)
+    cache = EvaluationCache()
+    evaluate_goals_fast(config, counts, instant, cache)
+    made: list[str] = []
+    real = fast_evaluate.Evaluator._goal_day
+
+    def counting(self: fast_evaluate.Evaluator, goal: object, kpi: object, owner: object) -> object:
+        made.append(f"{goal.kpi}/{goal.owner}")  # type: ignore[attr-defined]
+        return real(self, goal, kpi, owner)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast_evaluate.Evaluator, "_goal_day", counting)
+    emails = ("lemlist", "emails_sent")
+    fresh = {**counts, emails: dict(counts[emails])}
+    fresh[emails]["p2@acme.io"] = {**counts[emails]["p2@acme.io"], instant.date(): 5.0}
+    later = instant + timedelta(minutes=3)
+    assert evaluate_goals_fast(config, fresh, later, cache) == evaluate_goals(config, fresh, later)
+    # p2's per-person goals on lemlist, its team's (t0), and the KPIs summing every subject.
+    reading = set(made)
+    assert reading, "the pushed subject's goals were not worked out again"
+    others = [g for g in config.goals if g.kpi in ("emails", "both", "levels") and g.owner not in ("p2", "t0")]
+    assert others, "the case has goals of other owners on the pushed KPI"
+    assert not {f"{g.kpi}/{g.owner}" for g in others} & reading
+    assert all(g.split("/")[0] in ("emails", "both", "levels") for g in reading)

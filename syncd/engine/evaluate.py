@@ -6,8 +6,9 @@ subjects count for an owner, which period holds the instant, and what the value 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ __all__ = [
     "evaluate_goal",
     "evaluate_goals",
     "kpi_counts",
+    "needs_shape",
     "owner_daily_counts",
     "owner_subjects",
     "period_at",
@@ -68,9 +70,20 @@ class CountsRange:
 def period_at(config: Config, spec: PeriodSpec, instant: datetime) -> Period:
     """Return the period of a goal that holds `instant` (a fixed period is always itself)."""
     if isinstance(spec, FixedPeriodSpec):
-        return custom_period(spec.first_day, spec.last_day)
+        return _period_on(spec, None, 0, None)
     today = instant.astimezone(config.timezone).date()
-    return period_containing(spec.kind, today, week_start=config.week_start, fortnight_anchor=config.fortnight_anchor)
+    return _period_on(spec, today, config.week_start, config.fortnight_anchor)
+
+
+@functools.lru_cache(maxsize=4096)
+def _period_on(spec: PeriodSpec, today: date | None, week_start: int, anchor: date | None) -> Period:
+    # Asked once per goal by every evaluation, coverage check and counts range: 10,000 goals share a
+    # handful of (spec, day) pairs, and building a Period was most of an evaluation's event-loop time.
+    if isinstance(spec, FixedPeriodSpec):
+        return custom_period(spec.first_day, spec.last_day)
+    assert today is not None
+    assert anchor is not None
+    return period_containing(spec.kind, today, week_start=week_start, fortnight_anchor=anchor)
 
 
 def previous_period(config: Config, spec: PeriodSpec, instant: datetime) -> Period | None:
@@ -102,7 +115,13 @@ def counts_needed(config: Config, instant: datetime, goals: Iterable[Goal] | Non
     keys: set[CountKey] = set()
     firsts: list[date] = []
     lasts: list[date] = []
+    seen: set[Hashable] = set()
     for goal in config.goals if goals is None else goals:
+        # Goals of one shape need the same days: 10,000 goals are a few shapes, worked out once each.
+        shape = needs_shape(goal)
+        if shape in seen:
+            continue
+        seen.add(shape)
         kpi = config.kpis[goal.kpi]
         period = period_at(config, goal.period, instant)
         keys.update(kpi.count_keys)
@@ -115,6 +134,11 @@ def counts_needed(config: Config, instant: datetime, goals: Iterable[Goal] | Non
         lasts.append(period.last_day)
     today = instant.astimezone(config.timezone).date()
     return CountsRange(tuple(sorted(keys)), min(firsts, default=today), max(lasts, default=today))
+
+
+def needs_shape(goal: Goal) -> Hashable:
+    """Return what decides which days of which counts a goal needs (`_history_needed`): equal for goals of one shape."""
+    return (goal.kpi, goal.period, goal.pacing == "history", bool(goal.checkins))
 
 
 def owner_subjects(config: Config, kpi: Kpi, owner: str) -> frozenset[str] | None:

@@ -50,7 +50,7 @@ from syncd.engine.pace import (
 from syncd.engine.periods import Period, checkin_periods, custom_period
 from syncd.engine.series import DaySeries
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
-from syncd.engine.stock_trend import level_on, level_series
+from syncd.engine.stock_trend import chosen_level_series, level_on
 from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
 from syncd.engine.weights import PacingCurve, day_weights
 from syncd.model import Config, CustomWeightsSpec, Goal, Kpi
@@ -220,7 +220,7 @@ class _Owner:
 class _GoalDay:
     """One goal's figures that hold for a whole local day, while its counts stay the same objects."""
 
-    __slots__ = ("clock", "pace_key", "period", "series", "status", "stock", "total_weight", "value")
+    __slots__ = ("clock", "latest", "pace_key", "period", "series", "status", "stock", "total_weight", "value")
 
     def __init__(
         self,
@@ -240,6 +240,7 @@ class _GoalDay:
         self.stock = stock
         self.total_weight = total_weight
         self.value = value
+        self.latest = status  # the last status made from this day state (Evaluator.goal's `unless_changed`)
         # What pace_figures is given besides E(t), as exact bits (0.0 and -0.0 differ): goals with
         # equal inputs on one clock share one PaceFigures at an instant.
         self.pace_key: tuple[object, ...] = ()
@@ -269,7 +270,7 @@ class EvaluationCache:
     def __init__(self) -> None:
         self._entries: dict[Hashable, tuple[tuple[object, ...], object]] = {}
         self._estimates: dict[Hashable, tuple[tuple[object, ...], RateEstimate]] = {}
-        self._days: dict[int, tuple[Goal, tuple[object, ...], _GoalDay]] = {}
+        self._days: dict[int, tuple[Goal, object, _GoalDay]] = {}
         self._inputs: dict[str, tuple[object, ...]] = {}
         self._day: date | None = None
 
@@ -310,15 +311,18 @@ class EvaluationCache:
         self._inputs[name] = inputs
         return inputs
 
-    def goal_day(self, goal: Goal, inputs: tuple[object, ...]) -> _GoalDay | None:
-        """Return the goal's day state when made today for this goal object from `kpi_inputs`, else None."""
+    def goal_day(self, goal: Goal, owner: object) -> _GoalDay | None:
+        """Return the goal's day state when made today for this goal object from this owner's counts, else None.
+
+        The owner's counts object stands for the configuration and the owner's day maps (Evaluator._owner).
+        """
         # Keyed by the goal object's id; the entry holds the goal itself, so a reused id cannot match.
         found = self._days.get(id(goal))
-        return found[2] if found is not None and found[0] is goal and found[1] is inputs else None
+        return found[2] if found is not None and found[0] is goal and found[1] is owner else None
 
-    def keep_goal_day(self, goal: Goal, inputs: tuple[object, ...], day: _GoalDay) -> None:
-        """Keep a goal's day state until its inputs or the day change."""
-        self._days[id(goal)] = (goal, inputs, day)
+    def keep_goal_day(self, goal: Goal, owner: object, day: _GoalDay) -> None:
+        """Keep a goal's day state until its owner's counts or the day change."""
+        self._days[id(goal)] = (goal, owner, day)
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._estimates) + len(self._days)
@@ -361,11 +365,16 @@ class Evaluator:
         )
 
     def _owner(self, kpi: Kpi, owner: str) -> _Owner:
-        return self.cache.get(
-            ("owner", kpi.name, owner),
-            self._inputs(kpi),
-            lambda: _Owner(self._index(kpi).chosen(owner_subjects(self.config, kpi, owner))),
+        """Return the owner's counts, the same object while the owner's own day maps are the same objects.
+
+        Keyed by the owner's maps, not the KPI's: a push re-reads a few subjects' days, and only
+        their owners' goals are worked out again, not every goal of the KPI.
+        """
+        subjects = self.cache.get(
+            ("subjects", kpi.name, owner), (self.config,), lambda: owner_subjects(self.config, kpi, owner)
         )
+        chosen = self._index(kpi).chosen(subjects)
+        return self.cache.get(("owner", kpi.name, owner), (self.config, *chosen), lambda: _Owner(chosen))
 
     def _period(self, goal: Goal) -> Period:
         spec = goal.period
@@ -374,22 +383,31 @@ class Evaluator:
             found = self._periods[spec] = period_at(self.config, spec, self.instant)
         return found
 
-    def goal(self, goal: Goal) -> GoalStatus:
-        """Compute one goal's figures, equal to `evaluate_goal`'s."""
+    def goal(self, goal: Goal, unless_changed: GoalStatus | None = None) -> GoalStatus:
+        """Compute one goal's figures, equal to `evaluate_goal`'s.
+
+        `unless_changed`: a status this evaluator's cache made earlier today; it is returned as it is
+        when the goal's counts have not changed since (a refresh after a push keeps the figures of
+        goals the push did not touch, as it keeps other KPIs' goals; the next tick moves their time).
+        """
         kpi = self.config.kpis[goal.kpi]
-        inputs = self._inputs(kpi)
-        day = self.cache.goal_day(goal, inputs)
+        owner = self._owner(kpi, goal.owner)
+        day = self.cache.goal_day(goal, owner)
         if day is None:
-            day = self._goal_day(goal, kpi)
-            self.cache.keep_goal_day(goal, inputs, day)
+            day = self._goal_day(goal, kpi, owner)
+            self.cache.keep_goal_day(goal, owner, day)
+            day.latest = day.status
             return day.status  # made at this instant
+        if unless_changed is not None and unless_changed is day.latest:
+            return unless_changed
         figures = self._figures(goal, day)
         probability = day.status.hit_probability
         if day.series is not None:
             figures, probability = stock_figures(
                 goal, day.period, figures, day.series, day.value, self.instant, self.config.timezone
             )
-        return day.status.at_instant(figures, probability)
+        day.latest = day.status.at_instant(figures, probability)
+        return day.latest
 
     def _elapsed_at(self, clock: DayClock) -> float:
         found = self._elapsed.get(id(clock))
@@ -412,13 +430,12 @@ class Evaluator:
             self._shared_figures[day.pace_key] = found
         return found
 
-    def _goal_day(self, goal: Goal, kpi: Kpi) -> _GoalDay:
+    def _goal_day(self, goal: Goal, kpi: Kpi, owner: _Owner) -> _GoalDay:
         """Work out what holds for the goal all day: value, curve, check-ins, trail, forecast, status."""
         config, today = self.config, self.today
         tz = config.timezone
         period = self._period(goal)
         through = min(max(today, period.first_day - timedelta(days=1)), period.last_day)
-        owner = self._owner(kpi, goal.owner)
         daily = owner.daily
         stock = kpi.kind == "stock"
         value = owner.stock(through) if stock else owner.flow(period, through)
@@ -442,8 +459,7 @@ class Evaluator:
         probability: float | None = None
         if stock:
             # A stock's projection comes from its level trend, refitted at each instant (it moves with time).
-            subjects = owner_subjects(config, kpi, goal.owner)
-            day.series = level_series(self._index(kpi).by_subject, subjects, period, through)
+            day.series = chosen_level_series(owner.chosen, period, through)
             figures, probability = stock_figures(goal, period, figures, day.series, value, self.instant, tz)
         else:
             remaining = remaining_weight(total_weight, clock)
@@ -551,7 +567,7 @@ class Evaluator:
             return estimate_rate(history, planned_rate=planned_rate)
 
         cache_key = (goal.kpi, goal.owner, period, key, history_start, planned_rate)
-        cached = partial(self.cache.estimate, cache_key, self._inputs(kpi), estimate)
+        cached = partial(self.cache.estimate, cache_key, (owner,), estimate)
         return hit_probability_given(
             value=value, target=goal.target, remaining_weight=remaining_weight, estimate=cached
         )

@@ -18,13 +18,13 @@ probability is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from syncd.engine.periods import Period
 
-__all__ = ["StockTrend", "level_on", "level_series", "stock_trend"]
+__all__ = ["StockTrend", "chosen_level_series", "level_on", "level_series", "stock_trend"]
 
 # A perfect fit has no residual spread; its probability is kept off 0 and 1 all the same.
 _MIN_PROBABILITY, _MAX_PROBABILITY = 0.01, 0.99
@@ -50,6 +50,13 @@ def level_series(
     A day's level is read at its end (t = day index + 1); every subject counts with its latest level.
     """
     chosen = [days for subject, days in by_subject.items() if subjects is None or subject.casefold() in subjects]
+    return chosen_level_series(chosen, period, through)
+
+
+def chosen_level_series(
+    chosen: Sequence[Mapping[date, float]], period: Period, through: date
+) -> list[tuple[float, float]]:
+    """Return `level_series` of the chosen subjects' day maps, in the order `by_subject` holds them."""
     observed = sorted({day for days in chosen for day in days if day <= through})
     points: list[tuple[float, float]] = []
     before = [day for day in observed if day < period.first_day]

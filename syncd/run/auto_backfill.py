@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from connectors.base import SyncWindow, local_day
-from syncd.engine.evaluate import STOCK_HISTORY, counts_needed, period_at
+from syncd.engine.evaluate import STOCK_HISTORY, counts_needed, needs_shape, period_at
 from syncd.engine.history_pacing import HISTORY_LOOKBACK
 from syncd.engine.snapshot import GoalStatus
 from syncd.errors import StorageError
-from syncd.model import Config, Goal
+from syncd.model import Config, Goal, PeriodSpec
 from syncd.registry import load_registry
 from syncd.run.backfill import CHUNK_DAYS, CHUNK_DEADLINE_SECONDS
 from syncd.run.source_stats import SourceStats
@@ -93,7 +93,12 @@ def source_needs(config: Config, now: datetime) -> dict[str, date]:
         if source in pulled:
             needs[source] = min(day, needs.get(source, day))
 
+    seen: set[Hashable] = set()
     for goal in config.goals:
+        shape = needs_shape(goal)
+        if shape in seen:  # goals of one shape need the same days
+            continue
+        seen.add(shape)
         first = counts_needed(config, now, [goal]).first_day
         for source in config.kpis[goal.kpi].sources:
             need(source, first)
@@ -208,12 +213,20 @@ class AutoBackfiller:
         if not config.auto_backfill:
             return goals  # switched off: history is the operator's (syncd backfill), figures as they are
         pulled = _pulled_sources(config)  # once, not per goal: 1,000 goals over 1,000 sources
-        complete = {
-            (goal.kpi, goal.owner, period_at(config, goal.period, now).id): goal_data_complete(
-                config, goal, self.coverage, now, pulled
-            )
-            for goal in config.goals
-        }
+        coverage = self.coverage
+        by_shape: dict[Hashable, bool] = {}
+        period_ids: dict[PeriodSpec, str] = {}
+        complete: dict[tuple[str, str, str], bool] = {}
+        for goal in config.goals:
+            # Completeness depends on the goal's KPI, period and curve, not its owner: once per shape.
+            shape = (goal.kpi, goal.period, goal.pacing == "history")
+            flag = by_shape.get(shape)
+            if flag is None:
+                flag = by_shape[shape] = goal_data_complete(config, goal, coverage, now, pulled)
+            period_id = period_ids.get(goal.period)
+            if period_id is None:
+                period_id = period_ids[goal.period] = period_at(config, goal.period, now).id
+            complete[(goal.kpi, goal.owner, period_id)] = flag
         out: list[GoalStatus] = []
         for status in goals:
             flag = complete.get((status.kpi, status.owner, status.period), True)

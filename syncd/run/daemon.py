@@ -28,7 +28,7 @@ from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
 from syncd.engine.snapshot import GoalStatus, ReloadStatus, Snapshot, SnapshotHolder, personal_goals_of
 from syncd.errors import ConfigError, StorageError
-from syncd.model import Config, Source
+from syncd.model import Config, PeriodSpec, Source
 from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
 from syncd.run.auto_backfill import AutoBackfiller
@@ -94,7 +94,7 @@ class CountsCache:
         if whole:
             fresh = load_daily_counts(engine, keys=whole, first_day=needed.first_day, last_day=needed.last_day)
             for key in whole:
-                self.counts[key] = dict(fresh.get(key, {}))
+                self.counts[key] = _same_where_equal(self.counts.get(key), fresh.get(key, {}))
         for (first, last), span_keys in by_span.items():
             # A push of one day into 10,000 subjects re-reads that day, not the 60 around it.
             fresh = load_daily_counts(engine, keys=span_keys, first_day=first, last_day=last)
@@ -111,6 +111,23 @@ def _widened(held: DaySpan | None, more: DaySpan | None) -> DaySpan | None:
     return (min(held[0], more[0]), max(held[1], more[1]))
 
 
+def _same_where_equal(
+    held: Mapping[str, dict[date, float]] | None, fresh: Mapping[str, dict[date, float]]
+) -> dict[str, dict[date, float]]:
+    """Return `fresh`, with each subject's map that equals the held one replaced by the held object.
+
+    A sync re-reads its source whole; the evaluation cache tells changed counts by identity, so
+    subjects whose counts did not move keep their owners' figures rather than all being worked out again.
+    """
+    if not held:
+        return dict(fresh)
+    out: dict[str, dict[date, float]] = {}
+    for subject, days in fresh.items():
+        before = held.get(subject)
+        out[subject] = before if before is not None and before == days else days
+    return out
+
+
 def _merged(
     held: dict[str, dict[date, float]], fresh: Mapping[str, dict[date, float]], first: date, last: date
 ) -> dict[str, dict[date, float]]:
@@ -122,8 +139,13 @@ def _merged(
     merged = dict(held)
     touched = set(fresh).union(subject for subject, by_day in held.items() if any(day in by_day for day in days))
     for subject in touched:
-        kept = {day: value for day, value in held.get(subject, {}).items() if not first <= day <= last}
-        kept.update(fresh.get(subject, {}))
+        before, after = held.get(subject, {}), fresh.get(subject, {})
+        if sum(day in before for day in days) == len(after) and all(before.get(d) == v for d, v in after.items()):
+            # Unchanged (a push re-sent what was stored, or changed other subjects' days): keep the
+            # same object, so its owner's figures are not worked out again.
+            continue
+        kept = {day: value for day, value in before.items() if not first <= day <= last}
+        kept.update(after)
         if kept:
             merged[subject] = kept
         else:
@@ -167,6 +189,7 @@ class Daemon:
         self._coverage_stale = False  # a sync succeeded since the auto-backfill last read the coverage
         # The days pushes changed per key awaiting a refresh; a key missing here is re-read whole.
         self._pushed_spans: dict[CountKey, DaySpan | None] = {}
+        self._needed: tuple[Config, date, CountsRange] | None = None  # see _counts_needed
         self.connectors = ConnectorPool()
         # The start is the first successful load; each SIGHUP updates it (see reload_from).
         self.reload_status = ReloadStatus(successful=True, last_success=self.clock.now())
@@ -210,7 +233,7 @@ class Daemon:
         """
         async with self._evaluate_lock:
             now = self.clock.now()
-            needed = counts_needed(self.config, now)
+            needed = self._counts_needed(now)
             range_moved = self.cache.range != needed
             if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
@@ -220,8 +243,9 @@ class Daemon:
             elif refreshed:
                 await run_db(self.cache.load, self.engine, needed, refreshed, spans)
             # A worker thread: 10,000 goals must not stall /metrics, /healthz or a push meanwhile.
-            statuses = await asyncio.to_thread(self._goal_statuses, now, None if range_moved else refreshed)
-            goals = self.auto_backfill.mark(statuses, now)
+            goals, backfill_remaining = await asyncio.to_thread(
+                self._marked_statuses, now, None if range_moved else refreshed
+            )
             # Nothing re-read (a sync that changed no count): the funnels stand as they were.
             keep_funnels = refreshed == () and not range_moved
             # In the worker too: a company's funnels read every owner's counts of every stage.
@@ -242,13 +266,22 @@ class Daemon:
                 ready=True,
                 config_reload=self.reload_status,
                 checkins=self.checkin_results,
-                backfill_remaining_days=self.auto_backfill.remaining_days(now),
+                backfill_remaining_days=backfill_remaining,
                 pruned_rows=dict(self.pruner.pruned),
             )
             self.holder.swap(snapshot)
             # Render once per change, off the event loop, rather than on the first scrape after it.
             await asyncio.to_thread(self.web_state.prerender)
             return snapshot
+
+    def _counts_needed(self, now: datetime) -> CountsRange:
+        """Return `counts_needed` for the running configuration, worked out once per configuration and local day."""
+        config = self.config
+        today = now.astimezone(config.timezone).date()
+        kept = self._needed
+        if kept is None or kept[0] is not config or kept[1] != today:
+            kept = self._needed = (config, today, counts_needed(config, now))
+        return kept[2]
 
     def request_refresh(self, keys: tuple[CountKey, ...], spans: Mapping[CountKey, DaySpan] | None = None) -> None:
         """Re-evaluate the goals fed by `keys` in the background (after a push); returns at once.
@@ -279,6 +312,16 @@ class Daemon:
         """Whether stored counts changed since the check-ins were last judged (they are judged next tick)."""
         return self._checkins_stale
 
+    def _marked_statuses(
+        self, now: datetime, refreshed: tuple[CountKey, ...] | None
+    ) -> tuple[tuple[GoalStatus, ...], dict[str, int]]:
+        """Return the goals' statuses marked complete or not, and the days each source has left to backfill.
+
+        Both walk every goal: in the worker thread, never on the event loop that answers pushes.
+        """
+        statuses = self.auto_backfill.mark(self._goal_statuses(now, refreshed), now)
+        return statuses, self.auto_backfill.remaining_days(now)
+
     def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
         """Recompute the goals fed by `refreshed` keys only (all goals when None), reusing the rest.
 
@@ -286,19 +329,25 @@ class Daemon:
         recomputes everything, as pace moves with time for every goal.
         """
         config = self.config  # one configuration throughout, even if a reload lands meanwhile
-        current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
         evaluator = Evaluator(config, self.cache.counts, now, self.evaluation_cache)
+        if refreshed is None:
+            with collector_paused():
+                return tuple(evaluator.goal(goal) for goal in config.goals)
+        current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
+        reads = {name: any(key in refreshed for key in kpi.count_keys) for name, kpi in config.kpis.items()}
+        period_ids: dict[PeriodSpec, str] = {}
         out: list[GoalStatus] = []
         with collector_paused():
             for goal in config.goals:
-                kpi = config.kpis[goal.kpi]
-                if refreshed is not None and not any(key in refreshed for key in kpi.count_keys):
-                    period = period_at(config, goal.period, now).id
-                    kept = current.get((goal.kpi, goal.owner, period))
-                    if kept is not None:
-                        out.append(kept)
-                        continue
-                out.append(evaluator.goal(goal))
+                period = period_ids.get(goal.period)
+                if period is None:
+                    period = period_ids[goal.period] = period_at(config, goal.period, now).id
+                kept = current.get((goal.kpi, goal.owner, period))
+                if kept is not None and not reads[goal.kpi]:
+                    out.append(kept)
+                else:
+                    # Of the refreshed KPIs' goals, those whose owner's counts did not change keep theirs too.
+                    out.append(evaluator.goal(goal, unless_changed=kept))
         return tuple(out)
 
     async def record_checkins(self) -> None:
@@ -390,7 +439,7 @@ class Daemon:
         # One read of the stored source states serves push health and the replicas' view of the others.
         states = await run_db(load_source_states, self.engine)
         apply_push_states(self.stats, states)
-        needed = counts_needed(self.config, self.clock.now())
+        needed = self._counts_needed(self.clock.now())
         # The change feed names the counts any other process or replica stored since the last tick.
         changed = await run_db(self.change_watch.poll, needed)
         if changed:

@@ -70,3 +70,36 @@ def test_a_span_outside_the_needed_days_reads_nothing_and_a_key_not_held_is_read
     cache.load(engine, NEEDED, (("kit", "optins"), ("kit", "other")), spans)
     assert cache.counts[("kit", "optins")] is held
     assert cache.counts[("kit", "other")] == {"s0": {FIRST: 2.0}}
+
+
+def test_subjects_whose_counts_did_not_move_keep_their_map_object(tmp_path: Path) -> None:
+    # The evaluation cache works an owner's goals out again when one of its day maps is a new object:
+    # a re-read (of a push's days, or a sync's whole key) must hand unchanged subjects their old map.
+    engine = engine_at(tmp_path)
+    push(engine, *(PushedCount("optins", f"s{i}", FIRST + timedelta(days=d), 1.0) for i in range(3) for d in range(5)))
+    cache = CountsCache()
+    cache.load(engine, NEEDED)
+    before = cache.counts[("kit", "optins")]
+    spans = push(
+        engine,
+        PushedCount("optins", "s0", FIRST + timedelta(days=2), 1.0),  # re-sent as stored
+        PushedCount("optins", "s1", FIRST + timedelta(days=2), 9.0),  # changed
+    )
+    cache.load(engine, NEEDED, (("kit", "optins"),), spans)
+    after = cache.counts[("kit", "optins")]
+    assert after["s0"] is before["s0"]  # re-sent: same values, same object
+    assert after["s2"] is before["s2"]  # has counts on the re-read day, none pushed
+    assert after["s1"] is not before["s1"]
+    assert after["s1"][FIRST + timedelta(days=2)] == 9.0
+    assert before["s1"][FIRST + timedelta(days=2)] == 1.0  # never edited in place
+
+    push(engine, PushedCount("optins", "s2", FIRST, 4.0))
+    cache.load(engine, NEEDED, (("kit", "optins"),))  # a sync's whole re-read
+    whole = cache.counts[("kit", "optins")]
+    assert whole["s0"] is before["s0"]
+    assert whole["s1"] is after["s1"]
+    assert whole["s2"] is not before["s2"]
+    assert whole["s2"][FIRST] == 4.0
+    full = CountsCache()
+    full.load(engine, NEEDED)
+    assert cache.counts == full.counts

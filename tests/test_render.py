@@ -76,6 +76,27 @@ def test_the_renderer_equals_generate_latest_byte_for_byte_and_in_meaning() -> N
         assert 'o"dd\\one\nhere' in owners  # escaped on the way out, read back whole
 
 
+def test_numbers_formatted_once_keep_their_sign_and_the_gzip_stream_holds_the_same_text() -> None:
+    # The renderer formats each distinct number once and reuses the text: 0.0 and -0.0 are one dict
+    # key but two texts, NaN never equals itself, and inf is +Inf.
+    renderer = SnapshotRenderer()
+    base = _snapshot(5)
+    specials = (0.0, -0.0, float("nan"), float("inf"), 0.1 + 0.2, 12.0, 1e22)
+    for round_ in range(3):
+        goals = tuple(
+            replace(goal, value=specials[(n + round_) % len(specials)], committed=specials[(n * 3 + round_) % 7])
+            for n, goal in enumerate(base.goals)
+        )
+        snapshot = replace(base, goals=goals)
+        want = generate_latest(build_registry(SnapshotHolder(snapshot)))
+        assert renderer.render(snapshot) == want
+        assert gzip.decompress(renderer.render_gzip(snapshot)) == want
+    text = want.decode()
+    assert 'syncd_goal_value{' in text
+    values = {line.rpartition(" ")[2] for line in text.splitlines() if line.startswith("syncd_goal_value{")}
+    assert {"0.0", "-0.0", "NaN", "+Inf", "0.30000000000000004", "12.0", "1e+22"} <= values
+
+
 async def test_metrics_are_gzipped_when_the_scraper_asks() -> None:
     snapshot = _snapshot(7)
     state = WebState(holder=SnapshotHolder(snapshot), readiness=lambda: asyncio.sleep(0, True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -55,8 +56,13 @@ class WebState:
             cached = self._rendered
             if cached is not None and cached[0] is snapshot:
                 return cached[1]
-            registry = self.registry
-            body = self._renderer.render(snapshot) if registry is None else generate_latest(registry)
+            zipped = self._gzipped
+            if zipped is not None and zipped[0] is snapshot:
+                body = gzip.decompress(zipped[1])  # rendered already: a tenth of a render's cost
+            elif self.registry is None:
+                body = self._renderer.render(snapshot)
+            else:
+                body = generate_latest(self.registry)
             self._rendered = (snapshot, body)
             return body
 
@@ -65,14 +71,30 @@ class WebState:
         self.metrics_gzip()
 
     def metrics_gzip(self) -> bytes:
-        """Return the exposition gzip-compressed, compressed once per snapshot."""
+        """Return the exposition gzip-compressed, rendered and compressed once per snapshot.
+
+        Only the compressed body is kept (Prometheus asks for gzip): the text, ten times its size,
+        is made again from it when a scraper asks for plain text.
+        """
         snapshot = self.holder.current
         cached = self._gzipped
         if cached is not None and cached[0] is snapshot:
             return cached[1]
-        body = gzipped(self.metrics_bytes())
-        self._gzipped = (snapshot, body)
-        return body
+        with self._render_lock:
+            cached = self._gzipped
+            if cached is not None and cached[0] is snapshot:
+                return cached[1]
+            rendered = self._rendered
+            if rendered is not None and rendered[0] is snapshot:
+                body = gzipped(rendered[1])
+            elif self.registry is None:
+                body = self._renderer.render_gzip(snapshot)
+            else:
+                body = gzipped(generate_latest(self.registry))
+            self._gzipped = (snapshot, body)
+            if rendered is not None and rendered[0] is not snapshot:
+                self._rendered = None  # an older snapshot's text: let it go
+            return body
 
 
 def build_app(state: WebState) -> web.Application:

@@ -32,7 +32,7 @@ def test_sums_over_any_days_equal_fsum(seed: int) -> None:
         assert series.total(first, last) == want
         running = series.running(first, last)
         assert len(running) == max(0, (last - first).days + 1)
-        assert running[-1:] == ((want,) if last >= first else ())
+        assert tuple(running[-1:]) == ((want,) if last >= first else ())
     starts = np.array([START.toordinal() - 5, START.toordinal() + 10, START.toordinal() + 150], dtype=np.int64)
     stops = np.array([START.toordinal() + 10, START.toordinal() + 150, START.toordinal() + 400], dtype=np.int64)
     got = series.runs(starts, stops).tolist()

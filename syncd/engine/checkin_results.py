@@ -12,7 +12,7 @@ __all__ = ["CheckinResult", "Outcome"]
 Outcome = Literal["hit", "missed", "incomplete"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands held by the daemon
 class CheckinResult:
     """A closed check-in of a goal at one level, judged with the goal version in force during it."""
 

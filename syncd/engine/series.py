@@ -9,6 +9,7 @@ sum) to the last bit. A series with any other count (a fraction, a negative, -0.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from datetime import date
 
@@ -63,10 +64,10 @@ class DaySeries:
         # take(mode="clip"): a day before the first stored one has prefix 0, one after the last the total.
         return self.prefix.take(stops - self.base, mode="clip") - self.prefix.take(starts - self.base, mode="clip")
 
-    def running(self, first: date, last: date) -> tuple[float, ...]:
+    def running(self, first: date, last: date) -> array[float]:
         """Return the running total at the end of each day from `first` through `last`; needs `exact`."""
         if last < first:
-            return ()
+            return array("d")
         base = self.base
         ends = np.arange(first.toordinal() + 1 - base, last.toordinal() + 2 - base, dtype=np.int64)
-        return tuple((self.prefix.take(ends, mode="clip") - self.prefix.item(self._index(first))).tolist())
+        return array("d", (self.prefix.take(ends, mode="clip") - self.prefix.item(self._index(first))).tobytes())

@@ -198,10 +198,21 @@ def load_daily_counts(
         _COUNTS.c.day >= first_day,
         _COUNTS.c.day <= last_day,
     )
+    # Read in batches, and one object per distinct day and per distinct positive value: at 10,000
+    # goals the cache holds 300,000 counts over a few dozen days and a few dozen values, and a date
+    # and a float per count (plus all the rows fetched at once) were 50 MB of the daemon's peak.
+    days: dict[date, date] = {}
+    values: dict[float, float] = {}
     with storage_errors(engine, "load daily counts"), engine.connect() as connection:
-        for row in connection.execute(statement):
-            result[(row.source, row.metric)].setdefault(row.subject, {})[row.day] = row.value
+        rows = connection.execution_options(yield_per=_READ_BATCH).execute(statement)
+        for source, metric, subject, day, value in rows:
+            if value > 0:  # equal positive floats have the same bits; 0.0/-0.0 and NaN stay as read
+                value = values.setdefault(value, value)
+            result[(source, metric)].setdefault(subject, {})[days.setdefault(day, day)] = value
     return result
+
+
+_READ_BATCH = 10_000  # rows fetched at a time by load_daily_counts
 
 
 def _require_aware(**instants: datetime) -> None:

@@ -72,3 +72,29 @@ async def test_a_call_past_its_bound_is_a_storage_error_and_the_default_pool_sta
     release.set()
     await hung
     pool.shutdown()
+
+
+def test_an_idle_worker_holds_neither_its_last_arguments_nor_its_result() -> None:
+    # A worker waiting for its next call kept the last one's arguments and result alive: after the
+    # daemon stored 45,000 judged check-in results, both copies stayed until the next write.
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    pool = DatabaseExecutor(workers=1, stall_after=60.0, max_threads=2)
+    try:
+        argument, answer = Payload(), Payload()
+        seen = weakref.ref(argument), weakref.ref(answer)
+        assert pool.submit(lambda given: (given, answer), argument).result(timeout=10)[0] is argument
+        del argument, answer
+        for _ in range(100):  # the worker drops them right after handing the result over
+            gc.collect()
+            if seen[0]() is None and seen[1]() is None:
+                break
+            threading.Event().wait(0.01)
+        assert seen[0]() is None
+        assert seen[1]() is None
+    finally:
+        pool.shutdown()

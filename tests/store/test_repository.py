@@ -405,3 +405,28 @@ def test_source_states_can_be_read_for_some_sources_only(engine: Engine) -> None
     assert list(only) == ["kit"]
     assert only["kit"].connector_state == {"page": "kit"}
     assert set(load_source_states(engine)) == {"lemlist", "kit", "slack"}
+
+
+def test_load_daily_counts_reads_more_rows_than_a_batch_and_shares_days_and_values(engine: Engine) -> None:
+    # Read in batches (a server-side cursor on PostgreSQL); one object per distinct day and value.
+    from syncd.store import repository
+
+    subjects = [f"p{i}@acme.io" for i in range(repository._READ_BATCH // 10 + 7)]
+    counts = [
+        DailyCount("emails_sent", s, day(d), float((i + d) % 4) + 0.5)
+        for i, s in enumerate(subjects)
+        for d in range(11)
+    ]
+    counts += [DailyCount("replies", "p0@acme.io", day(2), 0.0), DailyCount("replies", "p1@acme.io", day(2), -0.0)]
+    save(engine, counts, metrics=("emails_sent", "replies"), replace=(0, 10))
+    assert len(counts) > repository._READ_BATCH
+    keys = [("lemlist", "emails_sent"), ("lemlist", "replies")]
+    loaded = load_daily_counts(engine, keys=keys, first_day=day(0), last_day=day(10))
+    emails = loaded[("lemlist", "emails_sent")]
+    assert sum(len(days) for days in emails.values()) == len(counts) - 2
+    assert emails["p3@acme.io"][day(5)] == float((3 + 5) % 4) + 0.5
+    assert sum(sum(days.values()) for days in emails.values()) == sum(c.value for c in counts)
+    assert len({id(d) for days in emails.values() for d in days}) == 11
+    assert len({id(v) for days in emails.values() for v in days.values()}) == 4
+    replies = loaded[("lemlist", "replies")]
+    assert replies == {"p0@acme.io": {day(2): 0.0}, "p1@acme.io": {day(2): 0.0}}

@@ -8,9 +8,10 @@ their lookback, so late corrections are in and the store may freeze it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from syncd.engine.checkin_results import CheckinResult, Outcome
 from syncd.engine.evaluate import (
@@ -25,6 +26,7 @@ from syncd.engine.evaluate import (
 )
 from syncd.engine.pace import checkin_target, day_weights
 from syncd.engine.periods import Period, checkin_periods, local_midnight
+from syncd.engine.shared_work import curve_key, period_weights, remember
 from syncd.model import Config, Goal, Kpi
 
 __all__ = ["GoalVersionAt", "SourceCoverage", "judge_checkins", "unknown_days"]
@@ -90,6 +92,47 @@ def _asks_nothing(checkin: Period, weights: Mapping[date, float]) -> bool:
     return not any(weights[day] for day in checkin.days()) and any(weights.values())
 
 
+def _what_is_asked(
+    config: Config, version: Goal, period: Period, sub: Period, daily: Mapping[date, float]
+) -> tuple[bool, float]:
+    """Return whether the curve asks anything of the check-in, and its target.
+
+    Shared by every goal of one curve, target and check-in (shared_work), as the evaluator shares
+    its live check-in targets; a curve learned from the owner's history (`history`) is the owner's own.
+    """
+    key = curve_key(config, version)
+    if key is None:
+        weights = day_weights(period, pacing_curve(config, version, period, daily)[0])
+        asks = not _asks_nothing(sub, weights)
+        return asks, checkin_target(version.target, sub, period, weights) if asks else 0.0
+
+    def curve_weights() -> dict[date, float]:
+        return period_weights(period, key, pacing_curve(config, version, period, daily)[0])
+
+    if remember(("asks nothing", sub, period, key), lambda: _asks_nothing(sub, curve_weights())):
+        return False, 0.0
+    target = remember(
+        ("checkin target", version.target, sub, period, key),
+        lambda: checkin_target(version.target, sub, period, curve_weights()),
+    )
+    return True, target
+
+
+def _coverage_of(
+    config: Config,
+    kpi: Kpi,
+    sub: Period,
+    coverage: Mapping[str, SourceCoverage],
+    known: dict[Hashable, tuple[int, bool]],
+) -> tuple[int, bool]:
+    """Return the check-in's unknown days and whether it is settled, once per KPI sources and check-in."""
+    key = (kpi.sources, sub)
+    found = known.get(key)
+    if found is None:
+        found = known[key] = (unknown_days(config, kpi, sub, coverage), _settled(config, kpi, sub, coverage))
+    return found
+
+
 def judge_checkins(
     config: Config,
     goal: Goal,
@@ -98,12 +141,15 @@ def judge_checkins(
     *,
     version_at: GoalVersionAt,
     coverage: Mapping[str, SourceCoverage],
+    known: dict[Hashable, tuple[int, bool]] | None = None,
 ) -> list[CheckinResult]:
     """Judge the goal's check-ins that closed before today, in this period and the previous one.
 
     Each period takes its levels from the version in force at its end (or now); each check-in
-    its target, curve and direction from the version in force at its own end.
+    its target, curve and direction from the version in force at its own end. `known`: what this
+    `coverage` says of check-ins already asked about, shared by one pass over many goals.
     """
+    known = {} if known is None else known
     kpi = config.kpis[goal.kpi]
     tz = config.timezone
     today = instant.astimezone(tz).date()
@@ -118,17 +164,19 @@ def judge_checkins(
             continue
         levels = version_at(min(period.deadline(tz) - _LAST_MOMENT, instant)).checkins
         for level in levels:
-            for sub in checkin_periods(period, level, week_start=config.week_start):
+            subs = remember(
+                ("checkins", period, level, config.week_start),
+                partial(checkin_periods, period, level, week_start=config.week_start),
+            )
+            for sub in subs:
                 if sub.last_day >= today:
                     continue
                 version = version_at(sub.deadline(tz) - _LAST_MOMENT)
-                curve, _ = pacing_curve(config, version, period, daily)
-                weights = day_weights(period, curve)
-                if _asks_nothing(sub, weights):
+                asks, target = _what_is_asked(config, version, period, sub, daily)
+                if not asks:
                     continue
-                target = checkin_target(version.target, sub, period, weights)
                 value = checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day)
-                unknown = unknown_days(config, kpi, sub, coverage)
+                unknown, settled = _coverage_of(config, kpi, sub, coverage, known)
                 out.append(
                     CheckinResult(
                         goal_key=key,
@@ -143,7 +191,7 @@ def judge_checkins(
                         value=value,
                         unknown_days=unknown,
                         outcome=_outcome(version, kpi, value, target, unknown),
-                        final=unknown == 0 and _settled(config, kpi, sub, coverage),
+                        final=unknown == 0 and settled,
                     )
                 )
     return out

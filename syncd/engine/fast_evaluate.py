@@ -49,11 +49,12 @@ from syncd.engine.pace import (
 )
 from syncd.engine.periods import Period, checkin_periods, custom_period
 from syncd.engine.series import DaySeries
+from syncd.engine.shared_work import curve_key, period_days, period_weights, remember
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import chosen_level_series, level_on
 from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
 from syncd.engine.weights import PacingCurve, day_weights
-from syncd.model import Config, CustomWeightsSpec, Goal, Kpi
+from syncd.model import Config, Goal, Kpi
 
 __all__ = ["EvaluationCache", "Evaluator", "evaluate_goals_fast"]
 
@@ -61,44 +62,8 @@ SubjectDays = Mapping[date, float]
 T = TypeVar("T")
 
 
-def _curve_key(config: Config, goal: Goal) -> Hashable | None:
-    """Return a hashable name for the goal's curve, or None when it is learned per owner (`history`)."""
-    pacing = goal.pacing
-    if isinstance(pacing, CustomWeightsSpec):
-        return ("custom", tuple(sorted(pacing.weekday.items())), tuple(sorted(pacing.month.items())))
-    if pacing == "business_days":
-        return ("business_days", config.holidays)
-    if pacing == "history":
-        return None
-    return ("linear",)
-
-
-# Goal-independent results, shared across goals and ticks. Keys name the curve (see _curve_key), so
-# an unhashable curve object rides along as an argument; bounded by clearing, as periods roll on.
-_MEMO_LIMIT = 65536
-_memo: dict[Hashable, object] = {}
-
-
-def _remember(key: Hashable, compute: Callable[[], T]) -> T:
-    try:
-        return cast(T, _memo[key])
-    except KeyError:
-        if len(_memo) >= _MEMO_LIMIT:
-            _memo.clear()
-        value = _memo[key] = compute()
-        return value
-
-
-def _days(period: Period) -> list[date]:
-    return _remember(("days", period), period.days)
-
-
-def _weights(period: Period, key: Hashable, curve: PacingCurve) -> dict[date, float]:
-    return _remember(("weights", period, key), lambda: day_weights(period, curve))
-
-
 def _total_weight(period: Period, key: Hashable, curve: PacingCurve) -> float:
-    return _remember(("total", period, key), lambda: period_weight(period, _weights(period, key, curve)))
+    return remember(("total", period, key), lambda: period_weight(period, period_weights(period, key, curve)))
 
 
 def _forecast_days(
@@ -107,13 +72,13 @@ def _forecast_days(
     """Return the forecast's (day, weight) pairs in day order, trailing weeks included (forecast_bridge)."""
 
     def compute() -> tuple[tuple[date, float], ...]:
-        weights = day_weights(period, curve) if key is None else _weights(period, key, curve)
+        weights = day_weights(period, curve) if key is None else period_weights(period, key, curve)
         if history_start < period.first_day:
             trailing = custom_period(history_start, period.first_day - timedelta(days=1))
             weights = {**day_weights(trailing, curve), **weights}
         return tuple((day, weights[day]) for day in sorted(weights))
 
-    return compute() if key is None else _remember(("forecast", period, history_start, key), compute)
+    return compute() if key is None else remember(("forecast", period, history_start, key), compute)
 
 
 class _BlockPlan:
@@ -440,16 +405,16 @@ class Evaluator:
         stock = kpi.kind == "stock"
         value = owner.stock(through) if stock else owner.flow(period, through)
 
-        key = _curve_key(config, goal)
+        key = curve_key(config, goal)
         curve, note = pacing_curve(config, goal, period, daily)
         if key is None:
             weights = day_weights(period, curve)
             total_weight = period_weight(period, weights)
             clock = day_clock(period, weights, today, tz)
         else:
-            weights = _weights(period, key, curve)
+            weights = period_weights(period, key, curve)
             total_weight = _total_weight(period, key, curve)
-            clock = _remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
+            clock = remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
         day = _GoalDay(
             clock=clock, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
             total_weight=total_weight, value=value,
@@ -486,7 +451,7 @@ class Evaluator:
         day = min(max(today, period.first_day), period.last_day)
         out: list[CheckpointStatus] = []
         for level in goal.checkins:
-            subs = _remember(
+            subs = remember(
                 ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
             )
             sub = checkin_holding(subs, day)
@@ -497,7 +462,7 @@ class Evaluator:
             if key is None:
                 target = checkin_target(goal.target, sub, period, weights)
             else:
-                target = _remember(
+                target = remember(
                     ("checkin target", goal.target, sub, period, key),
                     partial(checkin_target, goal.target, sub, period, weights),
                 )
@@ -516,12 +481,12 @@ class Evaluator:
         value_through: date,
     ) -> GoalTrail:
         # trail.goal_trail, with the expected half shared by goals of one period, curve and target.
-        days: Sequence[date] = _days(period)
+        days: Sequence[date] = period_days(period)
         baseline = goal.baseline if stock else None
         if key is None:
             expected = expected_trail(days, weights, goal.target, baseline)
         else:
-            expected = _remember(
+            expected = remember(
                 ("trail", period, key, goal.target, baseline),
                 lambda: expected_trail(days, weights, goal.target, baseline),
             )
@@ -558,7 +523,7 @@ class Evaluator:
                 if key is None:
                     plan = _BlockPlan(pairs, today)
                 else:
-                    plan = _remember(("blocks", period, history_start, key, today), partial(_BlockPlan, pairs, today))
+                    plan = remember(("blocks", period, history_start, key, today), partial(_BlockPlan, pairs, today))
                 counts = owner.series.runs(plan.starts, plan.stops)
                 return estimate_from_blocks(
                     counts, plan.weights, total_weight=plan.total_weight, planned_rate=planned_rate

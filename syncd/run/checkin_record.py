@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from syncd.store.checkin_repository import (
     load_stored_coverage,
     save_checkin_results,
 )
-from syncd.store.goal_history import goal_key, goal_version_at, versions_by_goal
+from syncd.store.goal_history import goal_key, version_goal, version_in_force, versions_by_goal
 from syncd.store.goal_repository import GoalVersion, load_goal_versions
 
 __all__ = [
@@ -50,8 +50,16 @@ def source_coverage(config: Config, stored: Mapping[str, StoredCoverage]) -> dic
 def _version_lookup(history: Sequence[GoalVersion], goal: Goal) -> GoalVersionAt:
     # Without stored history the file is the only version there is. The goal's own versions only:
     # looking through every goal's, for every check-in of every goal, made 10,000 goals take minutes.
+    read: dict[str, Goal] = {}  # a goal's few versions, each parsed once for all its check-ins
+
     def version_at(at: datetime) -> Goal:
-        return goal_version_at(goal, history, at)
+        chosen = version_in_force(history, at) if history else None
+        if chosen is None:
+            return goal
+        found = read.get(chosen.definition)
+        if found is None:
+            found = read[chosen.definition] = version_goal(chosen)
+        return found
 
     return version_at
 
@@ -94,6 +102,7 @@ def judge_all(
     """Judge the finished check-ins of every configured goal that has check-ins."""
     by_key = versions_by_goal(versions)
     own_counts = _own_counts(config, counts)
+    known: dict[Hashable, tuple[int, bool]] = {}  # what the coverage says of each check-in, asked once
     return [
         result
         for goal in config.goals
@@ -105,6 +114,7 @@ def judge_all(
             instant,
             version_at=_version_lookup(by_key.get(goal_key(goal), []), goal),
             coverage=coverage,
+            known=known,
         )
     ]
 

@@ -28,7 +28,15 @@ from syncd.model import (
 from syncd.sharding import goal_in_shard
 from syncd.store.goal_repository import GoalVersion, load_goal_versions, record_goal_versions
 
-__all__ = ["goal_key", "goal_version_at", "goals_as_of", "record_config_goals", "versions_by_goal"]
+__all__ = [
+    "goal_key",
+    "goal_version_at",
+    "goals_as_of",
+    "record_config_goals",
+    "version_goal",
+    "version_in_force",
+    "versions_by_goal",
+]
 
 
 def goal_key(goal: Goal) -> str:
@@ -167,8 +175,18 @@ def goal_version_at(goal: Goal, history: Sequence[GoalVersion], at: datetime) ->
     The version in force at `at`, or before the first version the first one (the earliest known
     definition); the configured goal itself when it has no history.
     """
-    chosen = _version_at(history, at) if history else None
+    chosen = version_in_force(history, at) if history else None
     return _goal_from_definition(chosen.definition) if chosen else goal
+
+
+def version_in_force(history: Sequence[GoalVersion], at: datetime) -> GoalVersion | None:
+    """Return the stored version `goal_version_at` reads at `at` (before the first: the first), None if none."""
+    return _version_at(history, at)
+
+
+def version_goal(version: GoalVersion) -> Goal:
+    """Return the goal a stored version defines."""
+    return _goal_from_definition(version.definition)
 
 
 def _version_at(history: Sequence[GoalVersion], at: datetime, *, before_first: bool = True) -> GoalVersion | None:

@@ -1,0 +1,57 @@
+"""Goal-independent results shared by every goal, evaluation and judging pass (pure, memoised).
+
+10,000 goals stand on a handful of (period, curve) pairs: their days, day weights, check-in
+periods and targets are worked out once and shared by the evaluator (`fast_evaluate`) and the
+check-in judge (`checkins`). Keys name the curve (`curve_key`), so an unhashable curve object rides
+along as an argument; the memo is bounded by clearing, as periods roll on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import date
+from typing import TypeVar, cast
+
+from syncd.engine.periods import Period
+from syncd.engine.weights import PacingCurve, day_weights
+from syncd.model import Config, CustomWeightsSpec, Goal
+
+__all__ = ["curve_key", "period_days", "period_weights", "remember"]
+
+T = TypeVar("T")
+
+_MEMO_LIMIT = 65536
+_memo: dict[Hashable, object] = {}
+
+
+def curve_key(config: Config, goal: Goal) -> Hashable | None:
+    """Return a hashable name for the goal's curve, or None when it is learned per owner (`history`)."""
+    pacing = goal.pacing
+    if isinstance(pacing, CustomWeightsSpec):
+        return ("custom", tuple(sorted(pacing.weekday.items())), tuple(sorted(pacing.month.items())))
+    if pacing == "business_days":
+        return ("business_days", config.holidays)
+    if pacing == "history":
+        return None
+    return ("linear",)
+
+
+def remember(key: Hashable, compute: Callable[[], T]) -> T:
+    """Return the value kept for `key`, computing and keeping it the first time."""
+    try:
+        return cast(T, _memo[key])
+    except KeyError:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        value = _memo[key] = compute()
+        return value
+
+
+def period_days(period: Period) -> list[date]:
+    """Return the period's days (shared: do not modify)."""
+    return remember(("days", period), period.days)
+
+
+def period_weights(period: Period, key: Hashable, curve: PacingCurve) -> dict[date, float]:
+    """Return the curve's day weights over the period, for the curve named `key` (shared: do not modify)."""
+    return remember(("weights", period, key), lambda: day_weights(period, curve))

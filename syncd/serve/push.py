@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal, NotRequired, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -24,12 +24,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
+    with_config,
 )
 from sqlalchemy import Engine
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from connectors.base import local_day
 from connectors.push import PushSettings
@@ -54,6 +57,7 @@ __all__ = [
     "ObservationBatch",
     "PushTarget",
     "describe_errors",
+    "parse_observations",
     "push_routes",
     "push_source",
 ]
@@ -159,6 +163,73 @@ class ObservationBatch(BaseModel):
     observations: list[Observation] = Field(max_length=MAX_BATCH_ITEMS)
 
 
+# The common batch, checked in pydantic-core without a Python validator per item: plain days, no
+# `at`. It is never more lenient than ObservationBatch (the same field types, days as YYYY-MM-DD
+# text); whatever it refuses, or the checks after it find wrong, goes through ObservationBatch,
+# whose errors name the item. A 1,000-item push spent ~16 ms in model validation and resolving.
+_IsoDay = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _DayItem(TypedDict):
+    metric: Name
+    subject: NotRequired[Subject]
+    day: _IsoDay
+    value: Annotated[float, Field(ge=0, le=MAX_VALUE, strict=True, allow_inf_nan=False)]
+    mode: NotRequired[Literal["set", "add"]]
+    key: NotRequired[Name | None]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _DayBatch(TypedDict):
+    observations: Annotated[list[_DayItem], Field(max_length=MAX_BATCH_ITEMS)]
+
+
+_DAY_BATCH: TypeAdapter[_DayBatch] = TypeAdapter(_DayBatch)
+
+
+def parse_observations(document: object, now: datetime, timezone: ZoneInfo) -> list[PushedCount]:
+    """Return the counts a push body asks to store; raise ValidationError naming each bad item.
+
+    Days are checked against `now` (within MAX_YEARS), `at` instants bucketed into `timezone`.
+    """
+    try:
+        plain = _DAY_BATCH.validate_python(document)
+    except ValidationError:
+        plain = None
+    if plain is not None:
+        counts = _plain_counts(plain["observations"], now)
+        if counts is not None:
+            return counts
+    batch = ObservationBatch.model_validate(document, context={"now": now})
+    return [observation.resolve(timezone) for observation in batch.observations]
+
+
+def _plain_counts(items: list[_DayItem], now: datetime) -> list[PushedCount] | None:
+    """Return the counts of plain-day items, or None when one needs the full model's checks (and message)."""
+    today = now.date()
+    earliest, latest = today - timedelta(days=366 * MAX_YEARS), today + timedelta(days=366 * MAX_YEARS)
+    days: dict[str, date] = {}
+    out: list[PushedCount] = []
+    for item in items:
+        text = item["day"]
+        day = days.get(text)
+        if day is None:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                return None
+            if not earliest <= day <= latest:
+                return None
+            days[text] = day
+        mode = item.get("mode", "set")
+        key = item.get("key")
+        if mode == "add" and key is None:
+            return None
+        out.append(PushedCount(item["metric"], item.get("subject", "all"), day, item["value"], mode, key))
+    return out
+
+
 class PushTarget(Protocol):
     """What the endpoint needs of the daemon (`syncd.run.daemon.Daemon` provides it)."""
 
@@ -236,11 +307,10 @@ async def _handle(daemon: PushTarget, request: web.Request) -> web.Response:
     except ValueError:  # JSONDecodeError, UnicodeDecodeError
         return _error(400, "the body is not valid JSON")
     try:
-        batch = ObservationBatch.model_validate(document, context={"now": daemon.clock.now()})
+        counts = parse_observations(document, daemon.clock.now(), daemon.config.timezone)
     except ValidationError as exc:
         problems = describe_errors(exc)
         return _error(422, problems[0], problems=problems[:MAX_PROBLEMS])
-    counts = [observation.resolve(daemon.config.timezone) for observation in batch.observations]
     at = daemon.clock.now()
     try:
         outcome = await run_db_write(apply_pushed_counts, daemon.engine, source=name, counts=counts, at=at)

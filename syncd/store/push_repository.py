@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,9 +35,12 @@ _CHUNK = 500
 _CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
 
 
-@dataclass(frozen=True)
-class PushedCount:
-    """One pushed observation, its day already resolved in the configured time zone."""
+class PushedCount(NamedTuple):
+    """One pushed observation, its day already resolved in the configured time zone.
+
+    A named tuple: a push makes one per item, and a frozen dataclass's initialiser was a fifth of a
+    1,000-item push's handling.
+    """
 
     metric: str
     subject: str

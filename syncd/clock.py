@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["MAX_SPEED", "Clock", "RealWaits", "ScaledClock", "SystemClock"]
+__all__ = [
+    "MAX_SPEED",
+    "Clock",
+    "RealWaits",
+    "ScaledClock",
+    "SystemClock",
+    "duration_timer",
+]
 
 # The demo's fastest: a simulated day per real minute; faster, the fakes' 62 days ahead run out within the hour.
 MAX_SPEED = 1440.0
@@ -50,6 +57,7 @@ class ScaledClock:
     `sleep()` (a simulated wait, `seconds / speed` of real time). A daemon on this clock keeps its
     intervals, ticks, retries and rate limits in simulated time, so at speed 60 a source with a 5m
     interval syncs every 5 real seconds and finds 5 simulated minutes of new activity each time.
+    Durations published as metrics stay real (`real_monotonic`, see `duration_timer`).
     Speed 1 is real time. The real sources are injectable so tests never sleep.
     """
 
@@ -76,6 +84,10 @@ class ScaledClock:
 
     def monotonic(self) -> float:
         return (self._real_monotonic() - self._origin) * self.speed
+
+    def real_monotonic(self) -> float:
+        """Return real seconds from an arbitrary origin: for durations, not for simulated waits."""
+        return self._real_monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await self._real_sleep(max(0.0, seconds) / self.speed)
@@ -109,3 +121,12 @@ class RealWaits:
 
     async def sleep(self, seconds: float) -> None:
         await self._real_sleep(max(0.0, seconds))
+
+
+def duration_timer(clock: Clock) -> Callable[[], float]:
+    """Return the monotonic that durations published as metrics are measured on.
+
+    Real seconds on a simulated clock (a 0.2 s call at 60x is 0.2 s, not 12), the clock's own
+    `monotonic` otherwise, so a test's fake clock still gives exact durations.
+    """
+    return clock.real_monotonic if isinstance(clock, ScaledClock) else clock.monotonic

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import respx
 from click.testing import CliRunner
+from prometheus_client import generate_latest
 
 from syncd.cli.main import main
 from syncd.clock import RealWaits, ScaledClock, SystemClock
@@ -28,8 +31,10 @@ from syncd.run.demo_clock import DemoTimeline, clock_for_database, demo_clock_pa
 from syncd.sandbox.outages import Outages
 from syncd.sandbox.server import DEMO_LEMLIST_API_KEY, Sandbox
 from syncd.sandbox.vendors import VENDORS
+from syncd.serve.exposition import build_registry
 from syncd.serve.status_page import goal_state
 from syncd.store import create_engine_for, upgrade
+from tests.fakes import make_config
 
 DEMO = Path(__file__).resolve().parent.parent / "syncd" / "sandbox" / "demo.yaml"
 LONDON = ZoneInfo("Europe/London")
@@ -356,6 +361,50 @@ async def test_days_roll_over_in_simulated_time(tmp_path: Path) -> None:
     # lookback is here, so the days before it are unknown, not zero).
     assert week.value < 0.75 * week.target, week
     assert week.outcome in ("missed", "incomplete"), week
+
+
+SLOW_VENDOR = """
+timezone: Europe/London
+people: {alice: {identities: {mailshake: alice@acme.io}}}
+sources:
+  mailshake: {connector: mailshake, api_key: "mailshake-test-key-0123456789", base_url: "http://127.0.0.1:9/ms"}
+kpis: {emails: {source: mailshake, metric: emails_sent, per_person: true}}
+"""
+
+
+async def test_the_demos_sync_durations_are_published_in_real_seconds(tmp_path: Path) -> None:
+    real = RealTime()
+    clock = scaled(TUESDAY_9, 60, real)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'demo.db'}")
+    upgrade(engine)
+    daemon = Daemon(make_config(SLOW_VENDOR), engine, clock=clock)
+
+    def answer_in_a_tenth_of_a_second(request: httpx.Request) -> httpx.Response:
+        real.advance(0.1)
+        return httpx.Response(200, json={"nextToken": "", "results": []})
+
+    with respx.mock(assert_all_called=True) as router:
+        router.get("http://127.0.0.1:9/ms/activity/sent").mock(side_effect=answer_in_a_tenth_of_a_second)
+        router.get("http://127.0.0.1:9/ms/activity/replies").mock(side_effect=answer_in_a_tenth_of_a_second)
+        outcome = await daemon.sync_once(daemon.config.sources["mailshake"])
+    await daemon.connectors.aclose()
+    engine.dispose()
+    assert outcome.ok, outcome
+    # Two calls of 0.1 real s: 12 simulated seconds at 60x, published as the 0.2 s they took.
+    assert clock.monotonic() == pytest.approx(12.0)
+    assert outcome.duration == pytest.approx(0.2)
+    exposition = generate_latest(build_registry(daemon.holder)).decode()
+    count = 'syncd_source_sync_duration_seconds_count{connector="mailshake",source="mailshake"} 1.0'
+    assert count in exposition
+    summed = re.search(
+        r'syncd_source_sync_duration_seconds_sum\{connector="mailshake",source="mailshake"\} (\S+)', exposition
+    )
+    assert summed is not None
+    assert float(summed.group(1)) == pytest.approx(0.2)
+    assert (
+        'syncd_source_sync_duration_seconds_bucket{connector="mailshake",le="0.25",source="mailshake"} 1.0'
+        in exposition
+    )
 
 
 def test_the_banner_names_the_speed_the_simulated_now_and_the_failing_source() -> None:

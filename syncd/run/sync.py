@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from connectors.base import CollectResult, Connector, ConnectorContext, SyncWindow, local_day
 from connectors.http import HttpObserver
-from syncd.clock import Clock
+from syncd.clock import Clock, duration_timer
 from syncd.engine.evaluate import period_at
 from syncd.errors import LeaseLost, SourceError, StorageError
 from syncd.model import Config, Source
@@ -52,7 +52,7 @@ class SyncOutcome:
     window: SyncWindow | None
     counts: int = 0
     changed: int = 0
-    duration: float = 0.0
+    duration: float = 0.0  # real seconds, as syncd_source_sync_duration_seconds (clock.duration_timer)
     reason: str | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
@@ -142,7 +142,8 @@ async def sync_source(
 
     With a `fence` (replicas on PostgreSQL) nothing is written unless this replica still holds the lease.
     """
-    started = clock.monotonic()
+    timer = duration_timer(clock)
+    started = timer()
     now = clock.now()
     connector_cls = load_registry().get(source.connector)
     if connector_cls is None:
@@ -152,7 +153,7 @@ async def sync_source(
     try:
         states = await run_db(load_source_states, engine, (source.name,))
     except StorageError as exc:
-        return _failed(stats, source, None, "storage", str(exc), clock.monotonic() - started)
+        return _failed(stats, source, None, "storage", str(exc), timer() - started)
     state = states.get(source.name)
     window, notes = plan_window(config, source, state, now, since=since, history_limit=connector_cls.history_limit)
     return await sync_window(
@@ -194,7 +195,8 @@ async def sync_window(
     waits); with a `pool`, the connector keeps the watcher it was first made with. A caller that
     shows failures itself (`syncd backfill`) passes `log_failures=False`, so each is said once.
     """
-    started = clock.monotonic() if started is None else started
+    timer = duration_timer(clock)
+    started = timer() if started is None else started
     connector_cls = load_registry().get(source.connector)
     if connector_cls is None:
         return _failed(
@@ -213,11 +215,11 @@ async def sync_window(
     except SourceError as exc:
         message = redact(str(exc), source)
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, exc.reason, message, clock.monotonic() - started, log_it=log_failures)
+        return _failed(stats, source, window, exc.reason, message, timer() - started, log_it=log_failures)
     except TimeoutError:
         message = f"{source.name}: the sync took longer than its deadline and was abandoned"
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "timeout", message, clock.monotonic() - started, log_it=log_failures)
+        return _failed(stats, source, window, "timeout", message, timer() - started, log_it=log_failures)
     except Exception as exc:  # a connector bug must not kill the daemon; it is a failed sync
         message = redact(f"{source.name}: {type(exc).__name__}: {exc}", source)
         # The traceback is for the daemon's log; a caller that reports failures itself (backfill) gets it at debug.
@@ -225,7 +227,7 @@ async def sync_window(
             logging.ERROR if log_failures else logging.DEBUG, "connector %s crashed", source.connector, exc_info=True
         )
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "error", message, clock.monotonic() - started, log_it=log_failures)
+        return _failed(stats, source, window, "error", message, timer() - started, log_it=log_failures)
     # A connector that emits metrics "as configured" (http_json, push) declares none: the KPIs
     # reading this source and the counts it returned say which metrics its window replaces.
     metrics = {metric.name for metric in connector_cls.metrics} or (
@@ -252,15 +254,15 @@ async def sync_window(
         log.info("sync of %s not stored: %s", source.name, exc)
         return SyncOutcome(source=source.name, ok=False, window=window, reason="lease_lost", error=str(exc))
     except StorageError as exc:
-        return _failed(stats, source, window, "storage", str(exc), clock.monotonic() - started, log_it=log_failures)
+        return _failed(stats, source, window, "storage", str(exc), timer() - started, log_it=log_failures)
     except ValueError as exc:
         # The store refuses counts that break its rules (an undeclared metric, a key twice).
         message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)
         await _record_failure(engine, source, message, clock.now(), fence)
-        return _failed(stats, source, window, "bad_response", message, clock.monotonic() - started, log_it=log_failures)
+        return _failed(stats, source, window, "bad_response", message, timer() - started, log_it=log_failures)
     if held:
         report_suspect_read(stats, source.name, held)
-    duration = clock.monotonic() - started
+    duration = timer() - started
     stats.record_success(clock.now(), duration)
     return SyncOutcome(
         source=source.name,

@@ -110,7 +110,7 @@ HELP: dict[str, str] = {
     SOURCE_UP: "1 when the last sync of the source succeeded",
     SOURCE_LAST_SUCCESS: "Time of the source's last successful sync, Unix seconds",
     SOURCE_INTERVAL: "Configured interval between syncs of the source",
-    SOURCE_SYNC_DURATION: "Duration of syncs of the source",
+    SOURCE_SYNC_DURATION: "Duration of syncs of the source, in real seconds (on the demo's simulated clock too)",
     SOURCE_SYNCS: "Syncs attempted",
     SOURCE_SYNC_FAILURES: "Syncs failed, by reason",
     SOURCE_HTTP_REQUESTS: "HTTP requests made to the source's vendor, by status code",

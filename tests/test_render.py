@@ -92,7 +92,7 @@ def test_numbers_formatted_once_keep_their_sign_and_the_gzip_stream_holds_the_sa
         assert renderer.render(snapshot) == want
         assert gzip.decompress(renderer.render_gzip(snapshot)) == want
     text = want.decode()
-    assert 'syncd_goal_value{' in text
+    assert "syncd_goal_value{" in text
     values = {line.rpartition(" ")[2] for line in text.splitlines() if line.startswith("syncd_goal_value{")}
     assert {"0.0", "-0.0", "NaN", "+Inf", "0.30000000000000004", "12.0", "1e+22"} <= values
 

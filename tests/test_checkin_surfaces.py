@@ -16,12 +16,14 @@ from sqlalchemy import Engine
 
 from connectors.base import DailyCount
 from syncd.cli import main
+from syncd.engine.checkin_results import CheckinResult
 from syncd.run.daemon import Daemon
 from syncd.serve.exposition import build_registry
 from syncd.serve.openapi import openapi_document
 from syncd.serve.status_page import render_status_page
 from syncd.serve.web import WebState
 from syncd.store import create_engine_for, save_sync, upgrade
+from syncd.store.checkin_repository import save_checkin_results
 from syncd.store.goal_history import record_config_goals
 from tests.fakes import TEST_ENV, FakeClock, make_config
 from tests.test_web import serve
@@ -81,6 +83,13 @@ def samples(body: bytes, name: str) -> dict[tuple[str, str], float]:
 
 async def test_the_daemon_publishes_results_per_level(tmp_path: Path):
     path, engine = prepare(tmp_path)
+    # A September week judged by an earlier run: stored for good, but two periods back.
+    september = CheckinResult(
+        goal_key="emails|alice|month", kpi="emails", owner="alice", level="week", checkpoint="2026-W39",
+        period="2026-09", first_day=date(2026, 9, 21), last_day=date(2026, 9, 27), target=70.0, value=80.0,
+        unknown_days=0, outcome="hit", final=True,
+    )  # fmt: skip
+    save_checkin_results(engine, [september], datetime(2026, 9, 28, tzinfo=UTC))
     config = make_config(path.read_text())
     daemon = Daemon(config, engine, clock=FakeClock(AT))
     await daemon.evaluate()
@@ -123,6 +132,8 @@ async def test_the_daemon_publishes_results_per_level(tmp_path: Path):
     checkin_schema = openapi_document()["components"]["schemas"]["Checkin"]
     Draft202012Validator({"type": "array", "items": checkin_schema}).validate(rows)
     assert {row["owner"] for row in rows} == {"alice"}
+    # The current period and the previous one, still judged; September's week stays in storage only.
+    assert {row["period"] for row in rows} == {"2026-10", "2026-11"}
     w41 = next(row for row in rows if row["checkpoint"] == "2026-W41")
     assert w41 == {
         "kpi": "emails",
@@ -142,6 +153,7 @@ async def test_the_daemon_publishes_results_per_level(tmp_path: Path):
     }
 
     page = render_status_page(snapshot)
+    assert "2026-W39" not in page
     assert 'title="2026-W41: 70 / 70 (hit)"' in page
     assert 'title="2026-10-01..2026-10-14: 100 / 140 (incomplete)"' in page
     assert "Check-in 2026-11-15..2026-11-28" in page  # every level's current check-in

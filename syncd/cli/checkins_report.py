@@ -7,7 +7,6 @@ from datetime import datetime
 from rich.table import Table
 
 from syncd.cli.console import wide_console
-from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.evaluate import counts_needed, evaluate_goals
 from syncd.engine.snapshot import GoalStatus, Snapshot
 from syncd.model import Config
@@ -15,13 +14,16 @@ from syncd.run.checkin_record import record_checkin_results
 from syncd.serve.checkin_view import goal_ladder
 from syncd.store import create_engine_for, load_daily_counts, upgrade
 
-__all__ = ["compute_checkins", "owned_by", "render_checkins", "within_goal_periods"]
+__all__ = ["compute_checkins", "owned_by", "render_checkins"]
 
 _STYLES = {"hit": "green", "missed": "bold red", "incomplete": "yellow"}
 
 
 def compute_checkins(config: Config, instant: datetime) -> Snapshot:
-    """Judge and store the finished check-ins as of `instant`; return the goals with their stored results."""
+    """Judge and store the finished check-ins as of `instant`; return the goals with their stored results.
+
+    The command shows the goals' current periods only (`checkin_view`, previous_period=False).
+    """
     engine = create_engine_for(config.database_url)
     try:
         upgrade(engine)
@@ -31,14 +33,7 @@ def compute_checkins(config: Config, instant: datetime) -> Snapshot:
     finally:
         engine.dispose()
     goals = tuple(goal for goal in evaluate_goals(config, counts, instant) if goal.checkpoints)
-    return Snapshot(generated_at=instant, goals=goals, checkins=within_goal_periods(results, goals), ready=True)
-
-
-def within_goal_periods(results: tuple[CheckinResult, ...], goals: tuple[GoalStatus, ...]) -> tuple[CheckinResult, ...]:
-    """Keep the check-ins of each goal's period as of now: the previous period's are judged and stored
-    too (its late data can still change them), but a monthly goal's November table is not October's."""
-    current = {(goal.goal_key, goal.period) for goal in goals}
-    return tuple(r for r in results if (r.goal_key, r.period) in current)
+    return Snapshot(generated_at=instant, goals=goals, checkins=results, ready=True)
 
 
 def owned_by(goal: GoalStatus, owner: str | None) -> bool:
@@ -62,7 +57,7 @@ def render_checkins(snapshot: Snapshot, owner: str | None) -> None:
         for column in ("level", "check-in", "value / target", "result"):
             table.add_column(column, justify="right" if column == "value / target" else "left")
         current = {checkpoint.level: checkpoint for checkpoint in goal.checkpoints}
-        for level, results in goal_ladder(snapshot, goal).items():
+        for level, results in goal_ladder(snapshot, goal, previous_period=False).items():
             for r in results:
                 unknown = f" ({r.unknown_days} days never synced)" if r.unknown_days else ""
                 final = "" if r.final else ", provisional"

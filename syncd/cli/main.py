@@ -345,7 +345,7 @@ def checkins(owner: str | None, as_of: str | None, fmt: str, config_path: str | 
     instant = _parse_instant(as_of, config) if as_of else _clock(config).now()
     snapshot = compute_checkins(config, instant)
     if fmt == "json":
-        click.echo(json.dumps(checkins_json(snapshot, owner), indent=2))
+        click.echo(json.dumps(checkins_json(snapshot, owner, previous_period=False), indent=2))
     else:
         render_checkins(snapshot, owner)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-__all__ = ["CheckinResult", "Outcome"]
+__all__ = ["CheckinResult", "Outcome", "group_by_goal"]
 
 # `incomplete`: some of its days were never synced, so it is neither hit nor missed yet.
 Outcome = Literal["hit", "missed", "incomplete"]
@@ -46,3 +47,11 @@ class CheckinResult:
             "outcome": self.outcome,
             "final": self.final,
         }
+
+
+def group_by_goal(results: Iterable[CheckinResult]) -> dict[str, tuple[CheckinResult, ...]]:
+    """Return the results grouped by goal key, each goal's in their given order."""
+    lists: dict[str, list[CheckinResult]] = {}
+    for result in results:
+        lists.setdefault(result.goal_key, []).append(result)
+    return {key: tuple(found) for key, found in lists.items()}

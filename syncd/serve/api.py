@@ -101,8 +101,8 @@ def api_routes(holder: SnapshotHolder) -> list[web.RouteDef]:
         return _json(tidy(funnels_json(holder.current)))
 
     async def checkins(request: web.Request) -> web.Response:
-        # ?owner= a person, or a team (its own goals and its members')
-        return _json(tidy(checkins_json(holder.current, request.query.get("owner"))))
+        # ?owner= a person, or a team (its own goals and its members'); the previous period shows too
+        return _json(tidy(checkins_json(holder.current, request.query.get("owner"), previous_period=True)))
 
     async def openapi(_: web.Request) -> web.Response:
         return _json(openapi_document())

@@ -328,7 +328,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/goals": _list_of("Goal", "Every goal's pace, as of the last evaluation"),
             "/api/v1/sources": _list_of("Source", "Every source's health"),
             "/api/v1/funnels": _list_of("Funnel", "Every funnel's stages, benchmarks and what-if outcomes"),
-            "/api/v1/checkins": _list_of("Checkin", "Finished check-ins and their results"),
+            "/api/v1/checkins": _list_of("Checkin", "Finished check-ins of each goal's current and previous period"),
             "/api/v1/sources/{name}/observations": {
                 "post": {
                     "summary": "Push counts into a push source (bearer token of the source)",

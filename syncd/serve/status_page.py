@@ -264,9 +264,9 @@ _OUTCOMES = {"hit": ("#067647", "✓"), "missed": ("#b42318", "✗"), "incomplet
 
 
 def render_ladder(snapshot: Snapshot, goal: GoalStatus) -> str:
-    """Return the goal's closed check-ins as one line of marks per level, oldest first."""
+    """Return the goal's closed check-ins as one line of marks per level, oldest first, the previous period's too."""
     lines = []
-    for level, results in goal_ladder(snapshot, goal).items():
+    for level, results in goal_ladder(snapshot, goal, previous_period=True).items():
         marks = "".join(
             f'<span class="{r.outcome}" style="background:{_OUTCOMES[r.outcome][0]}" '
             f'title="{escape(r.checkpoint)}: {_num(r.value)} / {_num(r.target)} ({r.outcome})">'

@@ -6,11 +6,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.engine.checkins import SourceCoverage, judge_checkins
-from syncd.engine.evaluate import evaluate_goal
+from syncd.engine.evaluate import evaluate_goal, evaluate_goals
+from syncd.engine.fast_evaluate import evaluate_goals_fast
+from syncd.engine.snapshot import Snapshot, SnapshotHolder
 from syncd.errors import ConfigError
 from syncd.model import Goal
+from syncd.serve.exposition import build_registry
 from tests.fakes import make_config
 
 CONFIG = """
@@ -192,3 +197,43 @@ def test_a_checkin_without_a_working_day_is_not_judged():
         ("2026-W46", pytest.approx(400 * 5 / 21), "missed"),
         ("2026-W47", pytest.approx(400 * 5 / 21), "missed"),
     ]
+
+
+@pytest.mark.parametrize("evaluate", [evaluate_goals, evaluate_goals_fast], ids=["reference", "fast"])
+def test_a_current_checkin_the_curve_asks_nothing_of_is_not_exported(evaluate) -> None:
+    """Sunday 1 November 2026: the month's first week is that Sunday alone, which a business-day curve
+    asks nothing of, so judging skips it; the live metrics must not publish it as a target of 0."""
+    config = make_config(
+        CONFIG.replace("PERIOD", "month")
+        .replace("TARGET", "210")
+        .replace("LEVELS", "[fortnight, week]")
+        .replace("checkins: [fortnight, week]}", "checkins: [fortnight, week], pacing: business_days}")
+    )
+    data = counts({date(2026, 11, 1): 4.0, date(2026, 11, 2): 9.0})
+
+    def exported(at: datetime) -> dict[tuple[str, str, str], float]:
+        goals = evaluate(config, data, at)
+        body = generate_latest(build_registry(SnapshotHolder(Snapshot(generated_at=at, goals=goals, ready=True))))
+        return {
+            (sample.name, sample.labels["level"], sample.labels["checkpoint"]): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+            if sample.name.startswith("syncd_checkpoint_")
+        }
+
+    sunday = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    # 21 working days in November, 10 of them in 1..14 November: 210 x 10/21 = 100. No week series.
+    assert exported(sunday) == {
+        ("syncd_checkpoint_target", "fortnight", "2026-11-01..2026-11-14"): 100.0,
+        ("syncd_checkpoint_value", "fortnight", "2026-11-01..2026-11-14"): 4.0,
+    }
+    [goal] = evaluate(config, data, sunday)
+    assert [c.level for c in goal.checkpoints] == ["fortnight"]
+    assert goal.checkpoint == goal.checkpoints[0]  # the finest level the curve asks something of
+    # Monday: the first working week asks 5/21 of 210 = 50, and is exported as it will be judged.
+    assert exported(datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) == {
+        ("syncd_checkpoint_target", "fortnight", "2026-11-01..2026-11-14"): 100.0,
+        ("syncd_checkpoint_value", "fortnight", "2026-11-01..2026-11-14"): 13.0,
+        ("syncd_checkpoint_target", "week", "2026-W45"): 50.0,
+        ("syncd_checkpoint_value", "week", "2026-W45"): 9.0,
+    }

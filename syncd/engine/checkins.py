@@ -24,7 +24,7 @@ from syncd.engine.evaluate import (
     period_at,
     previous_period,
 )
-from syncd.engine.pace import checkin_target, day_weights
+from syncd.engine.pace import checkin_asks_nothing, checkin_target, day_weights
 from syncd.engine.periods import Period, checkin_periods, local_midnight
 from syncd.engine.shared_work import curve_key, period_weights, remember
 from syncd.model import Config, Goal, Kpi
@@ -83,15 +83,6 @@ def _outcome(goal: Goal, kpi: Kpi, value: float, target: float, unknown: int) ->
     return "incomplete" if unknown else "missed"
 
 
-def _asks_nothing(checkin: Period, weights: Mapping[date, float]) -> bool:
-    """Say whether the curve asks nothing of the check-in (a clipped weekend, a holiday week).
-
-    Its target is 0, so 0 of 0 would count as a hit for anyone: such a check-in is not judged.
-    A curve weighing the whole period nothing is paced linearly (docs/pace.md), which asks of every day.
-    """
-    return not any(weights[day] for day in checkin.days()) and any(weights.values())
-
-
 def _what_is_asked(
     config: Config, version: Goal, period: Period, sub: Period, daily: Mapping[date, float]
 ) -> tuple[bool, float]:
@@ -103,13 +94,13 @@ def _what_is_asked(
     key = curve_key(config, version)
     if key is None:
         weights = day_weights(period, pacing_curve(config, version, period, daily)[0])
-        asks = not _asks_nothing(sub, weights)
+        asks = not checkin_asks_nothing(sub, weights)
         return asks, checkin_target(version.target, sub, period, weights) if asks else 0.0
 
     def curve_weights() -> dict[date, float]:
         return period_weights(period, key, pacing_curve(config, version, period, daily)[0])
 
-    if remember(("asks nothing", sub, period, key), lambda: _asks_nothing(sub, curve_weights())):
+    if remember(("asks nothing", sub, period, key), lambda: checkin_asks_nothing(sub, curve_weights())):
         return False, 0.0
     target = remember(
         ("checkin target", version.target, sub, period, key),

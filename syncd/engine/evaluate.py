@@ -22,6 +22,7 @@ from syncd.engine.pace import (
     Linear,
     PaceFigures,
     PacingCurve,
+    checkin_asks_nothing,
     checkin_holding,
     checkin_target,
     day_weights,
@@ -399,7 +400,7 @@ def _current_checkpoints(
     out: list[CheckpointStatus] = []
     for level in goal.checkins:
         sub = checkin_holding(checkin_periods(period, level, week_start=config.week_start), day)
-        if sub is None:
+        if sub is None or checkin_asks_nothing(sub, weights):
             continue
         value = checkpoint_value(kpi, sub, by_subject, subjects, min(today, sub.last_day))
         target = checkin_target(goal.target, sub, period, weights)

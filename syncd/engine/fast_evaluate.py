@@ -41,6 +41,7 @@ from syncd.engine.forecast_bridge import TRAILING_HISTORY, remaining_weight
 from syncd.engine.pace import (
     DayClock,
     PaceFigures,
+    checkin_asks_nothing,
     checkin_holding,
     checkin_target,
     day_clock,
@@ -455,7 +456,7 @@ class Evaluator:
                 ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
             )
             sub = checkin_holding(subs, day)
-            if sub is None:
+            if sub is None or checkin_asks_nothing(sub, weights):  # not judged either
                 continue
             through = min(today, sub.last_day)
             value = owner.stock(through) if stock else owner.flow(sub, through)

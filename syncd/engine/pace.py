@@ -30,6 +30,7 @@ __all__ = [
     "PaceFigures",
     "PaceStatus",
     "PacingCurve",
+    "checkin_asks_nothing",
     "checkin_holding",
     "checkin_target",
     "day_clock",
@@ -161,6 +162,16 @@ def checkin_target(target: float, checkin: Period, period: Period, weights: Mapp
     share = _exact_sum(paced[day] for day in checkin.days()) / total
     exact = Fraction(target) * share
     return _quotient(exact.numerator, exact.denominator)
+
+
+def checkin_asks_nothing(checkin: Period, weights: Mapping[date, float]) -> bool:
+    """Say whether the curve asks nothing of the check-in (a clipped weekend, a holiday week).
+
+    Its target is 0, and 0 of 0 would count as a hit for anyone: such a check-in is neither judged
+    nor shown as the current one (docs/pace.md). A curve weighing the whole period nothing is paced
+    linearly, which asks something of every day.
+    """
+    return not any(weights[day] for day in checkin.days()) and any(weights.values())
 
 
 def checkin_holding(checkins: Iterable[Period], day: date) -> Period | None:

@@ -98,8 +98,11 @@ HELP: dict[str, str] = {
     GOAL_START: "Start of the goal's current period, Unix seconds",
     GOAL_DEADLINE: "Deadline of the goal's current period (exclusive), Unix seconds",
     GOAL_DATA_COMPLETE: "0 while the daemon is still backfilling days the goal's period or pacing curve needs, else 1",
-    CHECKPOINT_TARGET: "Target of the goal's current check-in at each level",
-    CHECKPOINT_VALUE: "Value of the goal's current check-in at each level so far",
+    CHECKPOINT_TARGET: (
+        "Target of the goal's current check-in at each level: the period target times its share of the"
+        " curve's weight; absent while the curve asks nothing of it (a clipped weekend), as it is not judged"
+    ),
+    CHECKPOINT_VALUE: "Value of the goal's current check-in at each level so far; absent with its target",
     CHECKPOINT_LAST_HIT: (
         "1 when the goal's last closed check-in at the level was hit, 0 when missed;"
         " absent while some of its days were never synced"

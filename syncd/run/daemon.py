@@ -59,8 +59,12 @@ log = logging.getLogger(__name__)
 EVALUATE_EVERY_SECONDS = 15.0
 # Finished check-ins change with new data (judged on the next tick) and as days close: every few minutes.
 CHECKIN_RECORD_EVERY_TICKS = 20
+# Late counts have closed check-ins judged again once they settle, or after this many ticks of more.
+CHECKIN_SETTLE_TICKS = 4
 # Between back-to-back refreshes (a stream of pushes): the push handlers get the GIL back meanwhile.
 REFRESH_PAUSE_SECONDS = 1.0
+# ... or twice the last refresh's length, up to this: a push still shows well within one tick.
+REFRESH_PAUSE_MAX_SECONDS = 5.0
 # /readyz gives the database this long to answer SELECT 1 (the probe itself allows a few seconds).
 READINESS_PING_SECONDS = 2.0
 
@@ -184,8 +188,12 @@ class Daemon:
         self._evaluate_lock = asyncio.Lock()
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
+        self._counts_moved = False  # stored counts changed since the last tick (see checkins_due)
+        self._stale_ticks = 0  # ticks the stale check-ins have waited for the counts to settle
         self.evaluation_cache = EvaluationCache()  # owners' sums and rate estimates, kept until new counts or a new day
-        self.refresher = Refresher(self._refresh, pause=REFRESH_PAUSE_SECONDS, sleep=self.clock.sleep)
+        self.refresher = Refresher(
+            self._refresh, pause=REFRESH_PAUSE_SECONDS, max_pause=REFRESH_PAUSE_MAX_SECONDS, sleep=self.clock.sleep
+        )
         self._coverage_stale = False  # a sync succeeded since the auto-backfill last read the coverage
         # The days pushes changed per key awaiting a refresh; a key missing here is re-read whole.
         self._pushed_spans: dict[CountKey, DaySpan | None] = {}
@@ -294,6 +302,7 @@ class Daemon:
                 span = _widened(self._pushed_spans[key], span)
             self._pushed_spans[key] = span
         if keys:
+            self._counts_moved = True
             known = [spans[key][0] for key in keys if spans is not None and key in spans]
             self._note_changed_from(min(known) if len(known) == len(keys) else None)
         self.refresher.request(keys)
@@ -309,8 +318,23 @@ class Daemon:
 
     @property
     def checkins_stale(self) -> bool:
-        """Whether stored counts changed since the check-ins were last judged (they are judged next tick)."""
+        """Whether stored counts changed since the check-ins were last judged (see checkins_due)."""
         return self._checkins_stale
+
+    def checkins_due(self, ticks: int) -> bool:
+        """Say whether the tick numbered `ticks` judges the check-ins again (and take the counts' news).
+
+        Stale check-ins are judged at the first tick after the counts settle, or after
+        CHECKIN_SETTLE_TICKS ticks of counts still moving: while pushes stream in, judging
+        10,000 goals at every tick took the push handlers' time for a result that moved again at the
+        next push. Every CHECKIN_RECORD_EVERY_TICKS ticks they are judged for the clock anyway.
+        """
+        moved, self._counts_moved = self._counts_moved, False
+        if self._checkins_stale:
+            self._stale_ticks += 1
+            if not moved or self._stale_ticks >= CHECKIN_SETTLE_TICKS:
+                return True
+        return ticks % CHECKIN_RECORD_EVERY_TICKS == 1
 
     def _marked_statuses(
         self, now: datetime, refreshed: tuple[CountKey, ...] | None
@@ -380,6 +404,7 @@ class Daemon:
         )
         keys = tuple((source.name, kpi.metric) for kpi in self.config.kpis_reading(source.name))
         self._checkins_stale = self._checkins_stale or bool(outcome.ok and outcome.changed)
+        self._counts_moved = self._counts_moved or bool(outcome.ok and outcome.changed)
         # A sync may set the source's coverage (its first) and so its goals' completeness.
         self._coverage_stale = self._coverage_stale or outcome.ok
         # Nothing stored changed: keep every goal's figures, refresh only the source's health. Syncs
@@ -443,6 +468,7 @@ class Daemon:
         # The change feed names the counts any other process or replica stored since the last tick.
         changed = await run_db(self.change_watch.poll, needed)
         if changed:
+            self._counts_moved = True
             self._note_changed_from(self.change_watch.earliest_day)
         await self.evaluate(reread=(*self._foreign_counts(states), *changed))
 
@@ -462,9 +488,8 @@ class Daemon:
             try:
                 await self.tick()
                 ticks += 1
-                # Judge again on the tick after new counts arrive, and now and then for the clock.
-                if self._checkins_stale or ticks % CHECKIN_RECORD_EVERY_TICKS == 1:
-                    self._checkins_stale = False
+                if self.checkins_due(ticks):
+                    self._checkins_stale, self._stale_ticks = False, 0
                     await self.record_checkins()
             except StorageError as exc:
                 log.warning("evaluation skipped: %s", exc)

@@ -5,16 +5,19 @@ for while an evaluation runs are gathered and served by one more evaluation, so 
 (or 1,000 sources finishing their syncs together) costs two evaluations, not one each. A sync
 waits for the evaluation that takes its keys, so its figures are out when it returns.
 
-Back-to-back evaluations are spaced by `pause` seconds: at 10,000 goals an evaluation is seconds
-of Python holding the GIL half the time, and a stream of pushes kept one running without end,
-halving the rate the push handlers answered at. The pause gathers the pushes arriving meanwhile
-into the next evaluation, so the last push of a burst still shows within one evaluation and a pause.
+Back-to-back evaluations are spaced by `pause` seconds, or by twice the last evaluation's length
+when that is longer (at most `max_pause`): at 10,000 goals an evaluation is most of a second of
+Python holding the GIL, and a stream of pushes kept one running without end, halving the rate the
+push handlers answered at. Spaced so, refreshes take at most a third of the time while pushes
+stream in. The pause gathers the pushes arriving meanwhile into the next evaluation, so the last
+push of a burst still shows within one evaluation and a pause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from syncd.engine.evaluate import CountKey
@@ -23,6 +26,8 @@ from syncd.errors import StorageError
 __all__ = ["Refresher"]
 
 log = logging.getLogger(__name__)
+
+_SPACING = 2.0  # a pause after an evaluation of at least this many times its length
 
 
 class Refresher:
@@ -33,11 +38,16 @@ class Refresher:
         evaluate: Callable[[tuple[CountKey, ...]], Awaitable[object]],
         *,
         pause: float = 0.0,
+        max_pause: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._evaluate = evaluate
         self._pause = pause
+        self._max_pause = max(pause, max_pause)
         self._sleep = sleep
+        self._monotonic = monotonic
+        self._last_took = 0.0  # seconds the last evaluation took
         self._pending: set[CountKey] = set()
         self._wanted = False  # an empty request still refreshes the sources' health
         self._task: asyncio.Task[None] | None = None
@@ -61,13 +71,15 @@ class Refresher:
     async def _run(self) -> None:
         first = True
         while self._wanted:
-            if not first and self._pause > 0:
-                await self._sleep(self._pause)  # requests arriving meanwhile join this evaluation
+            if not first and self._max_pause > 0:
+                # Requests arriving meanwhile join this evaluation.
+                await self._sleep(min(self._max_pause, max(self._pause, _SPACING * self._last_took)))
             first = False
             keys = tuple(sorted(self._pending))
             self._pending.clear()
             self._wanted = False
             batch, self._batch = self._batch, None
+            started = self._monotonic()
             try:
                 await self._evaluate(keys)
             except StorageError as exc:
@@ -76,6 +88,7 @@ class Refresher:
             except Exception:  # the task must not die silently and leave later pushes unseen
                 log.exception("unexpected error refreshing counts")
             finally:
+                self._last_took = self._monotonic() - started
                 if batch is not None and not batch.done():
                     batch.set_result(None)
 

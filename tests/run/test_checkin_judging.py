@@ -137,3 +137,33 @@ async def test_funnels_are_evaluated_off_the_event_loop(tmp_path: Path, monkeypa
         release.set()
         await evaluation
     engine.dispose()
+
+
+async def test_stale_checkins_wait_for_the_counts_to_settle_then_are_judged(tmp_path: Path):
+    # While pushes stream in, judging every goal at every tick is wasted: the next push moves the
+    # result again. Judged at the first tick without new counts, or after 4 ticks of them.
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    async with TestClient(TestServer(build_app(daemon.web_state))) as client:
+
+        async def push(value: int) -> None:
+            response = await client.post(
+                URL, json={"observations": [item(day="2026-03-17", value=value)]}, headers=bearer()
+            )
+            assert response.status == 200, await response.text()
+
+        await push(5)
+        assert daemon.checkins_stale
+        assert not daemon.checkins_due(2)  # pushed during the tick: wait
+        assert daemon.checkins_due(3)  # a tick with nothing new: judge now
+        daemon._checkins_stale, daemon._stale_ticks = False, 0
+
+        await push(6)
+        due = []
+        for tick in range(4, 12):
+            due.append(daemon.checkins_due(tick))
+            if due[-1]:
+                break
+            await push(7 + tick)  # still streaming
+        assert due == [False] * 3 + [True]  # judged after 4 ticks all the same
+        await daemon.refresher.settle()
+    engine.dispose()

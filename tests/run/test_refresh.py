@@ -81,3 +81,25 @@ async def test_back_to_back_evaluations_are_spaced_by_the_pause_and_gather_what_
     assert pauses == [1.5]
     assert evaluations.batches == [(("push", "a"),), (("push", "b"), ("push", "c"))]
     await refresher.aclose()
+
+
+async def test_the_pause_grows_with_a_long_evaluation_up_to_its_cap() -> None:
+    # Refreshes take at most a third of the time while pushes stream in: a pause of twice the last
+    # evaluation's length (never below `pause`, never above `max_pause`).
+    took = iter([0.2, 1.1, 4.0, 0.1])
+    now = [0.0]
+    pauses: list[float] = []
+
+    async def evaluate(keys: tuple[CountKey, ...]) -> None:
+        now[0] += next(took)
+        if len(pauses) < 3:
+            refresher.request([("push", f"more{len(pauses)}")])  # a push arrived meanwhile
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    refresher = Refresher(evaluate, pause=1.0, max_pause=5.0, sleep=sleep, monotonic=lambda: now[0])
+    await refresher.request([("push", "a")])
+    await refresher.settle()
+    assert pauses == [1.0, 2.2, 5.0]  # 2 x 0.2 is under the floor; 2 x 4.0 is over the cap
+    await refresher.aclose()

@@ -9,8 +9,8 @@ Back-to-back evaluations are spaced by `pause` seconds, or by twice the last eva
 when that is longer (at most `max_pause`): at 10,000 goals an evaluation is most of a second of
 Python holding the GIL, and a stream of pushes kept one running without end, halving the rate the
 push handlers answered at. Spaced so, refreshes take at most a third of the time while pushes
-stream in. The pause gathers the pushes arriving meanwhile into the next evaluation, so the last
-push of a burst still shows within one evaluation and a pause.
+stream in. The pause gathers the pushes arriving meanwhile into the next evaluation, and ends half
+a second after the last of them, so the last push of a burst shows within an evaluation or two.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = ["Refresher"]
 log = logging.getLogger(__name__)
 
 _SPACING = 2.0  # a pause after an evaluation of at least this many times its length
+_QUIET_STEP = 0.5  # ... cut short after this long without a request
 
 
 class Refresher:
@@ -50,6 +51,7 @@ class Refresher:
         self._last_took = 0.0  # seconds the last evaluation took
         self._pending: set[CountKey] = set()
         self._wanted = False  # an empty request still refreshes the sources' health
+        self._arrived = False  # a request came in during the current step of a pause
         self._task: asyncio.Task[None] | None = None
         # Done when the evaluation that takes the pending keys has run, whatever its outcome.
         self._batch: asyncio.Future[None] | None = None
@@ -61,6 +63,7 @@ class Refresher:
         """
         self._pending.update(keys)
         self._wanted = True
+        self._arrived = True
         if self._batch is None:
             self._batch = asyncio.get_running_loop().create_future()
         batch = self._batch
@@ -73,7 +76,7 @@ class Refresher:
         while self._wanted:
             if not first and self._max_pause > 0:
                 # Requests arriving meanwhile join this evaluation.
-                await self._sleep(min(self._max_pause, max(self._pause, _SPACING * self._last_took)))
+                await self._paused(min(self._max_pause, max(self._pause, _SPACING * self._last_took)))
             first = False
             keys = tuple(sorted(self._pending))
             self._pending.clear()
@@ -91,6 +94,21 @@ class Refresher:
                 self._last_took = self._monotonic() - started
                 if batch is not None and not batch.done():
                     batch.set_result(None)
+
+    async def _paused(self, limit: float) -> None:
+        """Sleep up to `limit` seconds in steps, ending after a step in which nothing was requested.
+
+        A stream of pushes keeps the pause to its length; once the stream stops, the last push's
+        figures follow within a step rather than a whole pause.
+        """
+        waited = 0.0
+        while waited < limit:
+            step = min(_QUIET_STEP, limit - waited)
+            self._arrived = False
+            await self._sleep(step)
+            waited += step
+            if not self._arrived:
+                return
 
     async def settle(self) -> None:
         """Wait until every requested refresh has been evaluated."""

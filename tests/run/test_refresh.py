@@ -78,28 +78,42 @@ async def test_back_to_back_evaluations_are_spaced_by_the_pause_and_gather_what_
     assert len(evaluations.batches) == 1  # nothing evaluated while paused
     pause_over.set()
     await asyncio.gather(during_evaluation, during_pause)
-    assert pauses == [1.5]
+    # In steps of half a second: a request came in during the first, none during the second.
+    assert pauses == [0.5, 0.5]
     assert evaluations.batches == [(("push", "a"),), (("push", "b"), ("push", "c"))]
     await refresher.aclose()
 
 
-async def test_the_pause_grows_with_a_long_evaluation_up_to_its_cap() -> None:
+async def test_the_pause_grows_with_a_long_evaluation_up_to_its_cap_and_ends_when_requests_stop() -> None:
     # Refreshes take at most a third of the time while pushes stream in: a pause of twice the last
-    # evaluation's length (never below `pause`, never above `max_pause`).
-    took = iter([0.2, 1.1, 4.0, 0.1])
+    # evaluation's length (never below `pause`, never above `max_pause`), in half-second steps,
+    # ended by a step without a request.
+    took = iter([0.2, 1.1, 4.0, 0.1, 3.0])
     now = [0.0]
-    pauses: list[float] = []
+    gaps: list[float] = []
+    streaming = [True]
 
     async def evaluate(keys: tuple[CountKey, ...]) -> None:
         now[0] += next(took)
-        if len(pauses) < 3:
-            refresher.request([("push", f"more{len(pauses)}")])  # a push arrived meanwhile
+        gaps.append(0.0)
+        if len(gaps) < 4 or len(gaps) == 5:
+            refresher.request([("push", f"more{len(gaps)}")])  # a push arrived meanwhile
 
     async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
+        gaps[-1] += seconds
+        if streaming[0]:
+            refresher.request([("push", "streaming")])  # pushes keep coming during the pause
 
     refresher = Refresher(evaluate, pause=1.0, max_pause=5.0, sleep=sleep, monotonic=lambda: now[0])
     await refresher.request([("push", "a")])
     await refresher.settle()
-    assert pauses == [1.0, 2.2, 5.0]  # 2 x 0.2 is under the floor; 2 x 4.0 is over the cap
+    # 2 x 0.2 is under the floor; 2 x 4.0 is over the cap; the stream kept every pause to its length.
+    assert gaps[:3] == [1.0, 2.2, 5.0]
+
+    streaming[0] = False  # the stream stops: after a 3 s evaluation, one quiet step, not 5 s
+    now[0] = 0.0
+    took = iter([3.0, 0.1])
+    await refresher.request([("push", "last")])  # the fifth evaluation; one more push during it
+    await refresher.settle()
+    assert gaps[-2:] == [0.5, 0.0]
     await refresher.aclose()

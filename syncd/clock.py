@@ -10,15 +10,22 @@ from typing import Protocol
 
 __all__ = [
     "MAX_SPEED",
+    "PERIODIC_FLOOR_SECONDS",
     "Clock",
     "RealWaits",
     "ScaledClock",
     "SystemClock",
     "duration_timer",
+    "sleep_periodic",
 ]
 
 # The demo's fastest: a simulated day per real minute; faster, the fakes' 62 days ahead run out within the hour.
 MAX_SPEED = 1440.0
+# The shortest real wait between two rounds of a periodic loop on a simulated clock. Divided by the
+# speed, the daemon's 15 s evaluation tick was 0.25 real s at 60x and 10 ms at 1440x: the demo spent
+# a fifth to two thirds of a core re-evaluating figures that had moved by seconds. One real second
+# still moves the page every second, by a simulated minute at 60x.
+PERIODIC_FLOOR_SECONDS = 1.0
 
 
 class Clock(Protocol):
@@ -55,9 +62,10 @@ class ScaledClock:
 
     Everything on it is simulated: `now()`, `monotonic()` (simulated seconds since `start`) and
     `sleep()` (a simulated wait, `seconds / speed` of real time). A daemon on this clock keeps its
-    intervals, ticks, retries and rate limits in simulated time, so at speed 60 a source with a 5m
+    intervals, retries and rate limits in simulated time, so at speed 60 a source with a 5m
     interval syncs every 5 real seconds and finds 5 simulated minutes of new activity each time.
-    Durations published as metrics stay real (`real_monotonic`, see `duration_timer`).
+    Two things stay real: a periodic loop's rounds (`sleep_periodic`, floored at `periodic_floor`
+    real seconds) and durations published as metrics (`real_monotonic`, see `duration_timer`).
     Speed 1 is real time. The real sources are injectable so tests never sleep.
     """
 
@@ -68,6 +76,7 @@ class ScaledClock:
         *,
         real_monotonic: Callable[[], float] = time.monotonic,
         real_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        periodic_floor: float = PERIODIC_FLOOR_SECONDS,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
@@ -77,6 +86,7 @@ class ScaledClock:
         self.speed = float(speed)
         self._real_monotonic = real_monotonic
         self._real_sleep = real_sleep
+        self.periodic_floor = periodic_floor
         self._origin = real_monotonic()
 
     def now(self) -> datetime:
@@ -91,6 +101,15 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await self._real_sleep(max(0.0, seconds) / self.speed)
+
+    async def sleep_periodic(self, seconds: float) -> None:
+        """Wait between rounds of a periodic loop: `seconds` simulated, but at least min(seconds, floor) real.
+
+        Never longer than the same wait at real time, so a short pause meant for other processes
+        (retention's 0.25 s between batches, for SQLite's busy handler) stays its real length.
+        """
+        seconds = max(0.0, seconds)
+        await self._real_sleep(max(seconds / self.speed, min(seconds, self.periodic_floor)))
 
 
 class RealWaits:
@@ -121,6 +140,19 @@ class RealWaits:
 
     async def sleep(self, seconds: float) -> None:
         await self._real_sleep(max(0.0, seconds))
+
+
+async def sleep_periodic(clock: Clock, seconds: float) -> None:
+    """Wait between two rounds of a periodic loop (the evaluation tick, retention).
+
+    On a simulated clock the wait has a real-time floor (`ScaledClock.sleep_periodic`); on any other
+    it is the clock's own `sleep`. Not for a source's sync interval nor a lease's renewal: the demo's
+    schedule and the leases' expiry are simulated time and must stay so.
+    """
+    if isinstance(clock, ScaledClock):
+        await clock.sleep_periodic(seconds)
+    else:
+        await clock.sleep(seconds)
 
 
 def duration_timer(clock: Clock) -> Callable[[], float]:

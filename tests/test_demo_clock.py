@@ -5,6 +5,7 @@ Real time is injected (a counter that sleeping advances), so nothing here waits 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -94,6 +95,25 @@ async def test_a_simulated_wait_takes_speed_times_less_real_time() -> None:
     assert clock.now() == TUESDAY_9 + timedelta(minutes=5)
     await clock.sleep(-3)
     assert real.slept[-1] == 0.0
+
+
+async def test_a_periodic_wait_has_a_real_floor_a_sync_interval_does_not() -> None:
+    real = RealTime()
+    fast = scaled(TUESDAY_9, 1440, real)
+    await fast.sleep_periodic(15)  # the evaluation tick: 10 ms of real time without the floor
+    await fast.sleep(60)  # lemlist's 1m interval: the demo's sync schedule stays simulated
+    await fast.sleep(1)  # the refresher's pause: a sync waits for its evaluation, so not floored either
+    assert real.slept == [1.0, 60 / 1440, 1 / 1440]
+    real.slept.clear()
+    default = scaled(TUESDAY_9, 60, real)
+    await default.sleep_periodic(15)
+    await default.sleep_periodic(3600)  # retention's hour: a real minute, above the floor
+    await default.sleep_periodic(0.25)  # retention's pause between batches: its real length, never longer
+    await default.sleep_periodic(-1)
+    assert real.slept == [1.0, 60.0, 0.25, 0.0]
+    real.slept.clear()
+    await scaled(TUESDAY_9, 1, real).sleep_periodic(15)
+    assert real.slept == [15.0]
 
 
 def test_speed_one_is_real_time() -> None:
@@ -361,6 +381,81 @@ async def test_days_roll_over_in_simulated_time(tmp_path: Path) -> None:
     # lookback is here, so the days before it are unknown, not zero).
     assert week.value < 0.75 * week.target, week
     assert week.outcome in ("missed", "incomplete"), week
+
+
+@dataclass
+class ParkedLoops(RealTime):
+    """Real time for a running daemon: a wait of `park_from` real seconds or more never ends.
+
+    Shorter waits return at once (moving real time), so the sources sync on their simulated
+    schedule while every loop whose wait is floored stays parked on its first one.
+    """
+
+    park_from: float = 0.5
+    parked: list[float] = field(default_factory=list)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds >= self.park_from:
+            self.parked.append(seconds)
+            await asyncio.Event().wait()
+        await super().sleep(seconds)
+        await asyncio.sleep(0)  # the other tasks run, as they would while real time passes
+
+
+async def test_the_demos_periodic_loops_wait_a_real_second_while_sources_keep_their_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncd.run.auto_backfill as auto_backfill
+
+    # The idle backfill waits on the plain clock: parked here by an hour's wait (2.5 real s at 1440x).
+    monkeypatch.setattr(auto_backfill, "IDLE_SECONDS", 3600.0)
+    real = ParkedLoops()
+    clock = scaled(TUESDAY_9, 1440, real)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'demo.db'}")
+    upgrade(engine)
+    async with Sandbox(clock=clock) as sandbox:
+        config = make_config(
+            f"""
+timezone: Europe/London
+auto_backfill: false
+people: {{alice: {{identities: {{lemlist: alice@acme.io}}}}}}
+sources:
+  lemlist: {{connector: lemlist, api_key: "{sandbox.lemlist_api_key}", base_url: "{sandbox.lemlist_url}", interval: 1m}}
+kpis: {{emails: {{source: lemlist, metric: emails_sent, per_person: true}}}}
+goals:
+  - {{kpi: emails, owner: alice, period: month, target: 400}}
+"""
+        )
+        daemon = Daemon(config, engine, clock=clock)
+        ticks: list[float] = []
+        tick = daemon.tick
+
+        async def counted_tick() -> None:
+            ticks.append(real.t)
+            await tick()
+
+        daemon.tick = counted_tick  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        running = asyncio.create_task(daemon.run(stop, serve=False))
+        async with asyncio.timeout(60):
+            while daemon.stats["lemlist"].syncs_total < 5:  # noqa: ASYNC110 (the daemon has no event for it)
+                await asyncio.sleep(0.01)
+        stop.set()
+        await running
+        await daemon.connectors.aclose()
+    engine.dispose()
+    # The evaluation tick (15 s) and retention's first round (60 s) each wait one real second: at 1440x
+    # they were 10 ms and 42 ms. The idle backfill parks again after each sync wakes it.
+    assert real.parked.count(1.0) == 2
+    assert set(real.parked) == {1.0, 2.5}
+    # Five syncs are four intervals: more than 3.6 simulated minutes, over 14 ticks of 15 s before the
+    # floor, none now within the first real second.
+    assert real.t - 1000.0 > 4 * 0.9 * 60 / 1440
+    assert ticks == []
+    # Meanwhile lemlist synced on its simulated minute (±10% jitter): 1/24 of a real second apart.
+    intervals = [s for s in real.slept if 0.03 < s < 0.5]
+    assert len(intervals) >= 4
+    assert all(0.9 * 60 / 1440 <= s <= 1.1 * 60 / 1440 for s in intervals), intervals
 
 
 SLOW_VENDOR = """

@@ -15,11 +15,12 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from aiohttp import web
 from sqlalchemy import Engine
 
-from syncd.clock import Clock, SystemClock
+from syncd.clock import Clock, SystemClock, sleep_periodic
 from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.collector import collector_paused
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, period_at
@@ -484,7 +485,7 @@ class Daemon:
 
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
         ticks = 0
-        while not await self._wait(stop, EVALUATE_EVERY_SECONDS):
+        while not await self._wait(stop, EVALUATE_EVERY_SECONDS, periodic=True):
             try:
                 await self.tick()
                 ticks += 1
@@ -528,9 +529,13 @@ class Daemon:
         self.auto_backfill.wake()  # added goals may need history
         await self.evaluate()
 
-    async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
-        """Sleep on the injected clock; return True when asked to stop."""
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+    async def _wait(self, stop: asyncio.Event, seconds: float, *, periodic: bool = False) -> bool:
+        """Sleep on the injected clock; return True when asked to stop.
+
+        `periodic`: between rounds of a periodic loop, which the demo's clock floors in real time.
+        """
+        sleep = sleep_periodic(self.clock, seconds) if periodic else self.clock.sleep(seconds)
+        sleeper = asyncio.ensure_future(sleep)
         stopper = asyncio.ensure_future(stop.wait())
         _, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -674,7 +679,7 @@ class Daemon:
         self._start_sources(stop)
         evaluator = asyncio.create_task(self._evaluate_loop(stop), name="evaluate")
         backfiller = asyncio.create_task(self.auto_backfill.run(stop), name="auto-backfill")
-        pruner = asyncio.create_task(self.pruner.run(stop, self._wait), name="retention")
+        pruner = asyncio.create_task(self.pruner.run(stop, partial(self._wait, periodic=True)), name="retention")
         try:
             while not stop.is_set():
                 stopper = asyncio.ensure_future(stop.wait())

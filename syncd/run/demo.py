@@ -248,7 +248,7 @@ async def _record_closing_days(
 ) -> None:
     """Record each closed simulated day's counts into the push sources, as people would."""
     while not stop.is_set():
-        await clock.sleep(RECORD_EVERY_SECONDS)
+        await clock.sleep_periodic(RECORD_EVERY_SECONDS)
         try:
             await run_db_write(
                 seed_recorded_counts, config, engine, now=clock.now(), seed=seed, days=3, keep_recorded=True

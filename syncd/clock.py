@@ -143,7 +143,7 @@ class RealWaits:
 
 
 async def sleep_periodic(clock: Clock, seconds: float) -> None:
-    """Wait between two rounds of a periodic loop (the evaluation tick, retention).
+    """Wait between two rounds of a periodic loop (the evaluation tick, retention, the idle backfill).
 
     On a simulated clock the wait has a real-time floor (`ScaledClock.sleep_periodic`); on any other
     it is the clock's own `sleep`. Not for a source's sync interval nor a lease's renewal: the demo's

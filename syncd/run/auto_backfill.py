@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from connectors.base import SyncWindow, local_day
+from syncd.clock import sleep_periodic
 from syncd.engine.evaluate import STOCK_HISTORY, counts_needed, needs_shape, period_at
 from syncd.engine.history_pacing import HISTORY_LOOKBACK
 from syncd.engine.snapshot import GoalStatus
@@ -346,7 +347,7 @@ class AutoBackfiller:
         # Wake for the next retry that is due before the idle period ends.
         seconds = min([IDLE_SECONDS, *(at - now for at in self._retry_at.values() if at > now)])
         waits = {
-            asyncio.ensure_future(self._daemon.clock.sleep(seconds)),
+            asyncio.ensure_future(sleep_periodic(self._daemon.clock, seconds)),
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
         }

@@ -114,3 +114,19 @@ async def test_metrics_are_gzipped_when_the_scraper_asks() -> None:
 
         refused = await client.get("/metrics", headers={"Accept-Encoding": "gzip;q=0, identity"})
         assert "Content-Encoding" not in refused.headers
+
+
+def test_label_strings_kept_per_goal_stay_bounded_as_checkins_go_by() -> None:
+    # A goal with weekly check-ins meets a new check-in id every week: the renderer keeps only a
+    # few of them, and the output stays generate_latest's.
+    renderer = SnapshotRenderer()
+    base = _snapshot(2)
+    for week in range(1, 30):
+        goal = replace(
+            base.goals[0],
+            checkpoints=(CheckpointStatus(id=f"2026-W{week:02d}", target=10.0, value=week, level="week"),),
+        )
+        snapshot = replace(base, goals=(goal, *base.goals[1:]))
+        assert renderer.render(snapshot) == generate_latest(build_registry(SnapshotHolder(snapshot)))
+    kept = max(len(labels.checkpoint) for labels in renderer._labels.values())
+    assert 1 <= kept <= 8

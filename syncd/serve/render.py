@@ -51,21 +51,29 @@ def _header(name: str) -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"
 
 
+_SLOT = "\x00"  # stands for the status in a label string split around it (never in an escaped value)
+_CHECKPOINTS_KEPT = 8  # a goal's current check-ins (one per level); older ids are let go
+
+
 class _GoalLabels:
-    """One goal's label strings, escaped and sorted once."""
+    """One goal's label strings, escaped and sorted once (kept for 10,000 goals: kept small)."""
 
     __slots__ = ("_pairs", "checkpoint", "plain", "status")
 
     def __init__(self, key: LabelKey) -> None:
         self._pairs = tuple(zip(m.GOAL_LABELS, key, strict=True))
         self.plain = _labels(self._pairs)
-        self.status = tuple(_labels((*self._pairs, ("status", name))) for name in STATUSES)
+        # The label string with the status, split where the status name goes: two halves, not four strings.
+        before, _, after = _labels((*self._pairs, ("status", _SLOT))).partition(_SLOT)
+        self.status = (before, after)
         self.checkpoint: dict[tuple[str, str], str] = {}  # (checkpoint id, level) -> label string
 
     def with_checkpoint(self, checkpoint: str, level: str) -> str:
         """Return the label string with the check-in's id and level added."""
         found = self.checkpoint.get((checkpoint, level))
         if found is None:
+            if len(self.checkpoint) >= _CHECKPOINTS_KEPT:
+                self.checkpoint.clear()  # weeks go by: last weeks' ids would pile up for ever
             found = self.checkpoint[(checkpoint, level)] = _labels(
                 (*self._pairs, ("checkpoint", checkpoint), ("level", level))
             )
@@ -167,8 +175,9 @@ class SnapshotRenderer:
         lines = [_header(m.GOAL_STATUS)]
         for goal, label in zip(goals, labels, strict=True):
             current = goal.figures.status
-            for status, text in zip(STATUSES, label.status, strict=True):
-                lines.append(f"{m.GOAL_STATUS}{text} {'1.0' if status == current else '0.0'}\n")
+            before, after = label.status
+            for status in STATUSES:
+                lines.append(f"{m.GOAL_STATUS}{before}{status}{after} {'1.0' if status == current else '0.0'}\n")
         yield "".join(lines).encode()
         for name, read_time in _AFTER_STATUS:
             lines = [_header(name)]

@@ -22,6 +22,7 @@ from syncd.store.goal_history import goal_key, version_goal, version_in_force, v
 from syncd.store.goal_repository import GoalVersion, load_goal_versions
 
 __all__ = [
+    "changed_results",
     "configured_results",
     "judge_all",
     "load_judging_inputs",
@@ -117,6 +118,21 @@ def judge_all(
             known=known,
         )
     ]
+
+
+def changed_results(judged: Sequence[CheckinResult], stored: Sequence[CheckinResult]) -> list[CheckinResult]:
+    """Return the judged results that differ from the stored ones (a final stored result never changes).
+
+    Most check-ins are judged the same way every time: writing only the others keeps a re-judging of
+    10,000 goals from upserting 45,000 unchanged rows.
+    """
+    known = {(r.goal_key, r.level, r.checkpoint): r for r in stored}
+    out: list[CheckinResult] = []
+    for result in judged:
+        before = known.get((result.goal_key, result.level, result.checkpoint))
+        if before is None or (not before.final and before != result):
+            out.append(result)
+    return out
 
 
 def configured_results(config: Config, results: Sequence[CheckinResult]) -> tuple[CheckinResult, ...]:

@@ -167,3 +167,34 @@ async def test_stale_checkins_wait_for_the_counts_to_settle_then_are_judged(tmp_
         assert due == [False] * 3 + [True]  # judged after 4 ticks all the same
         await daemon.refresher.settle()
     engine.dispose()
+
+
+async def test_judging_again_writes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Most check-ins are judged the same every time: a re-judging writes the ones that moved only.
+    import syncd.run.checkin_record as record_module
+
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    before = daemon.checkin_results
+    assert len(before) >= 2
+    written: list[int] = []
+    save = record_module.save_checkin_results
+
+    def counting_save(engine: Engine, results: object, at: object) -> None:
+        written.append(len(results))  # type: ignore[arg-type]
+        save(engine, results, at)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(record_module, "save_checkin_results", counting_save)
+    await daemon.record_checkins()
+    assert written == []  # nothing moved: nothing written, the published results stand
+    assert daemon.checkin_results is before
+
+    async with TestClient(TestServer(build_app(daemon.web_state))) as client:
+        response = await client.post(URL, json={"observations": [item(day="2026-03-17", value=9)]}, headers=bearer())
+        assert response.status == 200, await response.text()
+        await daemon.refresher.settle()
+    await daemon.record_checkins()
+    assert written == [1]  # the week of 16 March only
+    week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
+    assert week.value == 9.0
+    assert len(daemon.checkin_results) == len(before)
+    engine.dispose()

@@ -53,6 +53,24 @@ def test_results_are_rewritten_until_final_then_frozen(engine: Engine) -> None:
     assert sorted((r.level, r.value) for r in load_checkin_results(engine)) == [("month", 1.0), ("week", 75.0)]
 
 
+def test_more_results_than_a_slice_are_all_stored_and_finals_stay_frozen(engine: Engine) -> None:
+    from syncd.store import checkin_repository
+
+    many = [
+        replace(W47, goal_key=f"emails|p{n}|month", owner=f"p{n}", value=float(n))
+        for n in range(2 * checkin_repository._SAVE_BATCH + 17)
+    ]
+    many[5] = replace(many[5], final=True, outcome="hit")
+    save_checkin_results(engine, many, T0)
+    later = [replace(r, value=r.value + 0.5) for r in many]
+    save_checkin_results(engine, later, T0 + timedelta(hours=1))
+    loaded = {r.owner: r for r in load_checkin_results(engine)}
+    assert len(loaded) == len(many)
+    assert loaded["p5"].value == 5.0  # final: the later judgement left it alone
+    assert loaded["p4"].value == 4.5
+    assert loaded[f"p{len(many) - 1}"].value == len(many) - 1 + 0.5
+
+
 def test_coverage_is_the_first_stored_or_backfilled_day_and_the_cursor(engine: Engine) -> None:
     assert load_stored_coverage(engine) == {}
     save_sync(

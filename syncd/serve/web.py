@@ -47,24 +47,7 @@ class WebState:
 
     def metrics_bytes(self) -> bytes:
         """Render the exposition once per snapshot and serve the cached bytes to every scrape."""
-        snapshot = self.holder.current
-        cached = self._rendered
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        # Scrapes arriving together wait for one render instead of each doing it.
-        with self._render_lock:
-            cached = self._rendered
-            if cached is not None and cached[0] is snapshot:
-                return cached[1]
-            zipped = self._gzipped
-            if zipped is not None and zipped[0] is snapshot:
-                body = gzip.decompress(zipped[1])  # rendered already: a tenth of a render's cost
-            elif self.registry is None:
-                body = self._renderer.render(snapshot)
-            else:
-                body = generate_latest(self.registry)
-            self._rendered = (snapshot, body)
-            return body
+        return self._once_per_snapshot("_rendered", self._plain_body)
 
     def prerender(self) -> None:
         """Render (and compress) the current snapshot now, so the next scrape finds it ready."""
@@ -76,25 +59,39 @@ class WebState:
         Only the compressed body is kept (Prometheus asks for gzip): the text, ten times its size,
         is made again from it when a scraper asks for plain text.
         """
+        return self._once_per_snapshot("_gzipped", self._gzip_body)
+
+    def _once_per_snapshot(self, slot: str, make: Callable[[Snapshot], bytes]) -> bytes:
         snapshot = self.holder.current
-        cached = self._gzipped
+        cached: tuple[Snapshot, bytes] | None = getattr(self, slot)
         if cached is not None and cached[0] is snapshot:
             return cached[1]
+        # Scrapes arriving together wait for one render instead of each doing it.
         with self._render_lock:
-            cached = self._gzipped
+            cached = getattr(self, slot)
             if cached is not None and cached[0] is snapshot:
                 return cached[1]
-            rendered = self._rendered
-            if rendered is not None and rendered[0] is snapshot:
-                body = gzipped(rendered[1])
-            elif self.registry is None:
-                body = self._renderer.render_gzip(snapshot)
-            else:
-                body = gzipped(generate_latest(self.registry))
-            self._gzipped = (snapshot, body)
-            if rendered is not None and rendered[0] is not snapshot:
-                self._rendered = None  # an older snapshot's text: let it go
+            body = make(snapshot)
+            setattr(self, slot, (snapshot, body))
             return body
+
+    def _plain_body(self, snapshot: Snapshot) -> bytes:
+        zipped = self._gzipped
+        if zipped is not None and zipped[0] is snapshot:
+            return gzip.decompress(zipped[1])  # rendered already: a tenth of a render's cost
+        if self.registry is None:
+            return self._renderer.render(snapshot)
+        return generate_latest(self.registry)
+
+    def _gzip_body(self, snapshot: Snapshot) -> bytes:
+        rendered = self._rendered
+        if rendered is not None and rendered[0] is not snapshot:
+            self._rendered = None  # an older snapshot's text: let it go
+        elif rendered is not None:
+            return gzipped(rendered[1])
+        if self.registry is None:
+            return self._renderer.render_gzip(snapshot)
+        return gzipped(generate_latest(self.registry))
 
 
 def build_app(state: WebState) -> web.Application:

@@ -9,6 +9,7 @@ from syncd.config import parse_config
 from syncd.run.daemon import Daemon
 from syncd.store import create_engine_for, upgrade
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
+from tests.test_push import FixedClock
 
 TOKEN = "calls-token-0123456789abcdef"
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)
@@ -25,27 +26,13 @@ CONFIG = (
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.instant = NOW
-
-    def now(self) -> datetime:
-        return self.instant
-
-    def monotonic(self) -> float:
-        return 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        return None
-
-
 async def test_a_push_for_one_person_keeps_the_other_goals_figures(tmp_path: Path) -> None:
     engine = create_engine_for(f"sqlite:///{tmp_path / 's.db'}")
     upgrade(engine)
     days = [date(2026, 3, 2) + timedelta(days=n) for n in range(16)]
     counts = [PushedCount("calls_held", p, d, 2.0) for p in PEOPLE for d in days]
     apply_pushed_counts(engine, source="calls", counts=counts, at=NOW)
-    clock = Clock()
+    clock = FixedClock(NOW)
     daemon = Daemon(parse_config(CONFIG, file="syncd.yaml"), engine, clock=clock)
     await daemon.evaluate()
     before = {(g.kpi, g.owner): g for g in daemon.holder.current.goals}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,7 @@ from syncd.store.goal_history import goal_key, version_goal, version_in_force, v
 from syncd.store.goal_repository import GoalVersion, load_goal_versions
 
 __all__ = [
+    "JudgingMemo",
     "changed_results",
     "configured_results",
     "judge_all",
@@ -93,31 +95,96 @@ def _own_counts(config: Config, counts: DailyCounts) -> Callable[[Goal], DailyCo
     return narrowed
 
 
+class JudgingMemo:
+    """Each goal's last judged results with what they were judged from, reused while all of it stands.
+
+    A goal's judgement depends on the configuration, the local day, the coverage, its stored
+    versions and its owner's day maps (the counts cache replaces a map when it re-reads it, never
+    edits one). Judging again after a push re-judges the goals of the owners it touched, not 10,000.
+    """
+
+    def __init__(self) -> None:
+        self._goals: dict[int, tuple[Goal, tuple[object, ...], list[GoalVersion], list[CheckinResult]]] = {}
+        self._coverage: Mapping[str, SourceCoverage] | None = None
+        self._day: date | None = None
+
+    def start(self, today: date) -> None:
+        """Forget every goal's results when the day changed (check-ins close as days end)."""
+        if today != self._day:
+            self._goals.clear()
+            self._day = today
+
+    def coverage_token(self, coverage: Mapping[str, SourceCoverage]) -> Mapping[str, SourceCoverage]:
+        """Return the kept coverage when equal to `coverage` (so goals compare it by identity), else keep this one."""
+        if self._coverage is None or self._coverage != coverage:
+            self._coverage = coverage
+        return self._coverage
+
+    def results(
+        self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion]
+    ) -> list[CheckinResult] | None:
+        """Return the goal's results judged from these same inputs, else None."""
+        found = self._goals.get(id(goal))
+        if found is None or found[0] is not goal or found[2] != versions or len(found[1]) != len(inputs):
+            return None
+        return found[3] if all(map(operator.is_, found[1], inputs)) else None
+
+    def keep(
+        self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion], results: list[CheckinResult]
+    ) -> None:
+        """Keep the goal's results with what they were judged from."""
+        self._goals[id(goal)] = (goal, inputs, versions, results)
+
+
 def judge_all(
     config: Config,
     counts: DailyCounts,
     instant: datetime,
     versions: Sequence[GoalVersion],
     coverage: Mapping[str, SourceCoverage],
+    memo: JudgingMemo | None = None,
 ) -> list[CheckinResult]:
-    """Judge the finished check-ins of every configured goal that has check-ins."""
+    """Judge the finished check-ins of every configured goal that has check-ins.
+
+    With a `memo`, a goal whose inputs have not changed since it was last judged keeps its results.
+    """
     by_key = versions_by_goal(versions)
     own_counts = _own_counts(config, counts)
     known: dict[Hashable, tuple[int, bool]] = {}  # what the coverage says of each check-in, asked once
-    return [
-        result
-        for goal in config.goals
-        if goal.checkins
-        for result in judge_checkins(
+    today = instant.astimezone(config.timezone).date()
+    if memo is not None:
+        memo.start(today)
+        coverage = memo.coverage_token(coverage)
+    out: list[CheckinResult] = []
+    for goal in config.goals:
+        if not goal.checkins:
+            continue
+        goal_counts = own_counts(goal)
+        history = by_key.get(goal_key(goal), [])
+        inputs: tuple[object, ...] = ()
+        if memo is not None:
+            if goal_counts is counts:  # every subject counts (or several sources): the KPI's mappings
+                maps: list[object] = [counts.get(key) for key in config.kpis[goal.kpi].count_keys]
+            else:  # the owner's own day maps
+                maps = [days for by_subject in goal_counts.values() for days in by_subject.values()]
+            inputs = (config, coverage, *maps)
+            kept = memo.results(goal, inputs, history)
+            if kept is not None:
+                out.extend(kept)
+                continue
+        results = judge_checkins(
             config,
             goal,
-            own_counts(goal),
+            goal_counts,
             instant,
-            version_at=_version_lookup(by_key.get(goal_key(goal), []), goal),
+            version_at=_version_lookup(history, goal),
             coverage=coverage,
             known=known,
         )
-    ]
+        if memo is not None:
+            memo.keep(goal, inputs, history, results)
+        out.extend(results)
+    return out
 
 
 def changed_results(judged: Sequence[CheckinResult], stored: Sequence[CheckinResult]) -> list[CheckinResult]:

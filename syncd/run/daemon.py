@@ -34,7 +34,7 @@ from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
 from syncd.run.auto_backfill import AutoBackfiller
 from syncd.run.change_watch import ChangeWatch
-from syncd.run.checkin_record import changed_results, judge_all, load_judging_inputs, store_checkin_results
+from syncd.run.checkin_record import JudgingMemo, changed_results, judge_all, load_judging_inputs, store_checkin_results
 from syncd.run.leases import LeaseKeeper, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
@@ -189,6 +189,7 @@ class Daemon:
         self._evaluate_lock = asyncio.Lock()
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._results_config: Config | None = None  # the configuration checkin_results were read for
+        self._judging = JudgingMemo()  # goals whose judging inputs stand keep their results
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self._counts_moved = False  # stored counts changed since the last tick (see checkins_due)
         self._stale_ticks = 0  # ticks the stale check-ins have waited for the counts to settle
@@ -386,7 +387,7 @@ class Daemon:
         versions, coverage = await run_db(load_judging_inputs, self.engine, config)
         # Judging 10,000 goals takes seconds of CPU: in a worker thread, not on the database executor
         # (pushes and syncs would wait) nor under the evaluation lock (a push's figures would wait).
-        judged = await asyncio.to_thread(judge_all, config, counts, now, versions, coverage)
+        judged = await asyncio.to_thread(judge_all, config, counts, now, versions, coverage, self._judging)
         changed = await asyncio.to_thread(changed_results, judged, self.checkin_results)
         del judged
         if not changed and not self.leases.shared and self._results_config is config:
@@ -521,6 +522,7 @@ class Daemon:
         self.web_state.grafana_url, self.web_state.timezone = config.grafana_url, config.timezone
         # Every cached entry is keyed by the old configuration: none can be hit again, so let them all go.
         self.evaluation_cache = EvaluationCache()
+        self._judging = JudgingMemo()
         stats: dict[str, SourceStats] = {}
         for name, source in config.sources.items():
             kept = self.stats.get(name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from syncd.run.checkin_record import judge_all
 from syncd.store.goal_history import goal_definition, goal_key, goal_version_at, goals_as_of, versions_by_goal
 from syncd.store.goal_repository import GoalVersion
@@ -110,3 +112,41 @@ def test_judging_each_goal_on_its_owners_counts_gives_what_the_whole_counts_give
     expected = sum(emails[s][d] for d in week for s in ("bo2@acme.io", "ann@acme.io", "BO@acme.io"))
     assert abs(values["emails|growth|month", "2026-W47"] - expected) < 1e-9
     assert values["emails|growth|month", "2026-W47"] > values["emails|bo|month", "2026-W47"] > 0
+
+
+def test_a_judging_memo_rejudges_only_the_goals_whose_inputs_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta as _days
+
+    import syncd.run.checkin_record as record_module
+    from bench import _workload as w
+    from syncd.run.checkin_record import JudgingMemo, judge_all
+
+    config, counts = w.config(30), w.counts(30, days=120)
+    coverage: dict[str, object] = {}
+    memo = JudgingMemo()
+    first = judge_all(config, counts, w.NOW, [], coverage, memo)  # type: ignore[arg-type]
+    assert len(first) > 30
+    judged: list[str] = []
+    real = record_module.judge_checkins
+
+    def counting(config: object, goal: object, *args: object, **kwargs: object) -> object:
+        judged.append(goal.owner)  # type: ignore[attr-defined]
+        return real(config, goal, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(record_module, "judge_checkins", counting)
+    assert judge_all(config, counts, w.NOW, [], dict(coverage), memo) == first  # type: ignore[arg-type]
+    assert judged == []  # nothing moved: every goal kept its results
+
+    key = ("lemlist", "emails_sent")
+    moved = {**counts, key: dict(counts[key])}
+    moved[key]["p7@acme.io"] = {day: value + 1 for day, value in counts[key]["p7@acme.io"].items()}
+    again = judge_all(config, moved, w.NOW, [], coverage, memo)  # type: ignore[arg-type]
+    assert set(judged) == {"p7"}  # p7's emails goal only
+    monkeypatch.undo()
+    assert again == judge_all(config, moved, w.NOW, [], coverage)  # type: ignore[arg-type]
+    assert again != first
+
+    monkeypatch.setattr(record_module, "judge_checkins", counting)
+    judged.clear()
+    judge_all(config, moved, w.NOW + _days(days=1), [], coverage, memo)  # type: ignore[arg-type]
+    assert len(set(judged)) == 30  # a new day: everyone's judged again

@@ -43,7 +43,15 @@ from syncd.model import (
 from syncd.registry import ConnectorRegistry, load_registry
 from syncd.sharding import Shard, parse_shard, shard_goals
 from syncd.store.database import normalise_database_url
-from syncd.yaml_limits import MAX_FILE_BYTES, LimitedLoaderMixin, YamlLimitError, check_expanded_size, read_text_file
+from syncd.yaml_limits import (
+    MAX_FILE_BYTES,
+    LimitedLoaderMixin,
+    YamlLimitError,
+    check_expanded_size,
+    libyaml_loader,
+    load_limited,
+    read_text_file,
+)
 
 __all__ = ["DEFAULT_CONFIG_PATH", "load_config", "parse_config", "resolve_config_path"]
 
@@ -111,7 +119,7 @@ def _parse_config(
     if len(text) > MAX_TEXT_CHARS:
         raise ConfigError([ConfigProblem(file, "", f"the file is larger than {MAX_TEXT_CHARS} characters")])
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = load_limited(text, _UniqueKeyLoader, _LIBYAML_LOADER)
         check_expanded_size(document)
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(file, "", _yaml_message(exc))]) from None
@@ -212,6 +220,8 @@ _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_unique_mapping,
 )
+# The same loader on libyaml: most of a large file's load time was PyYAML's Python scanner.
+_LIBYAML_LOADER = libyaml_loader(_UniqueKeyLoader)
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:

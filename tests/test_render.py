@@ -49,9 +49,28 @@ def _snapshot(seed: int) -> Snapshot:
             duration_count=3,
         ),
         SourceStatus(name="kit", connector="kit", interval_seconds=60.0),
+        SourceStatus(
+            name='odd"name\\here',
+            connector="http_json",
+            interval_seconds=None,
+            up=False,
+            syncs_total=2,
+            failures={"unavailable": 1, "auth": 1},
+            suspect_reads_total=4,
+            duration_buckets=((0.5, 0), (float("inf"), 2)),
+            duration_sum=7.0,
+            duration_count=2,
+        ),
     )
     funnels = (FunnelStage("f", "a", "b", "p1", "t0", "2026-11", 10.0, 2.0, 0.2, 0.25, "p2"),)
-    return Snapshot(generated_at=NOW, goals=tuple(goals), sources=sources, funnels=funnels, ready=True)
+    return Snapshot(
+        generated_at=NOW,
+        goals=tuple(goals),
+        sources=sources,
+        funnels=funnels,
+        ready=True,
+        backfill_remaining_days={"kit": 12},
+    )
 
 
 def _meaning(text: str) -> set[tuple[str, str, tuple[tuple[str, str], ...], float]]:

@@ -23,7 +23,14 @@ from syncd.serve import metrics as m
 from syncd.serve.checkin_view import last_results
 from syncd.version import VERSION
 
-__all__ = ["SnapshotCollector", "build_registry", "non_goal_families"]
+__all__ = [
+    "SnapshotCollector",
+    "bucket_le",
+    "build_registry",
+    "families_after_sources",
+    "families_before_sources",
+    "non_goal_families",
+]
 
 
 def _gauge(name: str) -> GaugeMetricFamily:
@@ -142,7 +149,7 @@ class SnapshotCollector(Collector):
                 last.add_metric(key, source.last_success.timestamp())
             if source.interval_seconds is not None:
                 interval.add_metric(key, source.interval_seconds)
-            buckets = [(_le(bound), count) for bound, count in source.duration_buckets]
+            buckets = [(bucket_le(bound), count) for bound, count in source.duration_buckets]
             if buckets:
                 duration.add_metric(key, buckets, source.duration_sum)
             syncs.add_metric(key, source.syncs_total)
@@ -166,11 +173,20 @@ def last_hit_family(snapshot: Snapshot) -> Metric:
 
 
 def non_goal_families(snapshot: Snapshot) -> Iterator[Metric]:
-    """Yield every family but the goals', in exposition order (syncd.serve.render draws the goals)."""
-    collector = SnapshotCollector(SnapshotHolder(snapshot))
+    """Yield every family but the goals', in exposition order."""
+    yield from families_before_sources(snapshot)
+    yield from SnapshotCollector(SnapshotHolder(snapshot))._source_families(snapshot)
+    yield from families_after_sources(snapshot)
+
+
+def families_before_sources(snapshot: Snapshot) -> Iterator[Metric]:
+    """Yield the families between the goals' and the sources' (syncd.serve.render draws those two)."""
     yield last_hit_family(snapshot)
-    yield from collector._funnel_families(snapshot)
-    yield from collector._source_families(snapshot)
+    yield from SnapshotCollector(SnapshotHolder(snapshot))._funnel_families(snapshot)
+
+
+def families_after_sources(snapshot: Snapshot) -> Iterator[Metric]:
+    """Yield the families after the sources', to the end of the exposition."""
     yield _kpi_source_family(snapshot.goals)
     personal = GaugeMetricFamily(m.PERSONAL_GOAL_INFO, m.HELP[m.PERSONAL_GOAL_INFO], labels=m.PERSONAL_GOAL_LABELS)
     for own in snapshot.personal_goals:
@@ -212,7 +228,8 @@ def _retention_family(snapshot: Snapshot) -> Metric:
     return family
 
 
-def _le(bound: float) -> str:
+def bucket_le(bound: float) -> str:
+    """Return a histogram bucket's `le` label as prometheus-client writes it."""
     return "+Inf" if bound == float("inf") else repr(float(bound))
 
 

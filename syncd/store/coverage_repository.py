@@ -8,9 +8,10 @@ read yet. The daemon's automatic backfill reads newest-first and so extends it c
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 from typing import cast
 
-from sqlalchemy import Connection, Date, Engine, Table, and_, case, literal, select
+from sqlalchemy import Connection, Date, Engine, Table, and_, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.store.database import storage_errors
@@ -23,16 +24,22 @@ _COVERAGE = cast(Table, SourceCoverageRow.__table__)
 
 def extend_coverage(connection: Connection, source: str, first_day: date, last_day: date) -> None:
     """Within the caller's transaction, record that `source` has every day in [first_day, last_day]."""
+    parameters = {"source": source, "covered_from": first_day, "reaches_from": last_day + timedelta(days=1)}
+    connection.execute(_coverage_upsert(connection.dialect.name), parameters)
+
+
+@cache
+def _coverage_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """The coverage upsert, built once per dialect: building it per sync cost more than running it."""
     # The dialect's own insert, for its ON CONFLICT (syncd.store.repository imports this module).
-    insert = postgresql.insert(_COVERAGE) if connection.dialect.name == "postgresql" else sqlite.insert(_COVERAGE)
+    insert = postgresql.insert(_COVERAGE) if dialect == "postgresql" else sqlite.insert(_COVERAGE)
     current = _COVERAGE.c.covered_from
     # Decided in one statement: a sync of the same source committing meanwhile is never undone.
-    reaches = and_(insert.excluded.covered_from < current, literal(last_day + timedelta(days=1), Date) >= current)
-    statement = insert.values(source=source, covered_from=first_day).on_conflict_do_update(
+    reaches = and_(insert.excluded.covered_from < current, bindparam("reaches_from", type_=Date) >= current)
+    return insert.on_conflict_do_update(
         index_elements=[_COVERAGE.c.source],
         set_={"covered_from": case((reaches, insert.excluded.covered_from), else_=current)},
     )
-    connection.execute(statement)
 
 
 def record_coverage(engine: Engine, source: str, first_day: date, last_day: date) -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import Connection, Engine, String, and_, case, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
@@ -102,8 +103,8 @@ def save_sync(
         changed = len(moved)
         upsert_counts(connection, source, incoming, finished_at)
         delete_counts(connection, source, stale)
-        _upsert_state(
-            connection,
+        connection.execute(
+            _success_upsert(connection.dialect.name),
             {
                 "source": source,
                 "cursor_end": cursor_end,
@@ -113,13 +114,6 @@ def save_sync(
                 "last_error": None,
                 "consecutive_failures": 0,
             },
-            on_conflict=(
-                "last_success_at",
-                "last_attempt_at",
-                "last_error",
-                "consecutive_failures",
-            ),
-            keep_newest=("cursor_end", "connector_state"),
         )
         extend_coverage(connection, source, replace_from, replace_to)
         # Last: other processes (a running daemon, replicas) learn what to re-read from it.
@@ -278,23 +272,23 @@ def dialect_insert(bind: Engine | Connection, table: Table) -> postgresql.Insert
     raise StorageError(f"unsupported database dialect {dialect!r}")
 
 
-def _upsert_state(
-    connection: Connection,
-    values: Mapping[str, object],
-    *,
-    on_conflict: Sequence[str],
-    keep_newest: Sequence[str] = (),
-) -> None:
-    insert = dialect_insert(connection, _STATES)
-    set_: dict[str, object] = {name: insert.excluded[name] for name in on_conflict}
-    # A window older than the stored cursor (a backfill's chunk) must not move the cursor, or the
-    # connector state that goes with it, back: decided in the statement, so a sync committing
-    # between our read and this write is never undone.
+@cache
+def _success_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """A successful sync's source_state upsert, built once per dialect (building it per sync cost more than running it).
+
+    The cursor and the connector state that goes with it keep their stored values when the stored
+    cursor is newer: a window older than it (a backfill's chunk) must not move them back. Decided in
+    the statement, so a sync committing between our read and this write is never undone.
+    """
+    insert = postgresql.insert(_STATES) if dialect == "postgresql" else sqlite.insert(_STATES)
+    set_: dict[str, object] = {
+        name: insert.excluded[name]
+        for name in ("last_success_at", "last_attempt_at", "last_error", "consecutive_failures")
+    }
     older = and_(_STATES.c.cursor_end.is_not(None), _STATES.c.cursor_end > insert.excluded.cursor_end)
-    for name in keep_newest:
+    for name in ("cursor_end", "connector_state"):
         set_[name] = case((older, _STATES.c[name]), else_=insert.excluded[name])
-    statement = insert.values(dict(values)).on_conflict_do_update(index_elements=[_STATES.c.source], set_=set_)
-    connection.execute(statement)
+    return insert.on_conflict_do_update(index_elements=[_STATES.c.source], set_=set_)
 
 
 def _parse_connector_state(source: str, text: str) -> dict[str, str]:

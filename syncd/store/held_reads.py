@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Float, String, delete, select
+from sqlalchemy import Connection, Float, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.schema import Table
 
@@ -83,17 +83,13 @@ def hold_lowered_reads(
         stored = existing.get(key)
         if stored is not None and value < stored:
             lowered[key] = value
-    previously = _held(connection, source, metrics, first, last)
+    where = {"source": source, "metrics": list(metrics), "first": first, "last": last}
+    previously = _held(connection, where) if metrics else set()
     confirmed = {key for key in lowered if key in previously}
     suspect = {key: value for key, value in lowered.items() if key not in confirmed}
-    connection.execute(
-        delete(_HELD).where(
-            _HELD.c.source == source,
-            _HELD.c.metric.in_(list(metrics)),
-            _HELD.c.day >= first,
-            _HELD.c.day <= last,
-        )
-    )
+    if previously:
+        # Every hold of the range is settled by this read; none held, none to clear (most syncs).
+        connection.execute(_CLEAR_HELD, where)
     if suspect:
         connection.execute(
             _HELD.insert(),
@@ -111,13 +107,16 @@ def hold_lowered_reads(
     return HoldOutcome(incoming=kept_incoming, stale=kept_stale, held=held)
 
 
-def _held(connection: Connection, source: str, metrics: Sequence[str], first: date, last: date) -> set[_CountKey]:
-    if not metrics:
-        return set()
-    statement = select(_HELD.c.metric, _HELD.c.subject, _HELD.c.day).where(
-        _HELD.c.source == source,
-        _HELD.c.metric.in_(list(metrics)),
-        _HELD.c.day >= first,
-        _HELD.c.day <= last,
-    )
-    return {(row.metric, row.subject, row.day) for row in connection.execute(statement)}
+def _held(connection: Connection, where: Mapping[str, object]) -> set[_CountKey]:
+    return {(row.metric, row.subject, row.day) for row in connection.execute(_HELD_IN_RANGE, where)}
+
+
+# Built once, run with parameters: building them per sync cost more than running them.
+_IN_RANGE = (
+    _HELD.c.source == bindparam("source"),
+    _HELD.c.metric.in_(bindparam("metrics", expanding=True)),
+    _HELD.c.day >= bindparam("first"),
+    _HELD.c.day <= bindparam("last"),
+)
+_HELD_IN_RANGE = select(_HELD.c.metric, _HELD.c.subject, _HELD.c.day).where(*_IN_RANGE)
+_CLEAR_HELD = delete(_HELD).where(*_IN_RANGE)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import Connection, Engine, String, and_, case, select, tuple_, type_coerce
+from sqlalchemy import Connection, Engine, String, and_, bindparam, case, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
@@ -156,9 +156,11 @@ def load_source_states(engine: Engine, only: Sequence[str] | None = None) -> dic
     A sync asks for its own source only: reading every source's row per sync grows with the square
     of the number of sources.
     """
-    statement = select(_STATES) if only is None else select(_STATES).where(_STATES.c.source.in_(list(only)))
     with storage_errors(engine, "load source states"), engine.connect() as connection:
-        rows = connection.execute(statement).all()
+        if only is None:
+            rows = connection.execute(select(_STATES)).all()
+        else:
+            rows = connection.execute(_STATES_OF, {"only": list(only)}).all()
     return {
         row.source: SourceState(
             source=row.source,
@@ -254,13 +256,17 @@ def _existing_values(
 ) -> dict[_CountKey, float]:
     if not metrics:
         return {}
-    statement = select(_COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value).where(
-        _COUNTS.c.source == source,
-        _COUNTS.c.metric.in_(list(metrics)),
-        _COUNTS.c.day >= first,
-        _COUNTS.c.day <= last,
-    )
-    return {(row.metric, row.subject, row.day): row.value for row in connection.execute(statement)}
+    parameters = {"source": source, "metrics": list(metrics), "first": first, "last": last}
+    return {(row.metric, row.subject, row.day): row.value for row in connection.execute(_EXISTING, parameters)}
+
+
+# Built once, run with parameters: building a statement per sync cost more than running it.
+_EXISTING = select(_COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value).where(
+    _COUNTS.c.source == bindparam("source"),
+    _COUNTS.c.metric.in_(bindparam("metrics", expanding=True)),
+    _COUNTS.c.day >= bindparam("first"),
+    _COUNTS.c.day <= bindparam("last"),
+)
 
 
 def dialect_insert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -289,6 +295,10 @@ def _success_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     for name in ("cursor_end", "connector_state"):
         set_[name] = case((older, _STATES.c[name]), else_=insert.excluded[name])
     return insert.on_conflict_do_update(index_elements=[_STATES.c.source], set_=set_)
+
+
+# A sync reads its own source's row: one statement, built once.
+_STATES_OF = select(_STATES).where(_STATES.c.source.in_(bindparam("only", expanding=True)))
 
 
 def _parse_connector_state(source: str, text: str) -> dict[str, str]:

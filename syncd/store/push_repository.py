@@ -17,7 +17,7 @@ from sqlalchemy.sql.schema import Table
 from syncd.errors import StorageError
 from syncd.store.changes import DaySpan, note_changes, spans_of
 from syncd.store.count_writes import upsert_counts
-from syncd.store.database import storage_errors
+from syncd.store.database import begin_durable, storage_errors
 from syncd.store.models import DailyCountRow, SourceStateRow
 from syncd.store.push_models import PushReceiptRow
 
@@ -71,7 +71,8 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
     for index, count in enumerate(counts):
         if count.mode == "add" and not count.key:
             raise ValueError(f"item {index}: an add needs its idempotency key")
-    with storage_errors(engine, f"store pushed counts of {source}"), engine.begin() as connection:
+    # Durable: the pusher is told its counts are stored and will not send them again.
+    with storage_errors(engine, f"store pushed counts of {source}"), begin_durable(engine) as connection:
         # Receipts first: on PostgreSQL a concurrent request with the same key waits on the row
         # lock here, then inserts nothing, so the add cannot be applied twice.
         fresh_keys = _claim_keys(connection, source, counts, at)

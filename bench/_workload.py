@@ -14,10 +14,15 @@ YEAR = 365
 Counts = dict[tuple[str, str], dict[str, dict[date, float]]]
 
 
-def config_text(people: int, database_url: str, *, push: bool = False) -> str:
+PUSH_TOKEN = "bench-push-token-0123456789"  # noqa: S105 - the workload's own test token
+
+
+def config_text(people: int, database_url: str, *, push: bool = False, listen: str | None = None) -> str:
     """Return a configuration with two goals per person (so `people` × 2 goals) over two sources.
 
     Three goals in four have check-ins: every monthly goal weekly ones, every other quarterly goal monthly ones.
+    With `push`, both sources take pushes (`lemlist` and `kit`, token PUSH_TOKEN), so a real `syncd run`
+    reaches out to no vendor; `listen` is its HTTP address.
     """
     ppl = "\n".join(
         f"  p{i}: {{team: t{i % 50}, identities: {{lemlist: p{i}@acme.io, kit: tag{i}}}}}" for i in range(people)
@@ -29,14 +34,16 @@ def config_text(people: int, database_url: str, *, push: bool = False) -> str:
         f"  - {{kpi: optins, owner: p{i}, period: quarter, target: 100{', checkins: month' if i % 2 else ''}}}"
         for i in range(people)
     )
-    kit = (
-        '  kit: {connector: push, token: "bench-push-token-0123456789"}\n'
-        if push
-        else "  kit: {connector: kit, api_key: bench-key-0002}\n"
-    )
+    pulled = {
+        "lemlist": "{connector: lemlist, api_key: bench-key-0001}",
+        "kit": "{connector: kit, api_key: bench-key-0002}",
+    }
+    pushed = f'{{connector: push, token: "{PUSH_TOKEN}"}}'
+    sources = "".join(f"  {name}: {pushed if push else settings}\n" for name, settings in pulled.items())
+    address = f"listen: '{listen}'\n" if listen is not None else ""
     return (
-        f"database_url: '{database_url}'\nteams:\n{teams}\npeople:\n{ppl}\n"
-        f"sources:\n  lemlist: {{connector: lemlist, api_key: bench-key-0001}}\n{kit}"
+        f"database_url: '{database_url}'\n{address}teams:\n{teams}\npeople:\n{ppl}\n"
+        f"sources:\n{sources}"
         "kpis:\n  emails: {source: lemlist, metric: emails_sent, per_person: true}\n"
         "  optins: {source: kit, metric: new_subscribers, per_person: true}\n"
         f"goals:\n{goals}\n"

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from bench.daemon_run import config_text
+from bench._workload import config_text
 from tests.processes import Process, free_port, wait_until
 
 # docs/reliability.md: "SIGTERM exits within 10 s in every state, exit code 0" (a bound on a
@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
 
 def test_sigterm_ends_the_daemon_while_a_render_blocks_a_worker_thread(tmp_path: Path) -> None:
     config = tmp_path / "syncd.yaml"
-    config.write_text(config_text(2, f"sqlite:///{tmp_path / 'd.db'}", f"127.0.0.1:{free_port()}"))
+    config.write_text(config_text(2, f"sqlite:///{tmp_path / 'd.db'}", push=True, listen=f"127.0.0.1:{free_port()}"))
     marker = tmp_path / "rendering"
     daemon = Process("daemon", [sys.executable, "-c", CHILD, str(marker), str(config)], tmp_path)
     try:

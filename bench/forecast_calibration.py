@@ -12,13 +12,22 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from syncd.engine.forecast import hit_probability
+from syncd.engine.forecast_bridge import remaining_weight
+from syncd.engine.pace import day_clock
+from syncd.engine.periods import custom_period
 
 SEED = 20261116
 SCENARIOS = 6000
 # A four-week period paced on business days: W = 20.
 PERIOD_WEIGHTS = ([1.0] * 5 + [0.0] * 2) * 4
+# The same period as the engine sees it, to take the remaining weight the engine's way.
+_FIRST_DAY = date(2026, 11, 2)  # a Monday
+PERIOD = custom_period(_FIRST_DAY, _FIRST_DAY + timedelta(days=len(PERIOD_WEIGHTS) - 1))
+DAY_WEIGHTS = {_FIRST_DAY + timedelta(days=index): weight for index, weight in enumerate(PERIOD_WEIGHTS)}
 TRAILING_WEEKS = (0, 2, 8)
 DISPERSIONS = (1.0, 1.5, 3.0, 6.0)
 BINS = 10
@@ -125,15 +134,18 @@ def _scenario(rng: random.Random) -> tuple[float, float, bool, bool]:
         else:
             rest += _poisson(rng, day_mean)
 
-    remaining_weight = math.fsum(PERIOD_WEIGHTS[today + 1 :]) + PERIOD_WEIGHTS[today] * (1.0 - elapsed_today)
+    # As the engine forecasts: from the start of today (today's whole weight still ahead), with
+    # today's counts so far in the value.
+    clock = day_clock(PERIOD, DAY_WEIGHTS, _FIRST_DAY + timedelta(days=today), ZoneInfo("UTC"))
     probability = hit_probability(
         value=value,
         target=target,
-        remaining_weight=remaining_weight,
+        remaining_weight=remaining_weight(total_weight, clock),
         history=history,
         planned_rate=target / total_weight,
     )
-    elapsed = 1.0 - remaining_weight / total_weight
+    # The naive call projects at the instant, as syncd's `projected` does.
+    elapsed = (math.fsum(PERIOD_WEIGHTS[:today]) + PERIOD_WEIGHTS[today] * elapsed_today) / total_weight
     projected = value / elapsed if elapsed > 0.0 else value
     naive = 1.0 if projected >= target else 0.0
     return probability, naive, value + rest >= target, owner.weekend_share > 0.0

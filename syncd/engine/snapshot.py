@@ -277,6 +277,16 @@ class SnapshotHolder:
         return self._current
 
     def swap(self, snapshot: Snapshot) -> None:
+        current = self._current
+        grouped = current.__dict__.get("checkins_by_goal")
+        if (
+            grouped is not None
+            and snapshot.checkins is current.checkins
+            and "checkins_by_goal" not in snapshot.__dict__
+        ):
+            # The same results (every tick and refresh publishes the same tuple): the same grouping,
+            # not another 60 ms regrouping 50,000 results on the next scrape.
+            snapshot.__dict__["checkins_by_goal"] = grouped
         self._current = snapshot
 
 

@@ -237,7 +237,6 @@ class EvaluationCache:
         self._entries: dict[Hashable, tuple[tuple[object, ...], object]] = {}
         self._estimates: dict[Hashable, tuple[tuple[object, ...], RateEstimate]] = {}
         self._days: dict[int, tuple[Goal, object, _GoalDay]] = {}
-        self._inputs: dict[str, tuple[object, ...]] = {}
         self._day: date | None = None
 
     def start(self, today: date) -> None:
@@ -264,18 +263,6 @@ class EvaluationCache:
         estimate = compute()
         self._estimates[key] = (inputs, estimate)
         return estimate
-
-    def kpi_inputs(self, name: str, inputs: tuple[object, ...]) -> tuple[object, ...]:
-        """Return the tuple kept for a KPI's `inputs` when they are the same objects, else keep these.
-
-        One tuple object per KPI while its inputs stay the same, so a goal's day state is checked by
-        identity (`goal_day`) rather than element by element.
-        """
-        kept = self._inputs.get(name)
-        if kept is not None and _same(kept, inputs):
-            return kept
-        self._inputs[name] = inputs
-        return inputs
 
     def goal_day(self, goal: Goal, owner: object) -> _GoalDay | None:
         """Return the goal's day state when made today for this goal object from this owner's counts, else None.
@@ -321,8 +308,7 @@ class Evaluator:
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
         found = self._kpi_inputs.get(kpi.name)
         if found is None:
-            fresh = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
-            found = self._kpi_inputs[kpi.name] = self.cache.kpi_inputs(kpi.name, fresh)
+            found = self._kpi_inputs[kpi.name] = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
         return found
 
     def _index(self, kpi: Kpi) -> _SubjectIndex:

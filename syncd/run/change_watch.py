@@ -2,7 +2,7 @@
 
 `syncd record`, `syncd backfill`, another replica or any process writing to the same database
 notes what it changed in `syncd.store.changes`; each evaluation tick the daemon asks for what
-is new since its last look and re-reads only those (source, metric) keys.
+is new since its last look and re-reads only those (source, metric) keys, over the days they touched.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import Engine
 
 from syncd.engine.evaluate import CountKey, CountsRange
-from syncd.store.changes import changes_since, current_token
+from syncd.store.changes import DaySpan, changes_since, current_token
 
 __all__ = ["ChangeWatch"]
 
@@ -25,6 +25,8 @@ class ChangeWatch:
         self.token: int | None = None
         # The earliest local day the last poll's changes touched; None when it cannot say (a gap).
         self.earliest_day: date | None = None
+        # The days the last poll's changes touched per key (empty after a gap: re-read them whole).
+        self.spans: dict[CountKey, DaySpan] = {}
 
     def start(self) -> None:
         """Remember where the feed stands; call before the first full read of the counts."""
@@ -39,7 +41,7 @@ class ChangeWatch:
         changes = changes_since(self.engine, self.token)
         self.token = changes.token
         if not changes.complete:
-            self.earliest_day = None
+            self.earliest_day, self.spans = None, {}
             return needed.keys
         changed = tuple(
             key
@@ -48,5 +50,6 @@ class ChangeWatch:
             and span[1] >= needed.first_day
             and span[0] <= needed.last_day
         )
-        self.earliest_day = min((changes.keys[key][0] for key in changed), default=date.max)
+        self.spans = {key: changes.keys[key] for key in changed}
+        self.earliest_day = min((span[0] for span in self.spans.values()), default=date.max)
         return changed

@@ -239,8 +239,8 @@ class Daemon:
 
         `refreshed` None recomputes every goal; a tuple of keys re-reads those counts and
         recomputes only the goals they feed (an empty tuple: none, the sources' health only).
-        `reread` keys are re-read from the database first: counts other replicas store.
-        `spans` narrows a refreshed key's re-read to the days a push changed.
+        `reread` keys are re-read from the database first: counts other processes and replicas store.
+        `spans` narrows a key's re-read to the days a push (or the change feed) says changed.
         """
         async with self._evaluate_lock:
             now = self.clock.now()
@@ -249,10 +249,9 @@ class Daemon:
             if range_moved:
                 # First run or a period rolled over: the day range moved, read everything once.
                 await run_db(self.cache.load, self.engine, needed)
-            elif reread:
-                await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread))
-            elif refreshed:
-                await run_db(self.cache.load, self.engine, needed, refreshed, spans)
+            elif refreshed or reread:
+                # A key with a span re-reads those days only; one without (a sync, a lease taken over) whole.
+                await run_db(self.cache.load, self.engine, needed, (*(refreshed or ()), *reread), spans)
             # A worker thread: 10,000 goals must not stall /metrics, /healthz or a push meanwhile.
             goals, backfill_remaining = await asyncio.to_thread(
                 self._marked_statuses, now, None if range_moved else refreshed
@@ -478,7 +477,11 @@ class Daemon:
         if changed:
             self._counts_moved = True
             self._note_changed_from(self.change_watch.earliest_day)
-        await self.evaluate(reread=(*self._foreign_counts(states), *changed))
+        foreign = self._foreign_counts(states)
+        # The feed also names this daemon's own pushes, already re-read by their refresh: their days
+        # only, not the whole key again. A source just taken over is re-read whole.
+        spans = {key: span for key, span in self.change_watch.spans.items() if key not in foreign}
+        await self.evaluate(reread=(*foreign, *changed), spans=spans)
 
     async def start(self) -> None:
         """Prepare the first snapshot: goal versions, the change feed's position, stored source health."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from syncd.config import parse_config
 from syncd.run.daemon import Daemon
 from syncd.store import create_engine_for, upgrade
@@ -66,4 +68,35 @@ async def test_a_push_for_one_person_keeps_the_other_goals_figures(tmp_path: Pat
     ticked = {(g.kpi, g.owner): g for g in daemon.holder.current.goals}
     assert ticked[("calls_held", "alice")].figures != before[("calls_held", "alice")].figures
     assert ticked[("calls_held", "alice")].value == 32.0
+    engine.dispose()
+
+
+async def test_a_tick_rereads_only_the_days_the_change_feed_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `syncd record` (another process) stores one day: the tick re-reads that day, not the whole key,
+    # and the figures follow; the pushes this daemon refreshed itself are not re-read whole again.
+    import syncd.run.daemon as daemon_module
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 's.db'}")
+    upgrade(engine)
+    days = [date(2026, 3, 2) + timedelta(days=n) for n in range(16)]
+    apply_pushed_counts(
+        engine, source="calls", counts=[PushedCount("calls_held", p, d, 2.0) for p in PEOPLE for d in days], at=NOW
+    )
+    daemon = Daemon(parse_config(CONFIG, file="syncd.yaml"), engine, clock=FixedClock(NOW))
+    await daemon.start()
+    reads: list[tuple[date, date]] = []
+    real = daemon_module.load_daily_counts
+
+    def counted(engine: object, *, keys: object, first_day: date, last_day: date) -> object:
+        reads.append((first_day, last_day))
+        return real(engine, keys=keys, first_day=first_day, last_day=last_day)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daemon_module, "load_daily_counts", counted)
+    apply_pushed_counts(engine, source="calls", counts=[PushedCount("calls_held", "alice", days[3], 9.0)], at=NOW)
+    await daemon.tick()
+    assert reads == [(days[3], days[3])]
+    alice = next(g for g in daemon.holder.current.goals if g.owner == "alice")
+    assert alice.value == 32.0 - 2.0 + 9.0
     engine.dispose()

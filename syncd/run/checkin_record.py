@@ -19,7 +19,7 @@ from syncd.store.checkin_repository import (
     load_stored_coverage,
     save_checkin_results,
 )
-from syncd.store.goal_history import goal_key, version_goal, version_in_force, versions_by_goal
+from syncd.store.goal_history import goal_key, goal_version_at, versions_by_goal
 from syncd.store.goal_repository import GoalVersion, load_goal_versions
 
 __all__ = [
@@ -53,16 +53,8 @@ def source_coverage(config: Config, stored: Mapping[str, StoredCoverage]) -> dic
 def _version_lookup(history: Sequence[GoalVersion], goal: Goal) -> GoalVersionAt:
     # Without stored history the file is the only version there is. The goal's own versions only:
     # looking through every goal's, for every check-in of every goal, made 10,000 goals take minutes.
-    read: dict[str, Goal] = {}  # a goal's few versions, each parsed once for all its check-ins
-
     def version_at(at: datetime) -> Goal:
-        chosen = version_in_force(history, at) if history else None
-        if chosen is None:
-            return goal
-        found = read.get(chosen.definition)
-        if found is None:
-            found = read[chosen.definition] = version_goal(chosen)
-        return found
+        return goal_version_at(goal, history, at)
 
     return version_at
 

@@ -127,8 +127,7 @@ class Observation(BaseModel):
     def _one_day_and_a_key_for_add(self, info: ValidationInfo) -> Observation:
         if (self.day is None) == (self.at is None):
             raise ValueError("give exactly one of day (YYYY-MM-DD) or at (an ISO-8601 instant)")
-        now = _context_now(info)
-        earliest, latest = now.date() - timedelta(days=366 * MAX_YEARS), now.date() + timedelta(days=366 * MAX_YEARS)
+        earliest, latest = _day_bounds(_context_now(info))
         when = self.day if self.day is not None else self.at.date() if self.at is not None else None
         if when is not None and not earliest <= when <= latest:
             field = "day" if self.day is not None else "at"
@@ -147,6 +146,12 @@ class Observation(BaseModel):
         return PushedCount(
             metric=self.metric, subject=self.subject, day=day, value=self.value, mode=self.mode, key=self.key
         )
+
+
+def _day_bounds(now: datetime) -> tuple[date, date]:
+    """Return the first and last day a push may name: within MAX_YEARS of `now`."""
+    today = now.date()
+    return today - timedelta(days=366 * MAX_YEARS), today + timedelta(days=366 * MAX_YEARS)
 
 
 def _context_now(info: ValidationInfo) -> datetime:
@@ -207,8 +212,7 @@ def parse_observations(document: object, now: datetime, timezone: ZoneInfo) -> l
 
 def _plain_counts(items: list[_DayItem], now: datetime) -> list[PushedCount] | None:
     """Return the counts of plain-day items, or None when one needs the full model's checks (and message)."""
-    today = now.date()
-    earliest, latest = today - timedelta(days=366 * MAX_YEARS), today + timedelta(days=366 * MAX_YEARS)
+    earliest, latest = _day_bounds(now)
     days: dict[str, date] = {}
     out: list[PushedCount] = []
     for item in items:

@@ -132,20 +132,11 @@ def source_text(sources: tuple[SourceStatus, ...], backfill_remaining_days: Mapp
     pairs = [(("source", s.name), ("connector", s.connector)) for s in sources]
     plain = [_labels(pair) for pair in pairs]
     rows = list(zip(sources, pairs, plain, strict=True))
-    parts: list[str] = [_header(m.SOURCE_UP)]
-    parts += [f"{m.SOURCE_UP}{label} {'1.0' if s.up else '0.0'}\n" for s, _, label in rows]
-    parts.append(_header(m.SOURCE_LAST_SUCCESS))
-    parts += [
-        f"{m.SOURCE_LAST_SUCCESS}{label} {go(s.last_success.timestamp())}\n"
-        for s, _, label in rows
-        if s.last_success is not None
-    ]
-    parts.append(_header(m.SOURCE_INTERVAL))
-    parts += [
-        f"{m.SOURCE_INTERVAL}{label} {go(s.interval_seconds)}\n"
-        for s, _, label in rows
-        if s.interval_seconds is not None
-    ]
+    parts = _per_source(m.SOURCE_UP, rows, lambda s: 1.0 if s.up else 0.0)
+    parts += _per_source(
+        m.SOURCE_LAST_SUCCESS, rows, lambda s: None if s.last_success is None else s.last_success.timestamp()
+    )
+    parts += _per_source(m.SOURCE_INTERVAL, rows, lambda s: s.interval_seconds)
     name = m.SOURCE_SYNC_DURATION
     parts.append(_header(name, "histogram"))
     for s, pair, label in rows:
@@ -166,20 +157,28 @@ def source_text(sources: tuple[SourceStatus, ...], backfill_remaining_days: Mapp
         for s, pair, _ in rows:
             for key, count in sorted(read(s).items()):
                 parts.append(f"{name}_total{_labels((*pair, (extra, key)))} {go(count)}\n")
-    parts.append(_header(m.SOURCE_RATE_LIMIT_REMAINING))
-    parts += [
-        f"{m.SOURCE_RATE_LIMIT_REMAINING}{label} {go(s.rate_limit_remaining)}\n"
-        for s, _, label in rows
-        if s.rate_limit_remaining is not None
-    ]
+    parts += _per_source(m.SOURCE_RATE_LIMIT_REMAINING, rows, lambda s: s.rate_limit_remaining)
     parts.append(_counter_header(m.SOURCE_SUSPECT_READS))
     parts += [f"{m.SOURCE_SUSPECT_READS}_total{label} {go(s.suspect_reads_total)}\n" for s, _, label in rows]
-    parts.append(_header(m.SOURCE_BACKFILL_REMAINING_DAYS))
-    parts += [
-        f"{m.SOURCE_BACKFILL_REMAINING_DAYS}{label} {go(backfill_remaining_days.get(s.name, 0))}\n"
-        for s, _, label in rows
-    ]
+    parts += _per_source(m.SOURCE_BACKFILL_REMAINING_DAYS, rows, lambda s: backfill_remaining_days.get(s.name, 0))
     return "".join(parts)
+
+
+_SourceRow = tuple[SourceStatus, tuple[tuple[str, str], ...], str]
+
+
+def _last_success(source: SourceStatus) -> float | None:
+    return None if source.last_success is None else source.last_success.timestamp()
+
+
+def _per_source(name: str, rows: Iterable[_SourceRow], read: Callable[[SourceStatus], float | None]) -> list[str]:
+    """Return a gauge family with one series per source, skipping sources `read` has no value for."""
+    lines = [_header(name)]
+    for source, _, label in rows:
+        value = read(source)
+        if value is not None:
+            lines.append(f"{name}{label} {_go(value)}\n")
+    return lines
 
 
 class SnapshotRenderer:

@@ -1,5 +1,5 @@
 """The database fixtures of tests/store (both backends), for the replica and retention tests."""
 
-from tests.store.conftest import bare_engine, engine, postgres_schema_url, postgres_url
+from tests.store.conftest import bare_engine, engine, pg_engine, postgres_schema_url, postgres_url
 
-__all__ = ["bare_engine", "engine", "postgres_schema_url", "postgres_url"]
+__all__ = ["bare_engine", "engine", "pg_engine", "postgres_schema_url", "postgres_url"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from syncd.engine.evaluate import counts_needed
 from syncd.run.daemon import Daemon
 from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
-from syncd.store import create_engine_for, upgrade
 from tests.fakes import FakeClock, make_config
 
 pytestmark = pytest.mark.postgres
@@ -28,16 +26,6 @@ kpis:
 goals:
   - {{kpi: emails, owner: alice, period: month, target: 40}}
 """
-
-
-@pytest.fixture
-def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(postgres_schema_url)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 async def test_the_holder_syncs_and_fences_and_the_other_replica_reads_its_counts(pg_engine: Engine) -> None:

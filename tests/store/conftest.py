@@ -51,6 +51,17 @@ def _url_for(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pyt
     return url
 
 
+@pytest.fixture
+def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
+    """Return an engine on a fresh PostgreSQL schema migrated to the newest schema (PostgreSQL-only tests)."""
+    engine = create_engine_for(postgres_schema_url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def bare_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """Return an engine on an empty database, on each backend."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from connectors.base import DailyCount
 from syncd.errors import LeaseLost
-from syncd.store import create_engine_for, load_daily_counts, load_source_states, record_failure, save_sync, upgrade
+from syncd.store import load_daily_counts, load_source_states, record_failure, save_sync
 from syncd.store.goal_repository import load_goal_versions, record_goal_versions
 from syncd.store.leases import Fence, claim_leases, release_leases
 from syncd.store.models import GoalVersionRow
@@ -21,16 +20,6 @@ pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=20)
 SOURCES = ("a", "b", "c", "d", "e")
-
-
-@pytest.fixture
-def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(postgres_schema_url)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def claim(engine: Engine, holder: str, at: datetime, busy: frozenset[str] = frozenset()) -> dict[str, int]:

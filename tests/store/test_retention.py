@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from syncd.store import create_engine_for, load_daily_counts, upgrade
+from syncd.store import load_daily_counts
 from syncd.store.models import GoalVersionRow
 from syncd.store.push_models import PushReceiptRow
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
@@ -255,16 +255,6 @@ def test_a_naive_instant_is_refused(engine: Engine) -> None:
         prune_push_receipts(engine, older_than=datetime(2026, 1, 1))  # noqa: DTZ001 - the naive value under test
     with pytest.raises(ValueError, match="naive"):
         prune_goal_versions(engine, older_than=datetime(2026, 1, 1), keep_from={})  # noqa: DTZ001
-
-
-@pytest.fixture
-def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(postgres_schema_url)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def lock_now(engine: Engine, key: str, start: datetime) -> str:

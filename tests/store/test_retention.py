@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -128,24 +128,14 @@ def test_the_oldest_receipts_go_first(engine: Engine) -> None:
 
 def test_pruners_running_at_once_delete_each_receipt_once(engine: Engine) -> None:
     seed_receipts(engine, 3_000, days_ago(40))
-    totals: list[int] = []
-    errors: list[BaseException] = []
 
-    def prune_until_done() -> None:
+    def prune_until_done() -> int:
         total = 0
-        try:
-            while deleted := prune_push_receipts(engine, older_than=T0 - MONTH, limit=250):
-                total += deleted
-        except BaseException as exc:  # reported below, not lost in the thread
-            errors.append(exc)
-        totals.append(total)
+        while deleted := prune_push_receipts(engine, older_than=T0 - MONTH, limit=250):
+            total += deleted
+        return total
 
-    threads = [threading.Thread(target=prune_until_done) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    totals, errors = run_in_threads(prune_until_done, 3)
     assert errors == []
     assert sum(totals) == 3_000
     assert receipt_count(engine) == 0
@@ -318,29 +308,37 @@ def test_pruners_running_at_once_delete_each_version_once(engine: Engine) -> Non
     rows = [version(f"m|p{i:03d}|month", 600, 500) for i in range(300)]
     seed_versions(engine, rows)
     keep = {f"m|p{i:03d}|month": days_ago(550) for i in range(0, 300, 10)}  # 30 kept
+
+    def prune_until_done() -> int:
+        total, after = 0, None
+        while True:
+            batch = prune_goal_versions(
+                engine, older_than=T0 - timedelta(days=365), keep_from=keep, after=after, limit=25
+            )
+            total += batch.deleted
+            if (after := batch.after) is None:
+                return total
+
+    totals, errors = run_in_threads(prune_until_done, 3)
+    assert errors == []
+    assert sum(totals) == 270
+    assert versions(engine) == {(key, days_ago(600)) for key in keep}
+
+
+def run_in_threads(work: Callable[[], int], count: int) -> tuple[list[int], list[BaseException]]:
+    """Run `work` on `count` threads at once; return what each returned, and what any raised."""
     totals: list[int] = []
     errors: list[BaseException] = []
 
-    def prune_until_done() -> None:
-        total, after = 0, None
+    def run() -> None:
         try:
-            while True:
-                batch = prune_goal_versions(
-                    engine, older_than=T0 - timedelta(days=365), keep_from=keep, after=after, limit=25
-                )
-                total += batch.deleted
-                if (after := batch.after) is None:
-                    break
-        except BaseException as exc:  # reported below, not lost in the thread
+            totals.append(work())
+        except BaseException as exc:  # returned to the test, not lost in the thread
             errors.append(exc)
-        totals.append(total)
 
-    threads = [threading.Thread(target=prune_until_done) for _ in range(3)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-
-    assert errors == []
-    assert sum(totals) == 270
-    assert versions(engine) == {(key, days_ago(600)) for key in keep}
+    return totals, errors

@@ -544,9 +544,8 @@ async def test_real_waits_keeps_the_simulated_now_but_waits_and_times_in_real_se
     assert clock.now() == TUESDAY_9 + timedelta(minutes=30)
 
 
-def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import syncd.run.backfill as backfill_module
-
+def beside_a_running_demo(tmp_path: Path) -> tuple[Path, datetime]:
+    """Write a config on a database whose demo runs at 60x, three simulated days ahead; return it and real now."""
     db = tmp_path / "demo.db"
     config = tmp_path / "syncd.yaml"
     config.write_text(
@@ -555,6 +554,13 @@ def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, mo
     )
     now = datetime.now(UTC)
     write_timeline(Path(f"{db}-clock.json"), DemoTimeline(now, now + timedelta(days=3), 60.0))
+    return config, now
+
+
+def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syncd.run.backfill as backfill_module
+
+    config, now = beside_a_running_demo(tmp_path)
     seen: list[object] = []
 
     def fake_run_backfill(*args: object, clock: object, **kwargs: object) -> object:
@@ -574,14 +580,7 @@ def test_backfill_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, mo
 def test_sync_once_beside_a_running_demo_reads_in_real_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import syncd.run.sync as sync_module
 
-    db = tmp_path / "demo.db"
-    config = tmp_path / "syncd.yaml"
-    config.write_text(
-        f"database_url: sqlite:///{db}\ntimezone: Europe/London\n"
-        "sources:\n  interviews: {connector: push, token: demo-push-token-0000-0000}\n"
-    )
-    now = datetime.now(UTC)
-    write_timeline(Path(f"{db}-clock.json"), DemoTimeline(now, now + timedelta(days=3), 60.0))
+    config, now = beside_a_running_demo(tmp_path)
     seen: list[object] = []
 
     async def fake_sync_source(config: object, source: object, engine: object, clock: object, stats: object) -> object:

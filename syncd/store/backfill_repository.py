@@ -8,8 +8,8 @@ from typing import cast
 from sqlalchemy import Engine, Table, select
 
 from syncd.store.database import storage_errors
+from syncd.store.dialect import dialect_insert
 from syncd.store.models import BackfillProgressRow
-from syncd.store.repository import dialect_insert
 
 __all__ = ["backfill_done_through", "save_backfill_progress"]
 

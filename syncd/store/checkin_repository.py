@@ -12,8 +12,8 @@ from sqlalchemy import Engine, Table, func, select
 from syncd.engine.checkin_results import CheckinResult, Outcome
 from syncd.store.checkin_models import CheckinResultRow
 from syncd.store.database import storage_errors
+from syncd.store.dialect import dialect_insert
 from syncd.store.models import BackfillProgressRow, DailyCountRow, SourceStateRow
-from syncd.store.repository import dialect_insert
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Date, Engine, Table, and_, bindparam, case, s
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.store.database import storage_errors
+from syncd.store.dialect import insert_for
 from syncd.store.models import SourceCoverageRow
 
 __all__ = ["extend_coverage", "load_coverage", "record_coverage"]
@@ -31,8 +32,7 @@ def extend_coverage(connection: Connection, source: str, first_day: date, last_d
 @cache
 def _coverage_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     """The coverage upsert, built once per dialect: building it per sync cost more than running it."""
-    # The dialect's own insert, for its ON CONFLICT (syncd.store.repository imports this module).
-    insert = postgresql.insert(_COVERAGE) if dialect == "postgresql" else sqlite.insert(_COVERAGE)
+    insert = insert_for(dialect, _COVERAGE)
     current = _COVERAGE.c.covered_from
     # Decided in one statement: a sync of the same source committing meanwhile is never undone.
     reaches = and_(insert.excluded.covered_from < current, bindparam("reaches_from", type_=Date) >= current)

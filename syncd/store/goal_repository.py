@@ -10,8 +10,8 @@ from typing import cast
 from sqlalchemy import Engine, Table, and_, bindparam, or_, select, text, update
 
 from syncd.store.database import storage_errors
+from syncd.store.dialect import dialect_insert
 from syncd.store.models import GoalVersionRow
-from syncd.store.repository import dialect_insert
 
 __all__ = [
     "GoalVersion",

@@ -19,6 +19,7 @@ from syncd.store.changes import ChangedKey, DaySpan, note_changes, spans_of
 from syncd.store.count_writes import CountKey, delete_counts, upsert_counts
 from syncd.store.coverage_repository import extend_coverage
 from syncd.store.database import storage_errors
+from syncd.store.dialect import dialect_insert, insert_for
 from syncd.store.held_reads import SuspectDay, hold_lowered_reads
 from syncd.store.leases import Fence, check_fence
 from syncd.store.models import DailyCountRow, SourceStateRow
@@ -269,15 +270,6 @@ _EXISTING = select(_COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c
 )
 
 
-def dialect_insert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    dialect = bind.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StorageError(f"unsupported database dialect {dialect!r}")
-
-
 @cache
 def _success_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     """A successful sync's source_state upsert, built once per dialect (building it per sync cost more than running it).
@@ -286,7 +278,7 @@ def _success_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     cursor is newer: a window older than it (a backfill's chunk) must not move them back. Decided in
     the statement, so a sync committing between our read and this write is never undone.
     """
-    insert = postgresql.insert(_STATES) if dialect == "postgresql" else sqlite.insert(_STATES)
+    insert = insert_for(dialect, _STATES)
     set_: dict[str, object] = {
         name: insert.excluded[name]
         for name in ("last_success_at", "last_attempt_at", "last_error", "consecutive_failures")

@@ -64,7 +64,7 @@ class ScaledClock:
     `sleep()` (a simulated wait, `seconds / speed` of real time). A daemon on this clock keeps its
     intervals, retries and rate limits in simulated time, so at speed 60 a source with a 5m
     interval syncs every 5 real seconds and finds 5 simulated minutes of new activity each time.
-    Two things stay real: a periodic loop's rounds (`sleep_periodic`, floored at `periodic_floor`
+    Two things stay real: a periodic loop's rounds (`sleep_periodic`, floored at PERIODIC_FLOOR_SECONDS
     real seconds) and durations published as metrics (`real_monotonic`, see `duration_timer`).
     Speed 1 is real time. The real sources are injectable so tests never sleep.
     """
@@ -76,7 +76,6 @@ class ScaledClock:
         *,
         real_monotonic: Callable[[], float] = time.monotonic,
         real_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        periodic_floor: float = PERIODIC_FLOOR_SECONDS,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be an aware datetime")
@@ -86,7 +85,6 @@ class ScaledClock:
         self.speed = float(speed)
         self._real_monotonic = real_monotonic
         self._real_sleep = real_sleep
-        self.periodic_floor = periodic_floor
         self._origin = real_monotonic()
 
     def now(self) -> datetime:
@@ -109,7 +107,7 @@ class ScaledClock:
         (retention's 0.25 s between batches, for SQLite's busy handler) stays its real length.
         """
         seconds = max(0.0, seconds)
-        await self._real_sleep(max(seconds / self.speed, min(seconds, self.periodic_floor)))
+        await self._real_sleep(max(seconds / self.speed, min(seconds, PERIODIC_FLOOR_SECONDS)))
 
 
 class RealWaits:

@@ -11,13 +11,12 @@ from datetime import date, datetime
 from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
-from syncd.errors import StorageError
 from syncd.store.changes import DaySpan, note_changes, spans_of
 from syncd.store.count_writes import upsert_counts
 from syncd.store.database import begin_durable, storage_errors
+from syncd.store.dialect import dialect_insert
 from syncd.store.models import DailyCountRow, SourceStateRow
 from syncd.store.push_models import PushReceiptRow
 
@@ -102,7 +101,7 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
 
 def _mark_accepted(connection: Connection, source: str, at: datetime) -> None:
     """Record an accepted push as the source's last success (never moved back by an older one)."""
-    insert = _insert(connection, _STATES)
+    insert = dialect_insert(connection, _STATES)
     statement = insert.values(
         source=source,
         cursor_end=None,
@@ -158,7 +157,7 @@ def _claim_keys(connection: Connection, source: str, counts: Sequence[PushedCoun
     claimed: set[str] = set()
     for start in range(0, len(rows), _CHUNK):
         statement = (
-            _insert(connection, _RECEIPTS)
+            dialect_insert(connection, _RECEIPTS)
             .values(rows[start : start + _CHUNK])
             .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.source, _RECEIPTS.c.key])
             .returning(_RECEIPTS.c.key)
@@ -186,7 +185,7 @@ def _fold(applied: Sequence[PushedCount]) -> tuple[dict[_CountKey, float], dict[
 def _upsert_adds(connection: Connection, source: str, values: dict[_CountKey, float], at: datetime) -> None:
     if not values:
         return
-    insert = _insert(connection, _COUNTS)
+    insert = dialect_insert(connection, _COUNTS)
     statement = insert.on_conflict_do_update(
         index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
         set_={"value": _COUNTS.c.value + insert.excluded.value, "updated_at": insert.excluded.updated_at},
@@ -196,12 +195,3 @@ def _upsert_adds(connection: Connection, source: str, values: dict[_CountKey, fl
         for (metric, subject, day), value in values.items()
     ]
     connection.execute(statement, rows)
-
-
-def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StorageError(f"unsupported database dialect {dialect!r}")

@@ -199,9 +199,9 @@ class AutoBackfiller:
         """Look for work now (a sync may have set a source's first coverage; a reload may add goals)."""
         self._wake.set()
 
-    def remaining_days(self, now: datetime) -> dict[str, int]:
-        """Return, per pulled source, the days still to backfill (0 when none)."""
-        config = self._daemon.config
+    def remaining_days(self, now: datetime, config: Config | None = None) -> dict[str, int]:
+        """Return, per pulled source, the days still to backfill (0 when none), for `config` (default: the daemon's)."""
+        config = self._daemon.config if config is None else config
         if not config.auto_backfill:
             return {}
         today = local_day(now, config.timezone)
@@ -210,9 +210,11 @@ class AutoBackfiller:
             source: needs[source].remaining_days(today) if source in needs else 0 for source in _pulled_sources(config)
         }
 
-    def mark(self, goals: tuple[GoalStatus, ...], now: datetime) -> tuple[GoalStatus, ...]:
-        """Return the goals with `data_complete` set from the current coverage."""
-        config = self._daemon.config
+    def mark(
+        self, goals: tuple[GoalStatus, ...], now: datetime, config: Config | None = None
+    ) -> tuple[GoalStatus, ...]:
+        """Return the goals with `data_complete` set from the current coverage, for `config` (default: the daemon's)."""
+        config = self._daemon.config if config is None else config
         if not config.auto_backfill:
             return goals  # switched off: history is the operator's (syncd backfill), figures as they are
         incomplete = self._incomplete(config, now)

@@ -345,8 +345,11 @@ class Daemon:
 
         Both walk every goal: in the worker thread, never on the event loop that answers pushes.
         """
-        statuses = self.auto_backfill.mark(self._goal_statuses(now, refreshed), now)
-        return statuses, self.auto_backfill.remaining_days(now)
+        # The configuration the statuses are worked out for (read again at once by _goal_statuses): a
+        # reload landing during the seconds of evaluation must not mark them with the new one's goals.
+        config = self.config
+        statuses = self.auto_backfill.mark(self._goal_statuses(now, refreshed), now, config)
+        return statuses, self.auto_backfill.remaining_days(now, config)
 
     def _goal_statuses(self, now: datetime, refreshed: tuple[CountKey, ...] | None) -> tuple[GoalStatus, ...]:
         """Recompute the goals fed by `refreshed` keys only (all goals when None), reusing the rest.

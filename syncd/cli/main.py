@@ -125,6 +125,9 @@ def run(config_path: str | None) -> None:
     """Run the daemon: schedule every source, store snapshots, serve HTTP."""
     # Until the event loop installs its own handler, SIGTERM is a clean exit 0, not a traceback.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    from syncd.run.malloc_arenas import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts
     from syncd.run.daemon import Daemon
     from syncd.run.shutdown import run_until_stopped
     from syncd.serve.web_config import load_web_config
@@ -504,7 +507,9 @@ def demo(seed: int, speed: float, config_path: str | None) -> None:
     hours a day, and every command run beside the demo (status, record, ...) shares its clock.
     """
     from syncd.run.demo import demo_config_path, run_demo
+    from syncd.run.malloc_arenas import limit_malloc_arenas
 
+    limit_malloc_arenas()
     run_demo(demo_config_path(config_path), seed=seed, speed=speed)
 
 

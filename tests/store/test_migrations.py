@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import traceback
 from datetime import UTC, date, datetime
@@ -18,7 +20,7 @@ from sqlalchemy import Engine, inspect, text
 from connectors.base import DailyCount
 from syncd.errors import StorageError
 from syncd.store import create_engine_for, load_daily_counts, load_source_states, ping, save_sync, upgrade
-from syncd.store.database import MIGRATIONS_DIR, alembic_config
+from syncd.store.database import MIGRATIONS_DIR, SCHEMA_HEAD, alembic_config
 from syncd.store.models import Base
 
 UNREACHABLE = "postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x"
@@ -34,6 +36,26 @@ def head() -> str:
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     assert len(heads) == 1
     return heads[0]
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    assert head() == SCHEMA_HEAD
+
+
+def test_a_database_at_head_is_upgraded_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'at_head.db'}"
+    upgrade(create_engine_for(url))
+    probe = (
+        "import sys; from syncd.store import create_engine_for, upgrade; "
+        f"upgrade(create_engine_for({url!r})); print(any(m.startswith('alembic') for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", probe.replace(repr(url), repr(fresh))], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "True"
 
 
 def test_upgrade_creates_the_tables_from_any_working_directory(

@@ -391,10 +391,10 @@ class Daemon:
         # (pushes and syncs would wait) nor under the evaluation lock (a push's figures would wait).
         judged = await asyncio.to_thread(judge_all, config, counts, now, versions, coverage, self._judging)
         changed = await asyncio.to_thread(changed_results, judged, self.checkin_results)
-        del judged
         if not changed and not self.leases.shared and self._results_config is config:
             return  # nothing new to store, and no replica stores results: the published ones stand
-        stored = await run_db_write(store_checkin_results, self.engine, config, changed, now)
+        stored = await run_db_write(store_checkin_results, self.engine, config, changed, now, held=judged)
+        del judged
         self._results_config = config
         async with self._evaluate_lock:
             self.checkin_results = stored

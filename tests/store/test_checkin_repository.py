@@ -126,3 +126,24 @@ def test_old_results_are_carried_over_at_their_goal_level(bare_engine: Engine) -
         False,
     )
     assert carried.first_day == date(2026, 11, 2)
+
+
+def test_stored_results_equal_to_held_ones_are_those_objects(engine: Engine) -> None:
+    from syncd.run.checkin_record import store_checkin_results
+    from tests.fakes import make_config
+
+    config = make_config(
+        "people:\n  alice: {identities: {lemlist: alice@acme.io}}\n"
+        "sources:\n  lemlist: {connector: lemlist, api_key: x}\n"
+        "kpis:\n  emails: {source: lemlist, metric: emails_sent, per_person: true}\n"
+        "goals:\n  - {kpi: emails, owner: alice, period: month, target: 100, checkins: week}\n"
+    )
+    final = replace(W47, value=75.0, unknown_days=0, outcome="hit", final=True)
+    save_checkin_results(engine, [final], T0)
+    w48 = replace(W47, checkpoint="2026-W48", first_day=date(2026, 11, 23), last_day=date(2026, 11, 29))
+    # Judged again: W47 comes out different (it stays final as stored), W48 is new.
+    judged = [replace(final, value=80.0, final=False, outcome="incomplete"), w48]
+    stored = store_checkin_results(engine, config, judged, T0 + timedelta(days=1), held=judged)
+    assert stored == (final, w48)
+    assert stored[1] is w48  # equal: the held object, not a second copy
+    assert stored[0] is not judged[0]  # the store's final result, not the judgement it refused

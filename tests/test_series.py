@@ -57,3 +57,16 @@ def test_first_positive_skips_zero_days() -> None:
 @pytest.mark.parametrize("odd", [0.5, -1.0, -0.0, math.inf, math.nan, 2.0**53])
 def test_counts_prefix_sums_cannot_sum_exactly_are_not_exact(odd: float) -> None:
     assert not DaySeries({START: 3.0, START + timedelta(days=1): odd}).exact
+
+
+def test_a_trail_read_from_running_totals_equals_the_packed_one() -> None:
+    from syncd.engine.trail import GoalTrail, actual_trail
+
+    daily = {date(2026, 11, 2): 3.0, date(2026, 11, 4): 2.0}
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(5)]
+    lazy = GoalTrail((1.0,), totals=DaySeries(daily), first=days[0], last=days[-1])
+    assert list(lazy.actual) == [0.0, 3.0, 3.0, 5.0, 5.0]
+    assert lazy == GoalTrail((1.0,), actual_trail(days, days[-1], daily=daily))
+    assert lazy != GoalTrail((2.0,), actual_trail(days, days[-1], daily=daily))
+    with pytest.raises(ValueError, match="running totals"):
+        GoalTrail((1.0,), totals=DaySeries(daily))

@@ -481,7 +481,7 @@ class Evaluator:
             levels = {d: owner.stock(d) for d in days if d <= value_through}
             return GoalTrail(expected, actual_trail(days, through, levels=levels))
         if owner.series.exact:
-            return GoalTrail(expected, owner.series.running(period.first_day, min(through, period.last_day)))
+            return GoalTrail(expected, totals=owner.series, first=period.first_day, last=min(through, period.last_day))
         return GoalTrail(expected, actual_trail(days, through, daily=owner.daily))
 
     def _probability(

@@ -8,22 +8,65 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
+from typing import Protocol
 
 from syncd.engine.periods import Period
 
-__all__ = ["GoalTrail", "actual_trail", "expected_trail", "goal_trail"]
+__all__ = ["GoalTrail", "RunningTotals", "actual_trail", "expected_trail", "goal_trail"]
 
 
-@dataclass(frozen=True)
+class RunningTotals(Protocol):
+    """Counts that give their running total at the end of each day of a run of days (series.DaySeries)."""
+
+    def running(self, first: date, last: date) -> array[float]: ...
+
+
 class GoalTrail:
-    """Cumulative expected (every day) and actual (days so far) values of one goal's period."""
+    """Cumulative expected (every day) and actual (days so far) values of one goal's period.
 
-    expected: tuple[float, ...]  # shared by the goals of one period, curve and target
-    # Packed doubles, one trail per goal: at 10,000 goals a tuple of float objects was 15 MB.
-    actual: array[float]
+    `actual` is packed doubles, or worked out when read from running totals the evaluation holds
+    anyway: only the status page reads it, and 10,000 goals' trails kept as arrays were 5 MB.
+    """
+
+    __slots__ = ("_actual", "_read", "expected")
+
+    def __init__(
+        self,
+        expected: tuple[float, ...],
+        actual: array[float] | None = None,
+        *,
+        totals: RunningTotals | None = None,
+        first: date | None = None,
+        last: date | None = None,
+    ) -> None:
+        self.expected = expected  # shared by the goals of one period, curve and target
+        self._actual = actual
+        self._read: tuple[RunningTotals, date, date] | None = None
+        if actual is None:
+            if totals is None or first is None or last is None:
+                raise ValueError("a trail needs its actual values or the running totals and days to read them from")
+            self._read = (totals, first, last)
+
+    @property
+    def actual(self) -> array[float]:
+        """The value at the end of each day so far."""
+        if self._actual is not None:
+            return self._actual
+        assert self._read is not None  # __init__ saw to it
+        totals, first, last = self._read
+        return totals.running(first, last)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GoalTrail):
+            return NotImplemented
+        return self.expected == other.expected and self.actual == other.actual
+
+    __hash__ = None  # type: ignore[assignment]  # equal by values, as the frozen dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"GoalTrail(expected={self.expected!r}, actual={self.actual!r})"
 
 
 def goal_trail(

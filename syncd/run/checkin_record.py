@@ -31,6 +31,7 @@ __all__ = [
     "record_checkin_results",
     "source_coverage",
     "store_checkin_results",
+    "stored_checkin_results",
 ]
 
 
@@ -219,6 +220,13 @@ def store_checkin_results(
     daemon keeps both, and 10,000 goals' 50,000 results twice over were 7 MB of its memory.
     """
     save_checkin_results(engine, results, instant)
+    return stored_checkin_results(engine, config, held=held)
+
+
+def stored_checkin_results(
+    engine: Engine, config: Config, *, held: Iterable[CheckinResult] = ()
+) -> tuple[CheckinResult, ...]:
+    """Return the configured goals' stored results, as the objects in `held` where equal (store_checkin_results)."""
     return configured_results(config, _held_where_equal(load_checkin_results(engine), held))
 
 

@@ -34,7 +34,13 @@ from syncd.redaction import install_log_redaction, redact
 from syncd.registry import load_registry
 from syncd.run.auto_backfill import AutoBackfiller
 from syncd.run.change_watch import ChangeWatch
-from syncd.run.checkin_record import JudgingMemo, changed_results, judge_all, load_judging_inputs, store_checkin_results
+from syncd.run.checkin_record import (
+    JudgingMemo,
+    changed_results,
+    judge_all,
+    load_judging_inputs,
+    stored_checkin_results,
+)
 from syncd.run.leases import LeaseKeeper, adopt_stored_states, foreign_sources
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
@@ -48,6 +54,7 @@ from syncd.serve.web import WebState, build_app
 from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
 from syncd.store.changes import DaySpan
+from syncd.store.checkin_repository import save_checkin_results
 from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
 from syncd.store.repository import SourceState, load_source_states
@@ -62,6 +69,7 @@ EVALUATE_EVERY_SECONDS = 15.0
 CHECKIN_RECORD_EVERY_TICKS = 20
 # Late counts have closed check-ins judged again once they settle, or after this many ticks of more.
 CHECKIN_SETTLE_TICKS = 4
+CHECKIN_SAVE_SLICE = 2_000  # judged results stored per write (pushes take the write lock in between)
 # Between back-to-back refreshes (a stream of pushes): the push handlers get the GIL back meanwhile.
 REFRESH_PAUSE_SECONDS = 1.0
 # ... or twice the last refresh's length, up to this: a push still shows well within one tick.
@@ -336,7 +344,8 @@ class Daemon:
             self._stale_ticks += 1
             if not moved or self._stale_ticks >= CHECKIN_SETTLE_TICKS:
                 return True
-        return ticks % CHECKIN_RECORD_EVERY_TICKS == 1
+        # Not at the first tick: the check-ins were judged at start, and pushes stream in just after.
+        return ticks % CHECKIN_RECORD_EVERY_TICKS == 0
 
     def _marked_statuses(
         self, now: datetime, refreshed: tuple[CountKey, ...] | None
@@ -393,7 +402,11 @@ class Daemon:
         changed = await asyncio.to_thread(changed_results, judged, self.checkin_results)
         if not changed and not self.leases.shared and self._results_config is config:
             return  # nothing new to store, and no replica stores results: the published ones stand
-        stored = await run_db_write(store_checkin_results, self.engine, config, changed, now, held=judged)
+        # A write per slice, not one transaction: the first judging of 10,000 goals stores 50,000
+        # results, and pushes waited seconds for the SQLite write lock behind one transaction.
+        for start in range(0, len(changed), CHECKIN_SAVE_SLICE):
+            await run_db_write(save_checkin_results, self.engine, changed[start : start + CHECKIN_SAVE_SLICE], now)
+        stored = await run_db(stored_checkin_results, self.engine, config, held=judged)
         del judged
         self._results_config = config
         async with self._evaluate_lock:

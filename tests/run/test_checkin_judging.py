@@ -171,19 +171,19 @@ async def test_stale_checkins_wait_for_the_counts_to_settle_then_are_judged(tmp_
 
 async def test_judging_again_writes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Most check-ins are judged the same every time: a re-judging writes the ones that moved only.
-    import syncd.run.checkin_record as record_module
+    import syncd.run.daemon as daemon_module
 
     daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
     before = daemon.checkin_results
     assert len(before) >= 2
     written: list[int] = []
-    save = record_module.save_checkin_results
+    save = daemon_module.save_checkin_results
 
     def counting_save(engine: Engine, results: object, at: object) -> None:
         written.append(len(results))  # type: ignore[arg-type]
         save(engine, results, at)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(record_module, "save_checkin_results", counting_save)
+    monkeypatch.setattr(daemon_module, "save_checkin_results", counting_save)
     await daemon.record_checkins()
     assert written == []  # nothing moved: nothing written, the published results stand
     assert daemon.checkin_results is before
@@ -197,4 +197,12 @@ async def test_judging_again_writes_only_what_changed(tmp_path: Path, monkeypatc
     week = next(r for r in daemon.checkin_results if r.checkpoint == "2026-W12")
     assert week.value == 9.0
     assert len(daemon.checkin_results) == len(before)
+    engine.dispose()
+
+
+async def test_the_first_tick_after_start_does_not_judge_again(tmp_path: Path):
+    # Start judged every check-in; the first tick's judging again fell among the first pushes.
+    daemon, engine = await _daemon_with_weekly_checkins(tmp_path)
+    assert not daemon.checkins_stale
+    assert [tick for tick in range(1, 41) if daemon.checkins_due(tick)] == [20, 40]
     engine.dispose()

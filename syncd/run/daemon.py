@@ -197,6 +197,9 @@ class Daemon:
         self._evaluate_lock = asyncio.Lock()
         self.checkin_results: tuple[CheckinResult, ...] = ()
         self._results_config: Config | None = None  # the configuration checkin_results were read for
+        # `run` holds /readyz until the first judging is published: a scrape before it would show
+        # no check-in history, and pushes sent at once waited on that judging's seconds of work.
+        self._hold_ready = False
         self._judging = JudgingMemo()  # goals whose judging inputs stand keep their results
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self._counts_moved = False  # stored counts changed since the last tick (see checkins_due)
@@ -281,7 +284,7 @@ class Daemon:
                 ),
                 sources=tuple(stats.status() for stats in self.stats.values()),
                 personal_goals=personal_goals_of(self.config),
-                ready=True,
+                ready=not self._hold_ready,
                 config_reload=self.reload_status,
                 checkins=self.checkin_results,
                 backfill_remaining_days=backfill_remaining,
@@ -695,11 +698,16 @@ class Daemon:
             if runner is not None:
                 await runner.cleanup()
             return
+        self._hold_ready, unevaluated = True, self.holder.current
         try:
             await self.start()
             await self.record_checkins()
         except StorageError as exc:
             log.warning("first evaluation failed: %s", exc)
+        finally:
+            self._hold_ready = False
+            if self.holder.current is not unevaluated:  # evaluated, whether or not judging failed
+                self.holder.swap(replace(self.holder.current, ready=True))
         reload_event = reload_requested or asyncio.Event()
         keeper_stop = asyncio.Event()
         keeper = asyncio.create_task(self.leases.run(keeper_stop, self._wait), name="leases")

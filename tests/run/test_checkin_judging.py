@@ -206,3 +206,42 @@ async def test_the_first_tick_after_start_does_not_judge_again(tmp_path: Path):
     assert not daemon.checkins_stale
     assert [tick for tick in range(1, 41) if daemon.checkins_due(tick)] == [20, 40]
     engine.dispose()
+
+
+async def test_run_is_ready_once_the_first_judging_is_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # A scrape before it would show no check-in history; pushes sent at once would wait on its work.
+    config = parse_config(
+        CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
+        file="syncd.yaml",
+        environ={"CALLS_TOKEN": TOKEN},
+    )
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
+    upgrade(engine)
+    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
+    judging, release = threading.Event(), threading.Event()
+    judge_all = daemon_module.judge_all
+
+    def held_judge(*args: object) -> object:
+        judging.set()
+        release.wait(60)
+        return judge_all(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daemon_module, "judge_all", held_judge)
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop, serve=False))
+    try:
+        assert await asyncio.to_thread(judging.wait, 60)
+        assert daemon.holder.current.goals  # evaluated...
+        assert not daemon.holder.current.ready  # ...but not ready while the check-ins are judged
+        release.set()
+        for _ in range(600):
+            if daemon.holder.current.ready:
+                break
+            await asyncio.sleep(0.05)
+        assert daemon.holder.current.ready
+        assert daemon.holder.current.checkins  # published with the readiness
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(running, 60)
+    engine.dispose()

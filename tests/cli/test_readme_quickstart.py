@@ -77,7 +77,13 @@ def test_every_readme_quickstart_command_works_beside_the_demo(tmp_path: Path, p
             timeout=120,
             check=False,
         )
-        assert done.returncode == 0, f"{command!r} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        if done.returncode == 1 and command.endswith("syncd check"):
+            # The call log's daily outage (README): check reports it, and it is the only failure.
+            failed = [line for line in done.stdout.splitlines() if ": FAILED: " in line]
+            assert failed == [line for line in failed if line.startswith("calls: FAILED: calls answered HTTP 503")]
+            assert failed, done.stdout
+        else:
+            assert done.returncode == 0, f"{command!r} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, command
         assert "INFO alembic" not in done.stderr, command
         assert done.stdout.strip(), f"{command!r} printed nothing"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar, cast
@@ -21,6 +21,10 @@ __all__ = ["StoredCoverage", "load_checkin_results", "load_stored_coverage", "sa
 
 _RESULTS = cast(Table, CheckinResultRow.__table__)
 _SAVE_BATCH = 2_000  # results per executemany in save_checkin_results
+_READ = (
+    "goal_key", "level", "checkpoint", "period", "first_day", "last_day", "target", "value", "unknown_days",
+    "outcome", "final",
+)  # fmt: skip
 _UPDATED = ("period", "first_day", "last_day", "target", "value", "unknown_days", "outcome", "final", "updated_at")
 
 
@@ -67,11 +71,16 @@ def _row(r: CheckinResult, at: datetime) -> dict[str, object]:
     }
 
 
-def load_checkin_results(engine: Engine) -> list[CheckinResult]:
-    """Return every stored check-in result, by goal, level and first day."""
-    query = select(CheckinResultRow).order_by(
-        CheckinResultRow.goal_key, CheckinResultRow.level, CheckinResultRow.first_day
-    )
+def load_checkin_results(
+    engine: Engine, *, reuse: Callable[[CheckinResult], CheckinResult] | None = None
+) -> list[CheckinResult]:
+    """Return every stored check-in result, by goal, level and first day.
+
+    `reuse` may hand back an equal result the caller already holds, kept instead of the one read:
+    row by row, so 50,000 results are never in memory twice.
+    """
+    columns = [_RESULTS.c[name] for name in _READ]
+    query = select(*columns).order_by(_RESULTS.c.goal_key, _RESULTS.c.level, _RESULTS.c.first_day)
     # The daemon holds every result (45,000 at 10,000 goals): the texts and days they repeat (a
     # goal's key, its check-in ids, levels, outcomes) are one object each, not one per row.
     shared: dict[object, object] = {}
@@ -83,23 +92,22 @@ def load_checkin_results(engine: Engine) -> list[CheckinResult]:
     with storage_errors(engine, "read check-in results"), engine.connect() as connection:
         for row in connection.execution_options(yield_per=10_000).execute(query):
             kpi, owner = [*row.goal_key.split("|", 2), "", ""][:2]
-            out.append(
-                CheckinResult(
-                    goal_key=one(row.goal_key),
-                    kpi=one(kpi),
-                    owner=one(owner),
-                    level=one(row.level),
-                    checkpoint=one(row.checkpoint),
-                    period=one(row.period),
-                    first_day=one(row.first_day),
-                    last_day=one(row.last_day),
-                    target=row.target,
-                    value=row.value,
-                    unknown_days=row.unknown_days,
-                    outcome=one(cast(Outcome, row.outcome)),
-                    final=bool(row.final),
-                )
+            result = CheckinResult(
+                goal_key=one(row.goal_key),
+                kpi=one(kpi),
+                owner=one(owner),
+                level=one(row.level),
+                checkpoint=one(row.checkpoint),
+                period=one(row.period),
+                first_day=one(row.first_day),
+                last_day=one(row.last_day),
+                target=row.target,
+                value=row.value,
+                unknown_days=row.unknown_days,
+                outcome=one(cast(Outcome, row.outcome)),
+                final=bool(row.final),
             )
+            out.append(result if reuse is None else reuse(result))
     return out
 
 

@@ -97,15 +97,13 @@ class JudgingMemo:
     """
 
     def __init__(self) -> None:
-        self._goals: dict[int, tuple[Goal, tuple[object, ...], list[GoalVersion], list[CheckinResult]]] = {}
+        self._goals: dict[int, tuple[Goal, tuple[object, ...], list[GoalVersion], list[CheckinResult], date]] = {}
         self._coverage: Mapping[str, SourceCoverage] | None = None
         self._day: date | None = None
 
     def start(self, today: date) -> None:
-        """Forget every goal's results when the day changed (check-ins close as days end)."""
-        if today != self._day:
-            self._goals.clear()
-            self._day = today
+        """Judge every goal again from this day on (check-ins close as days end)."""
+        self._day = today
 
     def coverage_token(self, coverage: Mapping[str, SourceCoverage]) -> Mapping[str, SourceCoverage]:
         """Return the kept coverage when equal to `coverage` (so goals compare it by identity), else keep this one."""
@@ -116,17 +114,28 @@ class JudgingMemo:
     def results(
         self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion]
     ) -> list[CheckinResult] | None:
-        """Return the goal's results judged from these same inputs, else None."""
+        """Return the goal's results judged today from these same inputs, else None."""
         found = self._goals.get(id(goal))
-        if found is None or found[0] is not goal or found[2] != versions or len(found[1]) != len(inputs):
+        if found is None or found[0] is not goal or found[4] != self._day or found[2] != versions:
+            return None
+        if len(found[1]) != len(inputs):
             return None
         return found[3] if all(map(operator.is_, found[1], inputs)) else None
 
     def keep(
         self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion], results: list[CheckinResult]
-    ) -> None:
-        """Keep the goal's results with what they were judged from."""
-        self._goals[id(goal)] = (goal, inputs, versions, results)
+    ) -> list[CheckinResult]:
+        """Keep the goal's results with what they were judged from; return them as kept.
+
+        Results equal to the goal's previous ones are kept as those objects: the daemon's published
+        results are the previous ones, and a re-judging that moved nothing must not hold a second copy.
+        """
+        previous = self._goals.get(id(goal))
+        if previous is not None and previous[0] is goal and previous[3] == results:
+            results = previous[3]
+        assert self._day is not None  # judge_all started the day
+        self._goals[id(goal)] = (goal, inputs, versions, results, self._day)
+        return results
 
 
 def judge_all(
@@ -175,7 +184,7 @@ def judge_all(
             known=known,
         )
         if memo is not None:
-            memo.keep(goal, inputs, history, results)
+            results = memo.keep(goal, inputs, history, results)
         out.extend(results)
     return out
 

@@ -150,3 +150,18 @@ def test_a_judging_memo_rejudges_only_the_goals_whose_inputs_moved(monkeypatch: 
     judged.clear()
     judge_all(config, moved, w.NOW + _days(days=1), [], coverage, memo)  # type: ignore[arg-type]
     assert len(set(judged)) == 30  # a new day: everyone's judged again
+
+
+def test_a_rejudged_goal_with_the_same_results_keeps_the_same_objects() -> None:
+    # The daemon publishes the results it stored; a re-judging that moved nothing must not hold a second copy.
+    from bench import _workload as w
+    from syncd.run.checkin_record import JudgingMemo
+
+    config, counts = w.config(3), w.counts(3, days=120)
+    memo = JudgingMemo()
+    first = judge_all(config, counts, w.NOW, [], {}, memo)
+    key = ("lemlist", "emails_sent")
+    copied = {**counts, key: {subject: dict(days) for subject, days in counts[key].items()}}  # equal, new objects
+    again = judge_all(config, copied, w.NOW, [], {}, memo)
+    assert again == first
+    assert all(a is b for a, b in zip(again, first, strict=True))

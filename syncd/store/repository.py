@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from math import copysign
 
 from sqlalchemy import Connection, Engine, String, and_, bindparam, case, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
@@ -209,8 +210,10 @@ def load_daily_counts(
             day = days.get(stored_day)
             if day is None:
                 day = days[stored_day] = _as_date(stored_day)
-            if value > 0:  # equal positive floats have the same bits; 0.0/-0.0 and NaN stay as read
+            if value > 0:  # equal positive floats have the same bits; -0.0 and NaN stay as read
                 value = values.setdefault(value, value)
+            elif value == 0 and copysign(1.0, value) > 0:  # zeros are common (a day without events)
+                value = _ZERO
             result[(source, metric)].setdefault(subject, {})[day] = value
     return result
 
@@ -221,6 +224,7 @@ def _as_date(stored: object) -> date:
 
 
 _READ_BATCH = 10_000  # rows fetched at a time by load_daily_counts
+_ZERO = 0.0
 
 
 def _require_aware(**instants: datetime) -> None:

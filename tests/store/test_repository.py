@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, text
 
 from connectors.base import DailyCount
 from syncd.store import (
@@ -418,15 +419,27 @@ def test_load_daily_counts_reads_more_rows_than_a_batch_and_shares_days_and_valu
         for d in range(11)
     ]
     counts += [DailyCount("replies", "p0@acme.io", day(2), 0.0), DailyCount("replies", "p1@acme.io", day(2), -0.0)]
+    counts += [DailyCount("replies", "p2@acme.io", day(3), 0.0)]
     save(engine, counts, metrics=("emails_sent", "replies"), replace=(0, 10))
     assert len(counts) > repository._READ_BATCH
     keys = [("lemlist", "emails_sent"), ("lemlist", "replies")]
     loaded = load_daily_counts(engine, keys=keys, first_day=day(0), last_day=day(10))
     emails = loaded[("lemlist", "emails_sent")]
-    assert sum(len(days) for days in emails.values()) == len(counts) - 2
+    assert sum(len(days) for days in emails.values()) == len(counts) - 3
     assert emails["p3@acme.io"][day(5)] == float((3 + 5) % 4) + 0.5
     assert sum(sum(days.values()) for days in emails.values()) == sum(c.value for c in counts)
     assert len({id(d) for days in emails.values() for d in days}) == 11
     assert len({id(v) for days in emails.values() for v in days.values()}) == 4
     replies = loaded[("lemlist", "replies")]
-    assert replies == {"p0@acme.io": {day(2): 0.0}, "p1@acme.io": {day(2): 0.0}}
+    assert replies == {"p0@acme.io": {day(2): 0.0}, "p1@acme.io": {day(2): 0.0}, "p2@acme.io": {day(3): 0.0}}
+    assert replies["p0@acme.io"][day(2)] is replies["p2@acme.io"][day(3)]  # one zero, not one per day
+    # A -0.0 the backend kept stays -0.0 (equal to 0.0, but another value's bits).
+    assert math.copysign(1.0, replies["p1@acme.io"][day(2)]) == (-1.0 if _keeps_negative_zero(engine) else 1.0)
+
+
+def _keeps_negative_zero(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT value FROM daily_counts WHERE subject = 'p1@acme.io' AND metric = 'replies'")
+        ).scalar_one()
+    return math.copysign(1.0, stored) < 0

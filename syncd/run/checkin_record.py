@@ -131,8 +131,10 @@ class JudgingMemo:
         results are the previous ones, and a re-judging that moved nothing must not hold a second copy.
         """
         previous = self._goals.get(id(goal))
-        if previous is not None and previous[0] is goal and previous[3] == results:
-            results = previous[3]
+        if previous is not None and previous[0] is goal:
+            # Each judging reads every stored version again: keep one copy of the goal's, not one per judging.
+            versions = previous[2] if previous[2] == versions else versions
+            results = previous[3] if previous[3] == results else results
         assert self._day is not None  # judge_all started the day
         self._goals[id(goal)] = (goal, inputs, versions, results, self._day)
         return results

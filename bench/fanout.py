@@ -71,8 +71,8 @@ def _serve_vendor(ports: multiprocessing.Queue[int], latency: float) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
         await site.start()
         server = site._server
-        assert server is not None
-        ports.put(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)  # a TCPSite's server: a listening socket
+        ports.put(server.sockets[0].getsockname()[1])
         await asyncio.Event().wait()
 
     asyncio.run(serve())

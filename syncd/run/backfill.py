@@ -342,6 +342,8 @@ async def _backfill_source(
                 log_failures=False,  # the observer shows it, with the week it stopped at
             )
             if not outcome.ok:
+                if outcome.storage_silent:
+                    calls.note_silent("store a backfill chunk", outcome.error or "no answer")
                 return _fail(tally, observer, clock, outcome.error or outcome.reason or "the chunk was not stored")
             # Stored after the chunk's own transaction: a crash in between only re-reads that chunk.
             try:

@@ -41,6 +41,10 @@ class DatabaseCalls:
         except StorageTimeout as exc:
             raise self._went_silent(action, exc) from exc
 
+    def note_silent(self, action: str, error: str) -> None:
+        """Say a call made elsewhere (a chunk's store inside a sync) was not answered in time."""
+        self._went_silent(action, StorageTimeout(error))
+
     def _check(self) -> None:
         if self.silent is not None:
             raise StorageTimeout(f"not tried: the database stopped answering ({self.silent})")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
@@ -20,7 +20,7 @@ from connectors.base import CollectResult, Connector, ConnectorContext, SyncWind
 from connectors.http import HttpObserver
 from syncd.clock import Clock, duration_timer
 from syncd.engine.evaluate import period_at
-from syncd.errors import LeaseLost, SourceError, StorageError
+from syncd.errors import LeaseLost, SourceError, StorageError, StorageTimeout
 from syncd.model import Config, Source
 from syncd.redaction import redact
 from syncd.registry import load_registry
@@ -56,6 +56,8 @@ class SyncOutcome:
     reason: str | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
+    # The store did not answer in time (not refused): a backfill stops calling a silent database.
+    storage_silent: bool = False
 
 
 @cache
@@ -254,7 +256,8 @@ async def sync_window(
         log.info("sync of %s not stored: %s", source.name, exc)
         return SyncOutcome(source=source.name, ok=False, window=window, reason="lease_lost", error=str(exc))
     except StorageError as exc:
-        return _failed(stats, source, window, "storage", str(exc), timer() - started, log_it=log_failures)
+        failed = _failed(stats, source, window, "storage", str(exc), timer() - started, log_it=log_failures)
+        return replace(failed, storage_silent=isinstance(exc, StorageTimeout))
     except ValueError as exc:
         # The store refuses counts that break its rules (an undeclared metric, a key twice).
         message = redact(f"{source.name}: the connector returned counts the store refused: {exc}", source)

@@ -197,10 +197,16 @@ def changed_results(judged: Sequence[CheckinResult], stored: Sequence[CheckinRes
     Most check-ins are judged the same way every time: writing only the others keeps a re-judging of
     10,000 goals from upserting 45,000 unchanged rows.
     """
-    known = {(r.goal_key, r.level, r.checkpoint): r for r in stored}
+    # By goal, a handful each: a key tuple per stored result was megabytes at 50,000 results.
+    known: dict[str, list[CheckinResult]] = {}
+    for result in stored:
+        known.setdefault(result.goal_key, []).append(result)
     out: list[CheckinResult] = []
     for result in judged:
-        before = known.get((result.goal_key, result.level, result.checkpoint))
+        same = (
+            r for r in known.get(result.goal_key, ()) if (r.level, r.checkpoint) == (result.level, result.checkpoint)
+        )
+        before = next(same, None)
         if before is None or (not before.final and before != result):
             out.append(result)
     return out

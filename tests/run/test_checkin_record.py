@@ -165,3 +165,23 @@ def test_a_rejudged_goal_with_the_same_results_keeps_the_same_objects() -> None:
     again = judge_all(config, copied, w.NOW, [], {}, memo)
     assert again == first
     assert all(a is b for a, b in zip(again, first, strict=True))
+
+
+def test_changed_results_are_new_or_moved_and_never_a_final_one() -> None:
+    from dataclasses import replace
+
+    from syncd.engine.checkin_results import CheckinResult
+    from syncd.run.checkin_record import changed_results
+
+    week = CheckinResult(
+        goal_key="emails|p0|month", kpi="emails", owner="p0", level="week", checkpoint="2026-W47",
+        period="2026-11", first_day=date(2026, 11, 16), last_day=date(2026, 11, 22), target=70.0,
+        value=40.0, unknown_days=0, outcome="missed", final=False,
+    )  # fmt: skip
+    month = replace(week, level="month", checkpoint="2026-W47", value=1.0)  # same id, another level
+    final = replace(week, checkpoint="2026-W46", final=True, outcome="hit")
+    stored = [week, month, final]
+    moved = replace(week, value=41.0)
+    new = replace(week, checkpoint="2026-W48")
+    judged = [moved, month, replace(final, value=0.0, final=False), new]
+    assert changed_results(judged, stored) == [moved, new]

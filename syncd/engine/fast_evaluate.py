@@ -60,6 +60,8 @@ from syncd.model import Config, Goal, Kpi
 __all__ = ["EvaluationCache", "Evaluator", "evaluate_goals_fast"]
 
 SubjectDays = Mapping[date, float]
+# Distinct pace inputs kept per day: values move with every push, and each day starts afresh.
+_PACE_SLOT_LIMIT = 200_000
 T = TypeVar("T")
 
 
@@ -183,15 +185,33 @@ class _Owner:
         return found
 
 
+class _PaceSlot:
+    """The pace figures of one set of inputs besides E(t), at the last instant they were asked for.
+
+    Goals of one target and curve often stand at the same small whole value: the goal days with
+    equal inputs (_pace_key) share one slot, so an instant computes their figures once, and a tick
+    finds them by the goal day's slot without hashing the inputs again.
+    """
+
+    __slots__ = ("clock", "latest")
+
+    def __init__(self, clock: DayClock) -> None:
+        self.clock = clock  # held, so no other clock takes its id (part of the key) meanwhile
+        # (evaluator token, figures) in one tuple: one assignment, so a concurrent evaluator never
+        # reads one evaluator's token with another's figures.
+        self.latest: tuple[object, PaceFigures | None] = (None, None)
+
+
 class _GoalDay:
     """One goal's figures that hold for a whole local day, while its counts stay the same objects."""
 
-    __slots__ = ("clock", "latest", "pace_key", "period", "series", "status", "stock", "total_weight", "value")
+    __slots__ = ("clock", "latest", "pace", "period", "series", "status", "stock", "total_weight", "value")
 
     def __init__(
         self,
         *,
         clock: DayClock,
+        pace: _PaceSlot,
         period: Period,
         series: list[tuple[float, float]] | None,
         status: GoalStatus,
@@ -207,18 +227,17 @@ class _GoalDay:
         self.total_weight = total_weight
         self.value = value
         self.latest = status  # the last status made from this day state (Evaluator.goal's `unless_changed`)
-        # What pace_figures is given besides E(t), as exact bits (0.0 and -0.0 differ): goals with
-        # equal inputs on one clock share one PaceFigures at an instant.
-        self.pace_key: tuple[object, ...] = ()
+        self.pace = pace  # shared by the goal days with the same pace_figures inputs besides E(t) (_pace_key)
 
 
-def _pace_key(day: _GoalDay, goal: Goal) -> tuple[object, ...]:
-    baseline = goal.baseline if day.stock else None
+def _pace_key(clock: DayClock, value: float, total_weight: float, stock: bool, goal: Goal) -> tuple[object, ...]:
+    # What pace_figures is given besides E(t), as exact bits (0.0 and -0.0 differ).
+    baseline = goal.baseline if stock else None
     return (
-        id(day.clock),
-        day.value.hex(),
+        id(clock),
+        value.hex(),
         goal.target.hex(),
-        day.total_weight.hex(),
+        total_weight.hex(),
         goal.tolerance.hex(),
         None if baseline is None else baseline.hex(),
         goal.direction,
@@ -235,8 +254,9 @@ class EvaluationCache:
 
     def __init__(self) -> None:
         self._entries: dict[Hashable, tuple[tuple[object, ...], object]] = {}
+        self._pace_slots: dict[tuple[object, ...], _PaceSlot] = {}
         self._estimates: dict[Hashable, tuple[tuple[object, ...], RateEstimate]] = {}
-        self._days: dict[int, tuple[Goal, object, _GoalDay]] = {}
+        self._days: dict[int, tuple[Goal, object, _GoalDay, object]] = {}
         self._day: date | None = None
 
     def start(self, today: date) -> None:
@@ -244,6 +264,7 @@ class EvaluationCache:
         if today != self._day:
             self._estimates.clear()
             self._days.clear()
+            self._pace_slots.clear()
             self._day = today
 
     def get(self, key: Hashable, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
@@ -273,9 +294,27 @@ class EvaluationCache:
         found = self._days.get(id(goal))
         return found[2] if found is not None and found[0] is goal and found[1] is owner else None
 
-    def keep_goal_day(self, goal: Goal, owner: object, day: _GoalDay) -> None:
+    def goal_day_seen(self, goal: Goal, index: object) -> _GoalDay | None:
+        """Return the goal's day state when last kept while its KPI's subject index was this same object.
+
+        The index stands for the configuration and the KPI's count mappings (Evaluator._index): while
+        it is the same object, the owner's day maps are too, and a tick need not look them up again.
+        """
+        found = self._days.get(id(goal))
+        return found[2] if found is not None and found[0] is goal and found[3] is index else None
+
+    def keep_goal_day(self, goal: Goal, owner: object, day: _GoalDay, index: object = None) -> None:
         """Keep a goal's day state until its owner's counts or the day change."""
-        self._days[id(goal)] = (goal, owner, day)
+        self._days[id(goal)] = (goal, owner, day, index)
+
+    def pace_slot(self, key: tuple[object, ...], clock: DayClock) -> _PaceSlot:
+        """Return the slot of the pace inputs `key` (exact bits, the day clock's id first), made the first time."""
+        found = self._pace_slots.get(key)
+        if found is None:
+            if len(self._pace_slots) >= _PACE_SLOT_LIMIT:
+                self._pace_slots.clear()  # kept goal days keep their slots; new ones just share less
+            found = self._pace_slots[key] = _PaceSlot(clock)
+        return found
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._estimates) + len(self._days)
@@ -301,9 +340,10 @@ class Evaluator:
         self._elapsed: dict[int, tuple[DayClock, float]] = {}
         self._periods: dict[object, Period] = {}
         self._kpi_inputs: dict[str, tuple[object, ...]] = {}
-        # Pace figures at this instant by their inputs (_pace_key): pace_figures is a pure function,
+        self._indexes: dict[str, _SubjectIndex] = {}  # by KPI name: one look at the cache per KPI, not per goal
+        # Pace figures at this instant by their inputs (_PaceSlot): pace_figures is a pure function,
         # and goals of one target and curve often have the same value (counts are small whole numbers).
-        self._shared_figures: dict[tuple[object, ...], PaceFigures] = {}
+        self._token = object()
 
     def _inputs(self, kpi: Kpi) -> tuple[object, ...]:
         found = self._kpi_inputs.get(kpi.name)
@@ -312,11 +352,14 @@ class Evaluator:
         return found
 
     def _index(self, kpi: Kpi) -> _SubjectIndex:
-        return self.cache.get(
-            ("index", kpi.count_keys), self._inputs(kpi), lambda: _SubjectIndex(kpi_counts(kpi, self.counts))
-        )
+        found = self._indexes.get(kpi.name)
+        if found is None:
+            found = self._indexes[kpi.name] = self.cache.get(
+                ("index", kpi.count_keys), self._inputs(kpi), lambda: _SubjectIndex(kpi_counts(kpi, self.counts))
+            )
+        return found
 
-    def _owner(self, kpi: Kpi, owner: str) -> _Owner:
+    def _owner(self, kpi: Kpi, owner: str, index: _SubjectIndex) -> _Owner:
         """Return the owner's counts, the same object while the owner's own day maps are the same objects.
 
         Keyed by the owner's maps, not the KPI's: a push re-reads a few subjects' days, and only
@@ -325,7 +368,7 @@ class Evaluator:
         subjects = self.cache.get(
             ("subjects", kpi.name, owner), (self.config,), lambda: owner_subjects(self.config, kpi, owner)
         )
-        chosen = self._index(kpi).chosen(subjects)
+        chosen = index.chosen(subjects)
         return self.cache.get(("owner", kpi.name, owner), (self.config, *chosen), lambda: _Owner(chosen))
 
     def _period(self, goal: Goal) -> Period:
@@ -343,13 +386,17 @@ class Evaluator:
         goals the push did not touch, as it keeps other KPIs' goals; the next tick moves their time).
         """
         kpi = self.config.kpis[goal.kpi]
-        owner = self._owner(kpi, goal.owner)
-        day = self.cache.goal_day(goal, owner)
+        index = self._index(kpi)
+        day = self.cache.goal_day_seen(goal, index)
         if day is None:
-            day = self._goal_day(goal, kpi, owner)
-            self.cache.keep_goal_day(goal, owner, day)
-            day.latest = day.status
-            return day.status  # made at this instant
+            owner = self._owner(kpi, goal.owner, index)
+            day = self.cache.goal_day(goal, owner)
+            if day is None:
+                day = self._goal_day(goal, kpi, owner)
+                self.cache.keep_goal_day(goal, owner, day, index)
+                day.latest = day.status
+                return day.status  # made at this instant
+            self.cache.keep_goal_day(goal, owner, day, index)
         if unless_changed is not None and unless_changed is day.latest:
             return unless_changed
         figures = self._figures(goal, day)
@@ -368,8 +415,9 @@ class Evaluator:
         return found[1]
 
     def _figures(self, goal: Goal, day: _GoalDay) -> PaceFigures:
-        found = self._shared_figures.get(day.pace_key)
-        if found is None:
+        slot = day.pace
+        token, found = slot.latest
+        if token is not self._token or found is None:
             found = pace_figures(
                 value=day.value,
                 target=goal.target,
@@ -379,7 +427,7 @@ class Evaluator:
                 baseline=goal.baseline if day.stock else None,
                 direction=goal.direction,
             )
-            self._shared_figures[day.pace_key] = found
+            slot.latest = (self._token, found)
         return found
 
     def _goal_day(self, goal: Goal, kpi: Kpi, owner: _Owner) -> _GoalDay:
@@ -402,11 +450,11 @@ class Evaluator:
             weights = period_weights(period, key, curve)
             total_weight = _total_weight(period, key, curve)
             clock = remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
+        pace = self.cache.pace_slot(_pace_key(clock, value, total_weight, stock, goal), clock)
         day = _GoalDay(
-            clock=clock, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
+            clock=clock, pace=pace, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
             total_weight=total_weight, value=value,
         )  # fmt: skip
-        day.pace_key = _pace_key(day, goal)
         figures = self._figures(goal, day)
         probability: float | None = None
         if stock:

@@ -48,6 +48,11 @@ def test_first_positive_skips_zero_days() -> None:
     daily = {date(2026, 3, 5): 2.0, date(2026, 3, 1): 0.0, date(2026, 3, 3): 1.0}
     assert DaySeries(daily).first_positive == date(2026, 3, 3)
     assert DaySeries({date(2026, 3, 1): 0.0}).first_positive is None
+    # Not exact (a fraction, a negative): the first day above 0 all the same, in any insertion order.
+    odd = {date(2026, 3, 9): 0.5, date(2026, 3, 2): -1.0, date(2026, 3, 4): 0.25, date(2026, 3, 3): -0.0}
+    assert not DaySeries(odd).exact
+    assert DaySeries(odd).first_positive == date(2026, 3, 4)
+    assert DaySeries({date(2026, 3, 2): -1.0, date(2026, 3, 3): math.nan}).first_positive is None
     empty = DaySeries({})
     assert empty.exact
     assert empty.first_positive is None

@@ -490,7 +490,13 @@ class Evaluator:
                 ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
             )
             sub = checkin_holding(subs, day)
-            if sub is None or checkin_asks_nothing(sub, weights):  # not judged either
+            if sub is None:
+                continue
+            if key is None:
+                asks_nothing = checkin_asks_nothing(sub, weights)
+            else:
+                asks_nothing = remember(("asks nothing", sub, key), partial(checkin_asks_nothing, sub, weights))
+            if asks_nothing:  # not judged either
                 continue
             through = min(today, sub.last_day)
             value = owner.stock(through) if stock else owner.flow(sub, through)

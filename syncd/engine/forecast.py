@@ -102,23 +102,30 @@ def _log_power_terms(x: float, y: float, a: float, b: float) -> float:
 
 def _beta_fraction(x: float, a: float, b: float) -> tuple[float, bool]:
     # Lentz's evaluation of the continued fraction for I_x(a, b), and whether it converged; it
-    # converges fast for x < (a + 1) / (a + b + 2), more slowly beyond.
+    # converges fast for x < (a + 1) / (a + b + 2), more slowly beyond. Each step's two terms are
+    # written out (every goal's forecast runs this loop): the same operations in the same order.
+    floor = _FLOOR
     numerator_c = 1.0
     denominator_d = 1.0 - (a + b) * x / (a + 1.0)
-    denominator_d = 1.0 / (denominator_d if abs(denominator_d) > _FLOOR else _FLOOR)
+    denominator_d = 1.0 / (denominator_d if abs(denominator_d) > floor else floor)
     fraction = denominator_d
     for step in range(1, _MAX_FRACTION_STEPS):
-        twice = 2 * step
-        for coefficient in (
-            step * (b - step) * x / ((a + twice - 1.0) * (a + twice)),
-            -(a + step) * (a + b + step) * x / ((a + twice) * (a + twice + 1.0)),
-        ):
-            denominator_d = 1.0 + coefficient * denominator_d
-            denominator_d = 1.0 / (denominator_d if abs(denominator_d) > _FLOOR else _FLOOR)
-            numerator_c = 1.0 + coefficient / numerator_c
-            numerator_c = numerator_c if abs(numerator_c) > _FLOOR else _FLOOR
-            change = numerator_c * denominator_d
-            fraction *= change
+        even = a + 2 * step  # a + 2m
+        coefficient = step * (b - step) * x / ((even - 1.0) * even)
+        denominator_d = 1.0 + coefficient * denominator_d
+        denominator_d = 1.0 / (denominator_d if abs(denominator_d) > floor else floor)
+        numerator_c = 1.0 + coefficient / numerator_c
+        if not abs(numerator_c) > floor:
+            numerator_c = floor
+        fraction *= numerator_c * denominator_d
+        coefficient = -(a + step) * (a + b + step) * x / (even * (even + 1.0))
+        denominator_d = 1.0 + coefficient * denominator_d
+        denominator_d = 1.0 / (denominator_d if abs(denominator_d) > floor else floor)
+        numerator_c = 1.0 + coefficient / numerator_c
+        if not abs(numerator_c) > floor:
+            numerator_c = floor
+        change = numerator_c * denominator_d
+        fraction *= change
         if abs(change - 1.0) < _FRACTION_EPSILON:
             return fraction, True
     return fraction, False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,9 @@ DEFAULT_FORTNIGHT_ANCHOR = date(2024, 1, 1)
 _ONE_DAY = timedelta(days=1)
 
 
+@lru_cache(maxsize=4096)
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """Return the first instant of `day` in `tz`.
+    """Return the first instant of `day` in `tz` (memoised: every goal's status asks for its period's bounds).
 
     Where a zone skips midnight (a DST jump at 00:00), `fold=0` resolves the missing 00:00 to the
     instant of the jump; the round trip through UTC then shows it as the wall time that exists.

@@ -42,6 +42,10 @@ def test_sums_over_any_days_equal_fsum(seed: int) -> None:
     ]
     spans.append((START + timedelta(days=150), START + timedelta(days=399)))
     assert got == [math.fsum(c for d, c in daily.items() if a <= d <= b) for a, b in spans]
+    # The same runs back to back, as edges: the same sums, and their total is their fsum.
+    sums, total = series.blocks(np.array([*starts.tolist(), stops.tolist()[-1]], dtype=np.int64))
+    assert (sums.tolist(), total) == (got, math.fsum(got))
+    assert (series.blocks(np.array([], dtype=np.int64))[0].size, series.blocks(starts[:1])[1]) == (0, 0.0)
 
 
 def test_first_positive_skips_zero_days() -> None:

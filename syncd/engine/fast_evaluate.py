@@ -92,7 +92,7 @@ class _BlockPlan:
     the curve and the day, so each owner's block counts are sums over these runs (prefix sums).
     """
 
-    __slots__ = ("starts", "stops", "total_weight", "weights")
+    __slots__ = ("edges", "total_weight", "weights")
 
     def __init__(self, pairs: Sequence[tuple[date, float]], today: date) -> None:
         starts: list[int] = []
@@ -110,8 +110,8 @@ class _BlockPlan:
                 weights.append(weight)
         if starts and pairs:
             starts[0] = pairs[0][0].toordinal()  # leading weightless days are carried into the first block
-        self.starts = np.array(starts, dtype=np.int64)
-        self.stops = np.array([*starts[1:], stop], dtype=np.int64) if starts else self.starts
+        # Block i runs from edges[i] up to edges[i + 1]: each block ends where the next starts.
+        self.edges = np.array([*starts, stop] if starts else [], dtype=np.int64)
         self.weights = np.array(weights, dtype=np.float64)
         self.total_weight = math.fsum(weights)
 
@@ -565,9 +565,13 @@ class Evaluator:
                     plan = _BlockPlan(pairs, today)
                 else:
                     plan = remember(("blocks", period, history_start, key, today), partial(_BlockPlan, pairs, today))
-                counts = owner.series.runs(plan.starts, plan.stops)
+                counts, total_count = owner.series.blocks(plan.edges)
                 return estimate_from_blocks(
-                    counts, plan.weights, total_weight=plan.total_weight, planned_rate=planned_rate
+                    counts,
+                    plan.weights,
+                    total_weight=plan.total_weight,
+                    planned_rate=planned_rate,
+                    total_count=total_count,
                 )
             history = [(daily.get(day, 0.0), weight) for day, weight in pairs if day < today]
             return estimate_rate(history, planned_rate=planned_rate)

@@ -237,15 +237,22 @@ def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float
 
 
 def estimate_from_blocks(
-    counts: npt.NDArray[np.float64], weights: npt.NDArray[np.float64], *, total_weight: float, planned_rate: float
+    counts: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    *,
+    total_weight: float,
+    planned_rate: float,
+    total_count: float | None = None,
 ) -> RateEstimate:
     """Return `estimate_rate` given its weighted blocks: counts and weights (> 0) as arrays, and Σ weights.
 
     The one place the estimate is computed, for a history (`estimate_rate`) and for block sums taken
     from prefix sums (syncd.engine.fast_evaluate): elementwise array arithmetic is the same IEEE
     operation at every length, and fsum is exact in any order, so both give the same bits.
+    `total_count`, when given, must be `math.fsum` of the counts (prefix sums know it already).
     """
-    total_count = math.fsum(counts.tolist())
+    if total_count is None:
+        total_count = math.fsum(counts.tolist())
     pearson = 0.0
     degrees = 0
     if total_count > 0.0 and counts.size >= 2:

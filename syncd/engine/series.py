@@ -23,6 +23,7 @@ _EXACT_BELOW = float(2**52)  # a margin under 2**53, as the check sums in floats
 
 _smallest = np.minimum.reduce
 _all_true = np.logical_and.reduce
+_accumulate = np.add.accumulate
 
 Ordinals = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -51,7 +52,7 @@ class DaySeries:
         # No sign bit (as an int64, a double with its sign bit set is negative): no negative count,
         # no -0.0; a whole number is its own floor and NaN is not; inf fails the total below.
         exact = int(_smallest(values.view(np.int64))) >= 0 and bool(_all_true(values == np.floor(values)))
-        prefix.cumsum(out=prefix)
+        _accumulate(prefix, out=prefix)  # cumsum's own loop, without the method's overhead
         last = self.last = prefix.size - 1
         self.exact = exact and prefix.item(last) < _EXACT_BELOW
         # The owner's first day with a count above 0 (forecast_bridge: days before it are unknown).
@@ -77,6 +78,16 @@ class DaySeries:
         """Return the sums over the day runs [starts[i], stops[i]) given as ordinals; needs `exact`."""
         # take(mode="clip"): a day before the first stored one has prefix 0, one after the last the total.
         return self.prefix.take(stops - self.base, mode="clip") - self.prefix.take(starts - self.base, mode="clip")
+
+    def blocks(self, edges: Ordinals) -> tuple[Floats, float]:
+        """Return the sums over the back-to-back runs [edges[i], edges[i + 1]) and their total; needs `exact`.
+
+        The total is the last prefix sum less the first: every sum is exact, so it is their `math.fsum`.
+        """
+        if edges.size < 2:
+            return np.zeros(0, dtype=np.float64), 0.0
+        ends = self.prefix.take(edges - self.base, mode="clip")
+        return ends[1:] - ends[:-1], ends.item(-1) - ends.item(0)
 
     def running(self, first: date, last: date) -> array[float]:
         """Return the running total at the end of each day from `first` through `last`; needs `exact`."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from syncd.engine.pace import (
     pace_figures,
     period_weight,
 )
-from syncd.engine.periods import Period, checkin_periods, custom_period
+from syncd.engine.periods import CheckinKind, Period, checkin_periods, custom_period
 from syncd.engine.series import DaySeries
 from syncd.engine.shared_work import curve_key, period_days, period_weights, remember
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
@@ -114,6 +115,75 @@ class _BlockPlan:
         self.edges = np.array([*starts, stop] if starts else [], dtype=np.int64)
         self.weights = np.array(weights, dtype=np.float64)
         self.total_weight = math.fsum(weights)
+
+
+class _CurveDay:
+    """What the goals of one period and named curve share at one evaluator's local day.
+
+    Each part comes from the process-wide memo (shared_work.remember), so evaluations share it; kept
+    here as well, so each goal finds it by one (period, curve) lookup instead of hashing a composite
+    key per part.
+    """
+
+    __slots__ = ("_blocks", "_checkins", "_targets", "_trails", "clock", "curve", "key", "period", "total_weight",
+                 "weights")  # fmt: skip
+
+    def __init__(self, period: Period, key: Hashable, curve: PacingCurve, today: date, tz: ZoneInfo) -> None:
+        self.period, self.key, self.curve = period, key, curve
+        weights = self.weights = period_weights(period, key, curve)
+        self.total_weight = _total_weight(period, key, curve)
+        self.clock = remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
+        self._blocks: dict[date, _BlockPlan] = {}
+        self._checkins: dict[CheckinKind, Period | None] = {}
+        self._targets: dict[tuple[Period, float], float] = {}
+        self._trails: dict[tuple[float, float | None], tuple[float, ...]] = {}
+
+    def blocks(self, history_start: date, today: date) -> _BlockPlan:
+        """Return the forecast's blocks for owners whose history starts on `history_start`."""
+        found = self._blocks.get(history_start)
+        if found is None:
+            period, key, curve = self.period, self.key, self.curve
+            found = self._blocks[history_start] = remember(
+                ("blocks", period, history_start, key, today),
+                lambda: _BlockPlan(_forecast_days(period, history_start, key, curve), today),
+            )
+        return found
+
+    def checkin(self, level: CheckinKind, week_start: int, day: date) -> Period | None:
+        """Return the level's check-in holding `day` when the curve asks something of it, else None."""
+        if level in self._checkins:
+            return self._checkins[level]
+        period, key, weights = self.period, self.key, self.weights
+        subs = remember(
+            ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
+        )
+        sub = checkin_holding(subs, day)
+        # A check-in the curve asks nothing of is not judged either.
+        if sub is not None and remember(("asks nothing", sub, key), partial(checkin_asks_nothing, sub, weights)):
+            sub = None
+        self._checkins[level] = sub
+        return sub
+
+    def checkin_target(self, target: float, sub: Period) -> float:
+        """Return pace.checkin_target for a goal of this curve."""
+        found = self._targets.get((sub, target))
+        if found is None:
+            found = self._targets[(sub, target)] = remember(
+                ("checkin target", target, sub, self.period, self.key),
+                partial(checkin_target, target, sub, self.period, self.weights),
+            )
+        return found
+
+    def expected_trail(self, target: float, baseline: float | None) -> tuple[float, ...]:
+        """Return trail.expected_trail for a goal of this curve."""
+        found = self._trails.get((target, baseline))
+        if found is None:
+            period, weights = self.period, self.weights
+            found = self._trails[(target, baseline)] = remember(
+                ("trail", period, self.key, target, baseline),
+                lambda: expected_trail(period_days(period), weights, target, baseline),
+            )
+        return found
 
 
 class _SubjectIndex:
@@ -341,6 +411,7 @@ class Evaluator:
         self._periods: dict[object, Period] = {}
         self._kpi_inputs: dict[str, tuple[object, ...]] = {}
         self._indexes: dict[str, _SubjectIndex] = {}  # by KPI name: one look at the cache per KPI, not per goal
+        self._curve_days: dict[tuple[Period, Hashable], _CurveDay] = {}
         # Pace figures at this instant by their inputs (_PaceSlot): pace_figures is a pure function,
         # and goals of one target and curve often have the same value (counts are small whole numbers).
         self._token = object()
@@ -442,14 +513,16 @@ class Evaluator:
 
         key = curve_key(config, goal)
         curve, note = pacing_curve(config, goal, period, daily)
+        shared: _CurveDay | None = None
         if key is None:
             weights = day_weights(period, curve)
             total_weight = period_weight(period, weights)
             clock = day_clock(period, weights, today, tz)
         else:
-            weights = period_weights(period, key, curve)
-            total_weight = _total_weight(period, key, curve)
-            clock = remember(("clock", period, key, today, tz), lambda: day_clock(period, weights, today, tz))
+            shared = self._curve_days.get((period, key))
+            if shared is None:
+                shared = self._curve_days[(period, key)] = _CurveDay(period, key, curve, today, tz)
+            weights, total_weight, clock = shared.weights, shared.total_weight, shared.clock
         pace = self.cache.pace_slot(_pace_key(clock, value, total_weight, stock, goal), clock)
         day = _GoalDay(
             clock=clock, pace=pace, period=period, series=None, status=cast(GoalStatus, None), stock=stock,
@@ -463,11 +536,11 @@ class Evaluator:
             figures, probability = stock_figures(goal, period, figures, day.series, value, self.instant, tz)
         else:
             remaining = remaining_weight(total_weight, clock)
-            probability = self._probability(goal, kpi, period, key, curve, owner, value, total_weight, remaining)
+            probability = self._probability(goal, period, key, shared, curve, owner, value, total_weight, remaining)
         day.status = goal_status(
             config, goal, kpi, period, value=value, figures=figures, probability=probability,
-            checkpoints=self._checkpoints(goal, period, key, weights, owner, stock),
-            trail=self._trail(goal, period, key, weights, owner, stock, min(through, today), through),
+            checkpoints=self._checkpoints(goal, period, shared, weights, owner, stock),
+            trail=self._trail(goal, period, shared, weights, owner, stock, min(through, today), through),
             note=note,
         )  # fmt: skip
         return day
@@ -476,7 +549,7 @@ class Evaluator:
         self,
         goal: Goal,
         period: Period,
-        key: Hashable | None,
+        shared: _CurveDay | None,
         weights: Mapping[date, float],
         owner: _Owner,
         stock: bool,
@@ -486,27 +559,20 @@ class Evaluator:
         day = min(max(today, period.first_day), period.last_day)
         out: list[CheckpointStatus] = []
         for level in goal.checkins:
-            subs = remember(
-                ("checkins", period, level, week_start), partial(checkin_periods, period, level, week_start=week_start)
-            )
-            sub = checkin_holding(subs, day)
-            if sub is None:
-                continue
-            if key is None:
-                asks_nothing = checkin_asks_nothing(sub, weights)
+            if shared is not None:
+                sub = shared.checkin(level, week_start, day)
             else:
-                asks_nothing = remember(("asks nothing", sub, key), partial(checkin_asks_nothing, sub, weights))
-            if asks_nothing:  # not judged either
+                sub = checkin_holding(checkin_periods(period, level, week_start=week_start), day)
+                if sub is not None and checkin_asks_nothing(sub, weights):  # not judged either
+                    sub = None
+            if sub is None:
                 continue
             through = min(today, sub.last_day)
             value = owner.stock(through) if stock else owner.flow(sub, through)
-            if key is None:
+            if shared is None:
                 target = checkin_target(goal.target, sub, period, weights)
             else:
-                target = remember(
-                    ("checkin target", goal.target, sub, period, key),
-                    partial(checkin_target, goal.target, sub, period, weights),
-                )
+                target = shared.checkin_target(goal.target, sub)
             out.append(CheckpointStatus(id=sub.id, target=target, value=value, level=level))
         return tuple(out)
 
@@ -514,7 +580,7 @@ class Evaluator:
         self,
         goal: Goal,
         period: Period,
-        key: Hashable | None,
+        shared: _CurveDay | None,
         weights: Mapping[date, float],
         owner: _Owner,
         stock: bool,
@@ -522,28 +588,25 @@ class Evaluator:
         value_through: date,
     ) -> GoalTrail:
         # trail.goal_trail, with the expected half shared by goals of one period, curve and target.
-        days: Sequence[date] = period_days(period)
         baseline = goal.baseline if stock else None
-        if key is None:
-            expected = expected_trail(days, weights, goal.target, baseline)
+        if shared is None:
+            expected = expected_trail(period_days(period), weights, goal.target, baseline)
         else:
-            expected = remember(
-                ("trail", period, key, goal.target, baseline),
-                lambda: expected_trail(days, weights, goal.target, baseline),
-            )
+            expected = shared.expected_trail(goal.target, baseline)
         if stock:
+            days: Sequence[date] = period_days(period)
             levels = {d: owner.stock(d) for d in days if d <= value_through}
             return GoalTrail(expected, actual_trail(days, through, levels=levels))
         if owner.series.exact:
             return GoalTrail(expected, totals=owner.series, first=period.first_day, last=min(through, period.last_day))
-        return GoalTrail(expected, actual_trail(days, through, daily=owner.daily))
+        return GoalTrail(expected, actual_trail(period_days(period), through, daily=owner.daily))
 
     def _probability(
         self,
         goal: Goal,
-        kpi: Kpi,
         period: Period,
         key: Hashable | None,
+        shared: _CurveDay | None,
         curve: PacingCurve,
         owner: _Owner,
         value: float,
@@ -559,12 +622,11 @@ class Evaluator:
         today = self.today
 
         def estimate() -> RateEstimate:
-            pairs = _forecast_days(period, history_start, key, curve)
             if owner.series.exact:
-                if key is None:
-                    plan = _BlockPlan(pairs, today)
+                if shared is None:
+                    plan = _BlockPlan(_forecast_days(period, history_start, key, curve), today)
                 else:
-                    plan = remember(("blocks", period, history_start, key, today), partial(_BlockPlan, pairs, today))
+                    plan = shared.blocks(history_start, today)
                 counts, total_count = owner.series.blocks(plan.edges)
                 return estimate_from_blocks(
                     counts,
@@ -573,6 +635,7 @@ class Evaluator:
                     planned_rate=planned_rate,
                     total_count=total_count,
                 )
+            pairs = _forecast_days(period, history_start, key, curve)
             history = [(daily.get(day, 0.0), weight) for day, weight in pairs if day < today]
             return estimate_rate(history, planned_rate=planned_rate)
 

@@ -422,10 +422,12 @@ class Evaluator:
             found = self._kpi_inputs[kpi.name] = (self.config, *(self.counts.get(key) for key in kpi.count_keys))
         return found
 
-    def _index(self, kpi: Kpi) -> _SubjectIndex:
-        found = self._indexes.get(kpi.name)
+    def _index(self, name: str) -> _SubjectIndex:
+        # By the goals' KPI name (the configuration's key), as Evaluator.goal reads it.
+        found = self._indexes.get(name)
         if found is None:
-            found = self._indexes[kpi.name] = self.cache.get(
+            kpi = self.config.kpis[name]
+            found = self._indexes[name] = self.cache.get(
                 ("index", kpi.count_keys), self._inputs(kpi), lambda: _SubjectIndex(kpi_counts(kpi, self.counts))
             )
         return found
@@ -456,10 +458,13 @@ class Evaluator:
         when the goal's counts have not changed since (a refresh after a push keeps the figures of
         goals the push did not touch, as it keeps other KPIs' goals; the next tick moves their time).
         """
-        kpi = self.config.kpis[goal.kpi]
-        index = self._index(kpi)
+        # A tick's path (the day state kept, the KPI's index seen) is a few lookups per goal.
+        index = self._indexes.get(goal.kpi)
+        if index is None:
+            index = self._index(goal.kpi)
         day = self.cache.goal_day_seen(goal, index)
         if day is None:
+            kpi = self.config.kpis[goal.kpi]
             owner = self._owner(kpi, goal.owner, index)
             day = self.cache.goal_day(goal, owner)
             if day is None:
@@ -470,7 +475,9 @@ class Evaluator:
             self.cache.keep_goal_day(goal, owner, day, index)
         if unless_changed is not None and unless_changed is day.latest:
             return unless_changed
-        figures = self._figures(goal, day)
+        token, figures = day.pace.latest
+        if token is not self._token or figures is None:
+            figures = self._figures(goal, day)
         probability = day.status.hit_probability
         if day.series is not None:
             figures, probability = stock_figures(

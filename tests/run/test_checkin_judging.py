@@ -21,7 +21,7 @@ from syncd.store import create_engine_for, upgrade
 from tests.test_push import CONFIG, NOW, TOKEN, URL, FixedClock, bearer, item
 
 
-async def _daemon_with_weekly_checkins(tmp_path: Path, *, judged: bool = True) -> tuple[Daemon, Engine]:
+def _unstarted_daemon(tmp_path: Path) -> tuple[Daemon, Engine]:
     config = parse_config(
         CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
         file="syncd.yaml",
@@ -29,7 +29,11 @@ async def _daemon_with_weekly_checkins(tmp_path: Path, *, judged: bool = True) -
     )
     engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
     upgrade(engine)
-    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
+    return Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes), engine
+
+
+async def _daemon_with_weekly_checkins(tmp_path: Path, *, judged: bool = True) -> tuple[Daemon, Engine]:
+    daemon, engine = _unstarted_daemon(tmp_path)
     await daemon.start()
     if judged:
         await daemon.record_checkins()
@@ -210,14 +214,7 @@ async def test_the_first_tick_after_start_does_not_judge_again(tmp_path: Path):
 
 async def test_run_is_ready_once_the_first_judging_is_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # A scrape before it would show no check-in history; pushes sent at once would wait on its work.
-    config = parse_config(
-        CONFIG.replace("target: 40", "target: 40\n    checkins: week"),
-        file="syncd.yaml",
-        environ={"CALLS_TOKEN": TOKEN},
-    )
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'syncd.db'}")
-    upgrade(engine)
-    daemon = Daemon(config, engine, clock=FixedClock(NOW), extra_routes=push_routes)
+    daemon, engine = _unstarted_daemon(tmp_path)
     judging, release = threading.Event(), threading.Event()
     judge_all = daemon_module.judge_all
 

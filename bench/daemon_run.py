@@ -77,7 +77,8 @@ def memory_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise LookupError(field)
+    # A process that has exited (not yet reaped) has no memory figures: say so, not which line was missing.
+    raise RuntimeError(f"process {pid} has exited: no {field} in /proc/{pid}/status")
 
 
 def _syncd_command() -> list[str]:

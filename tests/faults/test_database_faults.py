@@ -57,7 +57,12 @@ def test_a_silent_database_never_freezes_the_daemon(
     assert rig.alice_value() == ALICE_EMAILS  # served from the snapshot, unchanged
 
     proxy.thaw()  # the partition heals: stuck connections are reset, the daemon catches up
-    wait_until(lambda: rig.get("/readyz").status_code == 200, timeout=40, what="/readyz after the outage")
+    try:
+        wait_until(lambda: rig.get("/readyz").status_code == 200, timeout=40, what="/readyz after the outage")
+    except AssertionError as exc:
+        # Why it stayed unready is in the daemon's log (which write failed, what the probe said).
+        unready = rig.get("/readyz").text
+        raise AssertionError(f"{exc}\n/readyz: {unready}\n{rig.daemon.output()[-6000:]}") from None
     rig.wait_value(ALICE_EMAILS)
 
     proxy.freeze()

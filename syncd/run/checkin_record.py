@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine
 
-from syncd.engine.checkin_results import CheckinResult
+from syncd.engine.checkin_results import CheckinResult, group_by_goal
 from syncd.engine.checkins import GoalVersionAt, SourceCoverage, judge_checkins
 from syncd.engine.evaluate import CountKey, DailyCounts, owner_subjects
 from syncd.model import Config, Goal
@@ -198,9 +198,7 @@ def changed_results(judged: Sequence[CheckinResult], stored: Sequence[CheckinRes
     10,000 goals from upserting 45,000 unchanged rows.
     """
     # By goal, a handful each: a key tuple per stored result was megabytes at 50,000 results.
-    known: dict[str, list[CheckinResult]] = {}
-    for result in stored:
-        known.setdefault(result.goal_key, []).append(result)
+    known = group_by_goal(stored)
     out: list[CheckinResult] = []
     for result in judged:
         same = (
@@ -249,9 +247,7 @@ def stored_checkin_results(
 
 def _held_where_equal(held: Iterable[CheckinResult]) -> Callable[[CheckinResult], CheckinResult]:
     # By goal, a handful of results each: a key tuple per result was 6 MB more at 50,000 results.
-    by_goal: dict[str, list[CheckinResult]] = {}
-    for result in held:
-        by_goal.setdefault(result.goal_key, []).append(result)
+    by_goal = group_by_goal(held)
 
     def reuse(result: CheckinResult) -> CheckinResult:
         return next((kept for kept in by_goal.get(result.goal_key, ()) if kept == result), result)

@@ -24,7 +24,7 @@ from syncd.clock import Clock, SystemClock, sleep_periodic
 from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.collector import collector_paused
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, period_at
-from syncd.engine.fast_evaluate import EvaluationCache, Evaluator
+from syncd.engine.fast_evaluate import EvaluationCache, Evaluator, evaluate_goals_fast
 from syncd.engine.funnel_outcomes import outcomes_of
 from syncd.engine.funnels import evaluate_funnels
 from syncd.engine.snapshot import GoalStatus, ReloadStatus, Snapshot, SnapshotHolder, personal_goals_of
@@ -54,7 +54,7 @@ from syncd.serve.web import WebState, build_app
 from syncd.serve.web_config import WebConfig
 from syncd.store import load_daily_counts, ping
 from syncd.store.changes import DaySpan
-from syncd.store.checkin_repository import save_checkin_results
+from syncd.store.checkin_repository import SAVE_BATCH, save_checkin_results
 from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
 from syncd.store.repository import SourceState, load_source_states
@@ -69,7 +69,6 @@ EVALUATE_EVERY_SECONDS = 15.0
 CHECKIN_RECORD_EVERY_TICKS = 20
 # Late counts have closed check-ins judged again once they settle, or after this many ticks of more.
 CHECKIN_SETTLE_TICKS = 4
-CHECKIN_SAVE_SLICE = 2_000  # judged results stored per write (pushes take the write lock in between)
 # Between back-to-back refreshes (a stream of pushes): the push handlers get the GIL back meanwhile.
 REFRESH_PAUSE_SECONDS = 1.0
 # ... or twice the last refresh's length, up to this: a push still shows well within one tick.
@@ -370,10 +369,9 @@ class Daemon:
         recomputes everything, as pace moves with time for every goal.
         """
         config = self.config  # one configuration throughout, even if a reload lands meanwhile
-        evaluator = Evaluator(config, self.cache.counts, now, self.evaluation_cache)
         if refreshed is None:
-            with collector_paused():
-                return tuple(evaluator.goal(goal) for goal in config.goals)
+            return evaluate_goals_fast(config, self.cache.counts, now, self.evaluation_cache)
+        evaluator = Evaluator(config, self.cache.counts, now, self.evaluation_cache)
         current = {(g.kpi, g.owner, g.period): g for g in self.holder.current.goals}
         reads = {name: any(key in refreshed for key in kpi.count_keys) for name, kpi in config.kpis.items()}
         period_ids: dict[PeriodSpec, str] = {}
@@ -407,8 +405,8 @@ class Daemon:
             return  # nothing new to store, and no replica stores results: the published ones stand
         # A write per slice, not one transaction: the first judging of 10,000 goals stores 50,000
         # results, and pushes waited seconds for the SQLite write lock behind one transaction.
-        for start in range(0, len(changed), CHECKIN_SAVE_SLICE):
-            await run_db_write(save_checkin_results, self.engine, changed[start : start + CHECKIN_SAVE_SLICE], now)
+        for start in range(0, len(changed), SAVE_BATCH):
+            await run_db_write(save_checkin_results, self.engine, changed[start : start + SAVE_BATCH], now)
         stored = await run_db(stored_checkin_results, self.engine, config, held=judged)
         del judged
         self._results_config = config

@@ -17,10 +17,10 @@ from syncd.store.models import BackfillProgressRow, DailyCountRow, SourceStateRo
 
 T = TypeVar("T")
 
-__all__ = ["StoredCoverage", "load_checkin_results", "load_stored_coverage", "save_checkin_results"]
+__all__ = ["SAVE_BATCH", "StoredCoverage", "load_checkin_results", "load_stored_coverage", "save_checkin_results"]
 
 _RESULTS = cast(Table, CheckinResultRow.__table__)
-_SAVE_BATCH = 2_000  # results per executemany in save_checkin_results
+SAVE_BATCH = 2_000  # results per executemany in save_checkin_results (and per write of the daemon's)
 _READ = (
     "goal_key", "level", "checkpoint", "period", "first_day", "last_day", "target", "value", "unknown_days",
     "outcome", "final",
@@ -50,8 +50,8 @@ def save_checkin_results(engine: Engine, results: Sequence[CheckinResult], at: d
         )
         # In slices, one transaction: the first judging of 10,000 goals stores 45,000 results, and
         # their parameter dicts all at once were ~30 MB of the daemon's peak.
-        for start in range(0, len(results), _SAVE_BATCH):
-            connection.execute(upsert, [_row(r, at) for r in results[start : start + _SAVE_BATCH]])
+        for start in range(0, len(results), SAVE_BATCH):
+            connection.execute(upsert, [_row(r, at) for r in results[start : start + SAVE_BATCH]])
 
 
 def _row(r: CheckinResult, at: datetime) -> dict[str, object]:

@@ -58,7 +58,7 @@ def test_more_results_than_a_slice_are_all_stored_and_finals_stay_frozen(engine:
 
     many = [
         replace(W47, goal_key=f"emails|p{n}|month", owner=f"p{n}", value=float(n))
-        for n in range(2 * checkin_repository._SAVE_BATCH + 17)
+        for n in range(2 * checkin_repository.SAVE_BATCH + 17)
     ]
     many[5] = replace(many[5], final=True, outcome="hit")
     save_checkin_results(engine, many, T0)

@@ -36,6 +36,7 @@ from syncd.serve.exposition import build_registry
 from syncd.serve.status_page import goal_state
 from syncd.store import create_engine_for, upgrade
 from tests.fakes import make_config
+from tests.test_backfill import MAILSHAKE_CONFIG  # a vendor that never answers (port 9)
 
 DEMO = Path(__file__).resolve().parent.parent / "syncd" / "sandbox" / "demo.yaml"
 LONDON = ZoneInfo("Europe/London")
@@ -452,21 +453,12 @@ goals:
     assert all(0.9 * 60 / 1440 <= s <= 1.1 * 60 / 1440 for s in intervals), intervals
 
 
-SLOW_VENDOR = """
-timezone: Europe/London
-people: {alice: {identities: {mailshake: alice@acme.io}}}
-sources:
-  mailshake: {connector: mailshake, api_key: "mailshake-test-key-0123456789", base_url: "http://127.0.0.1:9/ms"}
-kpis: {emails: {source: mailshake, metric: emails_sent, per_person: true}}
-"""
-
-
 async def test_the_demos_sync_durations_are_published_in_real_seconds(tmp_path: Path) -> None:
     real = RealTime()
     clock = scaled(TUESDAY_9, 60, real)
     engine = create_engine_for(f"sqlite:///{tmp_path / 'demo.db'}")
     upgrade(engine)
-    daemon = Daemon(make_config(SLOW_VENDOR), engine, clock=clock)
+    daemon = Daemon(make_config(MAILSHAKE_CONFIG), engine, clock=clock)
 
     def answer_in_a_tenth_of_a_second(request: httpx.Request) -> httpx.Response:
         real.advance(0.1)

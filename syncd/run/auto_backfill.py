@@ -239,8 +239,8 @@ class AutoBackfiller:
         period_ids: dict[PeriodSpec, str] = {}
         incomplete: set[tuple[str, str, str]] = set()
         for goal in config.goals:
-            # Completeness depends on the goal's KPI, period and curve, not its owner: once per shape.
-            shape = (goal.kpi, goal.period, goal.pacing == "history")
+            # Completeness depends on the days the goal needs, not its owner: once per shape.
+            shape = needs_shape(goal)
             flag = by_shape.get(shape)
             if flag is None:
                 flag = by_shape[shape] = goal_data_complete(config, goal, coverage, now, pulled)

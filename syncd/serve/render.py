@@ -133,9 +133,7 @@ def source_text(sources: tuple[SourceStatus, ...], backfill_remaining_days: Mapp
     plain = [_labels(pair) for pair in pairs]
     rows = list(zip(sources, pairs, plain, strict=True))
     parts = _per_source(m.SOURCE_UP, rows, lambda s: 1.0 if s.up else 0.0)
-    parts += _per_source(
-        m.SOURCE_LAST_SUCCESS, rows, lambda s: None if s.last_success is None else s.last_success.timestamp()
-    )
+    parts += _per_source(m.SOURCE_LAST_SUCCESS, rows, _last_success)
     parts += _per_source(m.SOURCE_INTERVAL, rows, lambda s: s.interval_seconds)
     name = m.SOURCE_SYNC_DURATION
     parts.append(_header(name, "histogram"))

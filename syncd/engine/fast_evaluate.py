@@ -18,7 +18,6 @@ day moved).
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -51,7 +50,7 @@ from syncd.engine.pace import (
 )
 from syncd.engine.periods import CheckinKind, Period, checkin_periods, custom_period
 from syncd.engine.series import DaySeries
-from syncd.engine.shared_work import curve_key, period_days, period_weights, remember
+from syncd.engine.shared_work import curve_key, period_days, period_weights, remember, same_objects
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import chosen_level_series, level_on
 from syncd.engine.trail import GoalTrail, actual_trail, expected_trail
@@ -340,7 +339,7 @@ class EvaluationCache:
     def get(self, key: Hashable, inputs: tuple[object, ...], compute: Callable[[], T]) -> T:
         """Return the entry for `key` when computed from the same `inputs`, else compute and keep it."""
         found = self._entries.get(key)
-        if found is not None and _same(found[0], inputs):
+        if found is not None and same_objects(found[0], inputs):
             return cast(T, found[1])
         value = compute()
         self._entries[key] = (inputs, value)
@@ -349,7 +348,7 @@ class EvaluationCache:
     def estimate(self, key: Hashable, inputs: tuple[object, ...], compute: Callable[[], RateEstimate]) -> RateEstimate:
         """Return the cached estimate for `key` when computed from the same `inputs`, else compute it."""
         found = self._estimates.get(key)
-        if found is not None and _same(found[0], inputs):
+        if found is not None and same_objects(found[0], inputs):
             return found[1]
         estimate = compute()
         self._estimates[key] = (inputs, estimate)
@@ -388,10 +387,6 @@ class EvaluationCache:
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._estimates) + len(self._days)
-
-
-def _same(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
-    return len(kept) == len(given) and all(map(operator.is_, kept, given))
 
 
 class Evaluator:

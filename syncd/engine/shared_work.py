@@ -8,6 +8,7 @@ along as an argument; the memo is bounded by clearing, as periods roll on.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable
 from datetime import date
 from typing import TypeVar, cast
@@ -16,7 +17,7 @@ from syncd.engine.periods import Period
 from syncd.engine.weights import PacingCurve, day_weights
 from syncd.model import Config, CustomWeightsSpec, Goal
 
-__all__ = ["curve_key", "period_days", "period_weights", "remember"]
+__all__ = ["curve_key", "period_days", "period_weights", "remember", "same_objects"]
 
 T = TypeVar("T")
 
@@ -55,3 +56,12 @@ def period_days(period: Period) -> list[date]:
 def period_weights(period: Period, key: Hashable, curve: PacingCurve) -> dict[date, float]:
     """Return the curve's day weights over the period, for the curve named `key` (shared: do not modify)."""
     return remember(("weights", period, key), lambda: day_weights(period, curve))
+
+
+def same_objects(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
+    """Say whether two input tuples hold the very same objects: how caches here tell their inputs unchanged.
+
+    Counts are never edited, only replaced (the daemon's counts cache), so identity is equality
+    and costs nothing to check.
+    """
+    return len(kept) == len(given) and all(map(operator.is_, kept, given))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 
@@ -11,6 +10,7 @@ from sqlalchemy import Engine
 from syncd.engine.checkin_results import CheckinResult, group_by_goal
 from syncd.engine.checkins import GoalVersionAt, SourceCoverage, judge_checkins
 from syncd.engine.evaluate import CountKey, DailyCounts, owner_subjects
+from syncd.engine.shared_work import same_objects
 from syncd.model import Config, Goal
 from syncd.registry import load_registry
 from syncd.store.checkin_repository import (
@@ -118,9 +118,7 @@ class JudgingMemo:
         found = self._goals.get(id(goal))
         if found is None or found[0] is not goal or found[4] != self._day or found[2] != versions:
             return None
-        if len(found[1]) != len(inputs):
-            return None
-        return found[3] if all(map(operator.is_, found[1], inputs)) else None
+        return found[3] if same_objects(found[1], inputs) else None
 
     def keep(
         self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion], results: list[CheckinResult]

@@ -54,8 +54,16 @@ _DURABLE_OPTION = "syncd_sqlite_durable"
 _SYNCHRONOUS_KEY = "syncd_synchronous"
 # An unroutable PostgreSQL host fails after this many seconds instead of hanging a sync.
 _POSTGRES_CONNECT_TIMEOUT_S = 10
-# A statement the server works on longer than this is cancelled by the server (a lock wait, a stuck plan).
-_POSTGRES_STATEMENT_TIMEOUT_MS = 60_000
+# Settings each session asks of the server (libpq `options`); a value given in the URL wins.
+_POSTGRES_SESSION_SETTINGS = {
+    # A statement the server works on longer than this is cancelled by the server (a lock wait, a stuck plan).
+    "statement_timeout": 60_000,
+    # A transaction whose client went silent between two statements (a frozen VM, a partition behind a
+    # proxy that keeps the TCP connection up) is ended by the server after this many ms, so the row
+    # locks it holds (a source's lease, taken FOR UPDATE by the fence check) do not outlive it by the
+    # server's TCP keepalive time (two hours by default). syncd never waits between statements.
+    "idle_in_transaction_session_timeout": 10_000,
+}
 # A silently dropped peer (a partition, a dead NAT entry) is noticed after about idle + interval * count
 # seconds of keepalives, and sent data left unacknowledged for tcp_user_timeout fails the connection.
 _POSTGRES_KEEPALIVES = {
@@ -215,9 +223,10 @@ def postgres_connect_args(url: URL) -> dict[str, Any]:
     connect_args = {key: value for key, value in wanted.items() if key not in url.query}
     given = url.query.get("options", "")
     options = given if isinstance(given, str) else " ".join(given)
-    if "statement_timeout" not in options:
-        # Added to the URL's own options (a search_path, say), which connect_args would replace.
-        connect_args["options"] = f"{options} -c statement_timeout={_POSTGRES_STATEMENT_TIMEOUT_MS}".strip()
+    # Added to the URL's own options (a search_path, say), which connect_args would replace.
+    added = [f"-c {name}={value}" for name, value in _POSTGRES_SESSION_SETTINGS.items() if name not in options]
+    if added:
+        connect_args["options"] = " ".join([options, *added]).strip()
     return connect_args
 
 

@@ -184,6 +184,10 @@ class TcpProxy:
         self.frozen.clear()
         with self._lock:
             for sock in self._sockets:
+                # shutdown() first: close() alone neither wakes a pipe thread blocked in recv() on the
+                # socket nor sends the FIN (Linux), so a client waiting for an answer would wait forever.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     sock.close()
             self._sockets.clear()

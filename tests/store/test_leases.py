@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy.exc import DBAPIError
 
 from connectors.base import DailyCount
-from syncd.errors import LeaseLost
-from syncd.store import load_daily_counts, load_source_states, record_failure, save_sync
+from syncd.errors import LeaseLost, StorageError
+from syncd.store import create_engine_for, database, load_daily_counts, load_source_states, record_failure, save_sync
 from syncd.store.goal_repository import load_goal_versions, record_goal_versions
-from syncd.store.leases import Fence, claim_leases, release_leases
+from syncd.store.leases import Fence, check_fence, claim_leases, release_leases
 from syncd.store.models import GoalVersionRow
+from tests.faults.fault_proxy import TcpProxy
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -95,6 +99,42 @@ def test_a_lease_being_written_under_is_skipped_by_a_claimer(pg_engine: Engine) 
         taken = claim(pg_engine, "r2", later)
     assert "a" not in taken
     assert set(taken) == {"b", "c", "d", "e"}
+
+
+def test_a_replica_gone_silent_inside_its_write_frees_the_lease_row_soon(
+    pg_engine: Engine, postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server ends a transaction idle for idle_in_transaction_session_timeout (10 s in syncd;
+    # 1 s here). Without it a writer frozen between two statements behind a proxy that keeps its TCP
+    # connection up holds the lease row (locked by the fence check) until the server's TCP keepalive
+    # gives up, two hours by default: no replica could take the source over meanwhile.
+    monkeypatch.setitem(database._POSTGRES_SESSION_SETTINGS, "idle_in_transaction_session_timeout", 1000)
+    url = make_url(postgres_schema_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    silent = create_engine_for(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    fence = Fence("a", "r1", claim(pg_engine, "r1", T0)["a"])
+    locked = threading.Event()
+
+    def write_then_go_silent() -> None:
+        with contextlib.suppress(StorageError, DBAPIError), silent.begin() as connection:
+            check_fence(connection, fence, T0 + timedelta(seconds=1))
+            locked.set()
+            proxy.freeze()
+            connection.execute(text("SELECT 1"))  # swallowed: the server waits for the next statement
+
+    writer = threading.Thread(target=write_then_go_silent, daemon=True)
+    writer.start()
+    try:
+        assert locked.wait(10)
+        later = T0 + TTL + timedelta(seconds=1)
+        assert "a" not in claim(pg_engine, "r2", later)  # still locked by the silent writer
+        taken = wait_until(lambda: claim(pg_engine, "r2", later).get("a"), timeout=15, what="the lease row freed")
+        assert taken == 2
+        writer.join(10)
+        assert not writer.is_alive()  # the server ended its session: the writer got an error, not a hang
+    finally:
+        proxy.close()
+        silent.dispose()
 
 
 def test_release_hands_the_sources_over_at_once(pg_engine: Engine) -> None:

@@ -4,6 +4,7 @@ Everything else in this package (and every module's private names) may change be
 these names are pinned by tests/test_exported_members.py.
 """
 
+import syncd  # noqa: F401 - first: its __init__ keeps httpx's unused CLI out of the process
 from connectors.base import (
     CollectResult,
     Connector,

@@ -8,12 +8,14 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncd.engine.fast_evaluate import evaluate_goals_fast
 from syncd.engine.snapshot import CheckpointStatus, FunnelStage, Snapshot, SnapshotHolder, SourceStatus
+from syncd.serve import render
 from syncd.serve.exposition import build_registry
 from syncd.serve.render import SnapshotRenderer
 from syncd.serve.web import WebState, build_app
@@ -135,17 +137,26 @@ async def test_metrics_are_gzipped_when_the_scraper_asks() -> None:
         assert "Content-Encoding" not in refused.headers
 
 
-def test_label_strings_kept_per_goal_stay_bounded_as_checkins_go_by() -> None:
-    # A goal with weekly check-ins meets a new check-in id every week: the renderer keeps only a
-    # few of them, and the output stays generate_latest's.
+def test_checkin_labels_are_cut_from_the_goal_labels_and_nothing_is_kept_per_checkin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A goal with weekly check-ins meets a new check-in id every week. The renderer keeps one label
+    # string per goal and cuts the status and check-in labels from it at each render: the output
+    # stays generate_latest's, escaping included, across chunks of any size.
+    monkeypatch.setattr(render, "_CHUNK_LINES", 7)  # several chunks per family, one goal split from the next
     renderer = SnapshotRenderer()
     base = _snapshot(2)
-    for week in range(1, 30):
+    for week in range(1, 12):
         goal = replace(
             base.goals[0],
-            checkpoints=(CheckpointStatus(id=f"2026-W{week:02d}", target=10.0, value=week, level="week"),),
+            checkpoints=(
+                CheckpointStatus(id=f'2026-W{week:02d} "odd"\\', target=10.0, value=week, level="week"),
+                CheckpointStatus(id=f"2026-{week:02d}", target=40.0, value=week, level='mo"nth'),
+            ),
         )
         snapshot = replace(base, goals=(goal, *base.goals[1:]))
         assert renderer.render(snapshot) == generate_latest(build_registry(SnapshotHolder(snapshot)))
-    kept = max(len(labels.checkpoint) for labels in renderer._labels.values())
-    assert 1 <= kept <= 8
+        assert gzip.decompress(renderer.render_gzip(snapshot)) == renderer.render(snapshot)
+    assert len(renderer._labels) == len(base.goals)
+    kept = next(iter(renderer._labels.values()))
+    assert not hasattr(kept, "__dict__")  # the slots only: the label string and two cuts

@@ -17,6 +17,8 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from syncd.engine.day_values import DayValues
+
 __all__ = ["DaySeries"]
 
 _EXACT_BELOW = float(2**52)  # a margin under 2**53, as the check sums in floats itself
@@ -42,8 +44,11 @@ class DaySeries:
             return
         # 10,000 owners build one each per full evaluation: the fewest numpy calls, ufuncs directly
         # (ndarray.min goes through a Python wrapper), as most of a year's cost is the calls themselves.
-        ordinals = np.fromiter(map(date.toordinal, daily), dtype=np.int64, count=size)
-        values = np.fromiter(daily.values(), dtype=np.float64, count=size)
+        if isinstance(daily, DayValues):
+            ordinals, values = daily.arrays()  # the held arrays: no date or float made per day
+        else:
+            ordinals = np.fromiter(map(date.toordinal, daily), dtype=np.int64, count=size)
+            values = np.fromiter(daily.values(), dtype=np.float64, count=size)
         base = self.base = int(_smallest(ordinals))
         # prefix[i] is the sum of the counts of the first i days; prefix[0] is 0. Each day's count
         # lands one place after its day (0.0 + count: the count itself, but -0.0, which is not exact).

@@ -14,7 +14,7 @@ import random
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from syncd.clock import Clock, SystemClock, sleep_periodic
 from syncd.engine.checkin_results import CheckinResult
 from syncd.engine.collector import collector_paused
+from syncd.engine.day_values import DayValues
 from syncd.engine.evaluate import CountKey, CountsRange, counts_needed, period_at
 from syncd.engine.fast_evaluate import EvaluationCache, Evaluator, evaluate_goals_fast
 from syncd.engine.funnel_outcomes import outcomes_of
@@ -81,7 +82,7 @@ READINESS_PING_SECONDS = 2.0
 class CountsCache:
     """The daily counts the goals need, held in memory and refreshed per source after a sync."""
 
-    counts: dict[CountKey, dict[str, dict[date, float]]] = field(default_factory=dict)
+    counts: dict[CountKey, dict[str, DayValues]] = field(default_factory=dict)
     range: CountsRange | None = None
 
     def load(
@@ -123,9 +124,7 @@ def _widened(held: DaySpan | None, more: DaySpan | None) -> DaySpan | None:
     return (min(held[0], more[0]), max(held[1], more[1]))
 
 
-def _same_where_equal(
-    held: Mapping[str, dict[date, float]] | None, fresh: Mapping[str, dict[date, float]]
-) -> dict[str, dict[date, float]]:
+def _same_where_equal(held: Mapping[str, DayValues] | None, fresh: Mapping[str, DayValues]) -> dict[str, DayValues]:
     """Return `fresh`, with each subject's map that equals the held one replaced by the held object.
 
     A sync re-reads its source whole; the evaluation cache tells changed counts by identity, so
@@ -133,31 +132,32 @@ def _same_where_equal(
     """
     if not held:
         return dict(fresh)
-    out: dict[str, dict[date, float]] = {}
+    out: dict[str, DayValues] = {}
     for subject, days in fresh.items():
         before = held.get(subject)
         out[subject] = before if before is not None and before == days else days
     return out
 
 
+_NO_DAYS = DayValues.of(())
+
+
 def _merged(
-    held: dict[str, dict[date, float]], fresh: Mapping[str, dict[date, float]], first: date, last: date
-) -> dict[str, dict[date, float]]:
+    held: dict[str, DayValues], fresh: Mapping[str, DayValues], first: date, last: date
+) -> dict[str, DayValues]:
     """Return `held` with the days first..last replaced by `fresh`, as new mappings where they change.
 
     New objects, never edits: the evaluation cache tells changed counts by their mapping's identity.
     """
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     merged = dict(held)
-    touched = set(fresh).union(subject for subject, by_day in held.items() if any(day in by_day for day in days))
+    touched = set(fresh).union(subject for subject, by_day in held.items() if by_day.any_between(first, last))
     for subject in touched:
-        before, after = held.get(subject, {}), fresh.get(subject, {})
-        if sum(day in before for day in days) == len(after) and all(before.get(d) == v for d, v in after.items()):
+        before, after = held.get(subject, _NO_DAYS), fresh.get(subject, _NO_DAYS)
+        if before.same_between(first, last, after):
             # Unchanged (a push re-sent what was stored, or changed other subjects' days): keep the
             # same object, so its owner's figures are not worked out again.
             continue
-        kept = {day: value for day, value in before.items() if not first <= day <= last}
-        kept.update(after)
+        kept = before.replaced(first, last, after)
         if kept:
             merged[subject] = kept
         else:

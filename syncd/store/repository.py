@@ -8,13 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from math import copysign
 
 from sqlalchemy import Connection, Engine, String, and_, bindparam, case, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.schema import Table
 
 from connectors.base import DailyCount
+from syncd.engine.day_values import DayValues, DayValuesBuilder
 from syncd.errors import StorageError
 from syncd.store.changes import ChangedKey, DaySpan, note_changes, spans_of
 from syncd.store.count_writes import CountKey, delete_counts, upsert_counts
@@ -183,12 +183,12 @@ def load_daily_counts(
     keys: Sequence[tuple[str, str]],
     first_day: date,
     last_day: date,
-) -> dict[tuple[str, str], dict[str, dict[date, float]]]:
+) -> dict[tuple[str, str], dict[str, DayValues]]:
     """Return subject -> day -> value for each (source, metric) in `keys`, days in [first_day, last_day].
 
     Every requested key is present in the answer, with an empty mapping when nothing is stored.
     """
-    result: dict[tuple[str, str], dict[str, dict[date, float]]] = {key: {} for key in keys}
+    result: dict[tuple[str, str], dict[str, DayValues]] = {key: {} for key in keys}
     if not result or first_day > last_day:
         return result
     # The day as the driver gives it: SQLite's text is parsed once per distinct day below, not by
@@ -199,22 +199,25 @@ def load_daily_counts(
         _COUNTS.c.day >= first_day,
         _COUNTS.c.day <= last_day,
     )
-    # Read in batches, and one object per distinct day and per distinct positive value: at 10,000
-    # goals the cache holds 300,000 counts over a few dozen days and a few dozen values, and a date
-    # and a float per count (plus all the rows fetched at once) were 50 MB of the daemon's peak.
-    days: dict[object, date] = {}
-    values: dict[float, float] = {}
+    # Read in batches into 16 bytes a count (DayValuesBuilder), never a dict entry, a date and a float
+    # per count: at 10,000 goals and a quarter of counts those (and all the rows fetched at once)
+    # made most of the daemon's peak.
+    ordinals: dict[object, int] = {}
+    builders: dict[tuple[str, str], dict[str, DayValuesBuilder]] = {key: {} for key in result}
     with storage_errors(engine, "load daily counts"), engine.connect() as connection:
         rows = connection.execution_options(yield_per=_READ_BATCH).execute(statement)
         for source, metric, subject, stored_day, value in rows:
-            day = days.get(stored_day)
-            if day is None:
-                day = days[stored_day] = _as_date(stored_day)
-            if value > 0:  # equal positive floats have the same bits; -0.0 and NaN stay as read
-                value = values.setdefault(value, value)
-            elif value == 0 and copysign(1.0, value) > 0:  # zeros are common (a day without events)
-                value = _ZERO
-            result[(source, metric)].setdefault(subject, {})[day] = value
+            ordinal = ordinals.get(stored_day)
+            if ordinal is None:
+                ordinal = ordinals[stored_day] = _as_date(stored_day).toordinal()
+            by_subject = builders[(source, metric)]
+            builder = by_subject.get(subject)
+            if builder is None:
+                builder = by_subject[subject] = DayValuesBuilder()
+            builder.add(ordinal, value)
+    for key, by_subject in builders.items():
+        result[key] = {subject: builder.build() for subject, builder in by_subject.items()}
+        by_subject.clear()  # each builder's arrays go as soon as its subject is built
     return result
 
 
@@ -224,7 +227,6 @@ def _as_date(stored: object) -> date:
 
 
 _READ_BATCH = 10_000  # rows fetched at a time by load_daily_counts
-_ZERO = 0.0
 
 
 def _require_aware(**instants: datetime) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 
 from connectors.base import DailyCount
+from syncd.engine.day_values import DayValues
 from syncd.store import (
     SourceState,
     load_daily_counts,
@@ -408,8 +409,8 @@ def test_source_states_can_be_read_for_some_sources_only(engine: Engine) -> None
     assert set(load_source_states(engine)) == {"lemlist", "kit", "slack"}
 
 
-def test_load_daily_counts_reads_more_rows_than_a_batch_and_shares_days_and_values(engine: Engine) -> None:
-    # Read in batches (a server-side cursor on PostgreSQL); one object per distinct day and value.
+def test_load_daily_counts_reads_more_rows_than_a_batch_into_arrays_of_days(engine: Engine) -> None:
+    # Read in batches (a server-side cursor on PostgreSQL) into one array of doubles per subject.
     from syncd.store import repository
 
     subjects = [f"p{i}@acme.io" for i in range(repository._READ_BATCH // 10 + 7)]
@@ -428,11 +429,12 @@ def test_load_daily_counts_reads_more_rows_than_a_batch_and_shares_days_and_valu
     assert sum(len(days) for days in emails.values()) == len(counts) - 3
     assert emails["p3@acme.io"][day(5)] == float((3 + 5) % 4) + 0.5
     assert sum(sum(days.values()) for days in emails.values()) == sum(c.value for c in counts)
-    assert len({id(d) for days in emails.values() for d in days}) == 11
-    assert len({id(v) for days in emails.values() for v in days.values()}) == 4
+    assert len({id(d) for days in emails.values() for d in days}) == 11  # one date object per day
+    # Eight bytes a day, with no mask while every day of the span has a count.
+    assert all(isinstance(days, DayValues) and days._present is None for days in emails.values())
+    assert {len(days._values) * days._values.itemsize for days in emails.values()} == {11 * 8}
     replies = loaded[("lemlist", "replies")]
     assert replies == {"p0@acme.io": {day(2): 0.0}, "p1@acme.io": {day(2): 0.0}, "p2@acme.io": {day(3): 0.0}}
-    assert replies["p0@acme.io"][day(2)] is replies["p2@acme.io"][day(3)]  # one zero, not one per day
     # A -0.0 the backend kept stays -0.0 (equal to 0.0, but another value's bits).
     assert math.copysign(1.0, replies["p1@acme.io"][day(2)]) == (-1.0 if _keeps_negative_zero(engine) else 1.0)
 

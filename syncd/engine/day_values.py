@@ -36,7 +36,8 @@ def _day(ordinal: int) -> date:
 class DayValues(Mapping[date, float]):
     """Counts by day from the first to the last day with a count; days between may have none."""
 
-    __slots__ = ("_first", "_present", "_size", "_values")
+    # __weakref__: a judging memo keeps the counts it judged weakly (shared_work.held_weakly).
+    __slots__ = ("__weakref__", "_first", "_present", "_size", "_values")
 
     _first: int  # the first day's ordinal
     _values: array[float]  # one per day from the first to the last; 0.0 where a day has no count

@@ -9,6 +9,7 @@ along as an argument; the memo is bounded by clearing, as periods roll on.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable, Hashable
 from datetime import date
 from typing import TypeVar, cast
@@ -17,7 +18,7 @@ from syncd.engine.periods import Period
 from syncd.engine.weights import PacingCurve, day_weights
 from syncd.model import Config, CustomWeightsSpec, Goal
 
-__all__ = ["curve_key", "period_days", "period_weights", "remember", "same_objects"]
+__all__ = ["curve_key", "held_weakly", "period_days", "period_weights", "remember", "same_as_held", "same_objects"]
 
 T = TypeVar("T")
 
@@ -65,3 +66,26 @@ def same_objects(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
     and costs nothing to check.
     """
     return len(kept) == len(given) and all(map(operator.is_, kept, given))
+
+
+def held_weakly(inputs: tuple[object, ...]) -> tuple[object, ...]:
+    """Return `inputs` for a long-lived memo: weak references where the objects allow one.
+
+    A memo kept between judgings (minutes apart) must not keep the counts it was judged from alive
+    once the daemon has replaced them: that was a second copy of every pushed subject's days.
+    """
+    return tuple(_weakly(item) for item in inputs)
+
+
+def _weakly(item: object) -> object:
+    try:
+        return weakref.ref(item)
+    except TypeError:  # a plain dict or a str: held as it is
+        return item
+
+
+def same_as_held(kept: tuple[object, ...], given: tuple[object, ...]) -> bool:
+    """Say whether `given` holds the very objects `held_weakly` kept (a reference that died never matches)."""
+    return len(kept) == len(given) and all(
+        (item() if type(item) is weakref.ref else item) is other for item, other in zip(kept, given, strict=True)
+    )

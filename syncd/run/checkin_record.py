@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from syncd.engine.checkin_results import CheckinResult, group_by_goal
 from syncd.engine.checkins import GoalVersionAt, SourceCoverage, judge_checkins
 from syncd.engine.evaluate import CountKey, DailyCounts, owner_subjects
-from syncd.engine.shared_work import same_objects
+from syncd.engine.shared_work import held_weakly, same_as_held
 from syncd.model import Config, Goal
 from syncd.registry import load_registry
 from syncd.store.checkin_repository import (
@@ -118,7 +118,7 @@ class JudgingMemo:
         found = self._goals.get(id(goal))
         if found is None or found[0] is not goal or found[4] != self._day or found[2] != versions:
             return None
-        return found[3] if same_objects(found[1], inputs) else None
+        return found[3] if same_as_held(found[1], inputs) else None
 
     def keep(
         self, goal: Goal, inputs: tuple[object, ...], versions: list[GoalVersion], results: list[CheckinResult]
@@ -134,7 +134,7 @@ class JudgingMemo:
             versions = previous[2] if previous[2] == versions else versions
             results = previous[3] if previous[3] == results else results
         assert self._day is not None  # judge_all started the day
-        self._goals[id(goal)] = (goal, inputs, versions, results, self._day)
+        self._goals[id(goal)] = (goal, held_weakly(inputs), versions, results, self._day)
         return results
 
 

@@ -78,11 +78,17 @@ REFRESH_PAUSE_MAX_SECONDS = 5.0
 READINESS_PING_SECONDS = 2.0
 
 
+class SubjectCounts(dict[str, DayValues]):
+    """One count key's days by subject, as the counts cache holds them: a dict a memo can refer to weakly."""
+
+    __slots__ = ("__weakref__",)
+
+
 @dataclass
 class CountsCache:
     """The daily counts the goals need, held in memory and refreshed per source after a sync."""
 
-    counts: dict[CountKey, dict[str, DayValues]] = field(default_factory=dict)
+    counts: dict[CountKey, SubjectCounts] = field(default_factory=dict)
     range: CountsRange | None = None
 
     def load(
@@ -124,15 +130,15 @@ def _widened(held: DaySpan | None, more: DaySpan | None) -> DaySpan | None:
     return (min(held[0], more[0]), max(held[1], more[1]))
 
 
-def _same_where_equal(held: Mapping[str, DayValues] | None, fresh: Mapping[str, DayValues]) -> dict[str, DayValues]:
+def _same_where_equal(held: Mapping[str, DayValues] | None, fresh: Mapping[str, DayValues]) -> SubjectCounts:
     """Return `fresh`, with each subject's map that equals the held one replaced by the held object.
 
     A sync re-reads its source whole; the evaluation cache tells changed counts by identity, so
     subjects whose counts did not move keep their owners' figures rather than all being worked out again.
     """
     if not held:
-        return dict(fresh)
-    out: dict[str, DayValues] = {}
+        return SubjectCounts(fresh)
+    out = SubjectCounts()
     for subject, days in fresh.items():
         before = held.get(subject)
         out[subject] = before if before is not None and before == days else days
@@ -142,14 +148,12 @@ def _same_where_equal(held: Mapping[str, DayValues] | None, fresh: Mapping[str, 
 _NO_DAYS = DayValues.of(())
 
 
-def _merged(
-    held: dict[str, DayValues], fresh: Mapping[str, DayValues], first: date, last: date
-) -> dict[str, DayValues]:
+def _merged(held: SubjectCounts, fresh: Mapping[str, DayValues], first: date, last: date) -> SubjectCounts:
     """Return `held` with the days first..last replaced by `fresh`, as new mappings where they change.
 
     New objects, never edits: the evaluation cache tells changed counts by their mapping's identity.
     """
-    merged = dict(held)
+    merged = SubjectCounts(held)
     touched = set(fresh).union(subject for subject, by_day in held.items() if by_day.any_between(first, last))
     for subject in touched:
         before, after = held.get(subject, _NO_DAYS), fresh.get(subject, _NO_DAYS)

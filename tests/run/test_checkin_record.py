@@ -185,3 +185,33 @@ def test_changed_results_are_new_or_moved_and_never_a_final_one() -> None:
     new = replace(week, checkpoint="2026-W48")
     judged = [moved, month, replace(final, value=0.0, final=False), new]
     assert changed_results(judged, stored) == [moved, new]
+
+
+def test_a_judging_memo_does_not_keep_replaced_counts_alive() -> None:
+    # The memo outlives several pushes (judging runs every few minutes): holding the day maps it
+    # judged from kept a second copy of every pushed subject's days until the next judging.
+    import gc
+    import weakref
+
+    from bench import _workload as w
+    from syncd.engine.day_values import DayValues
+    from syncd.run.checkin_record import JudgingMemo
+    from syncd.run.daemon import SubjectCounts
+
+    config = w.config(3)
+    counts = {
+        key: SubjectCounts({subject: DayValues.of(days) for subject, days in by_subject.items()})
+        for key, by_subject in w.counts(3, days=120).items()
+    }
+    memo = JudgingMemo()
+    first = judge_all(config, counts, w.NOW, [], {}, memo)
+    key = ("lemlist", "emails_sent")
+    old = weakref.ref(counts[key]["p1@acme.io"])
+    counts[key] = SubjectCounts(counts[key])
+    counts[key]["p1@acme.io"] = DayValues.of({day: value + 1 for day, value in counts[key]["p1@acme.io"].items()})
+    gc.collect()
+    assert old() is None  # only the memo could have held it
+    again = judge_all(config, counts, w.NOW, [], {}, memo)
+    assert again != first  # p1's goal was judged again on its new counts
+    assert again == judge_all(config, counts, w.NOW, [], {})
+    assert judge_all(config, counts, w.NOW, [], {}, memo) == again

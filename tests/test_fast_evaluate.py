@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from syncd.engine.day_values import DayValues
 from syncd.engine.evaluate import evaluate_goals
 from syncd.engine.fast_evaluate import EvaluationCache, evaluate_goals_fast
 from tests.fakes import make_config
@@ -102,6 +103,20 @@ def test_fast_path_equals_reference_on_random_goals(seed: int, values: tuple[flo
         assert got == want  # every figure, to the last bit
     # The second evaluation reuses the caches of the first and still agrees.
     assert evaluate_goals_fast(config, counts, instant) == reference
+
+
+@pytest.mark.parametrize("values", [MIXED, WHOLE], ids=["mixed", "whole"])
+@pytest.mark.parametrize("seed", range(6))
+def test_counts_held_as_the_daemon_holds_them_give_the_same_figures(seed: int, values: tuple[float, ...]) -> None:
+    # The daemon's counts are DayValues (arrays the series read in place), the reference's here plain
+    # dicts in random day order: every figure equal to the last bit, after a tick as well.
+    text, counts, instant = _random_case(random.Random(500 + seed), values)
+    config = make_config(text)
+    held = {key: {subject: DayValues.of(days) for subject, days in by.items()} for key, by in counts.items()}
+    cache = EvaluationCache()
+    assert evaluate_goals_fast(config, held, instant, cache) == evaluate_goals(config, counts, instant)
+    later = instant + timedelta(hours=5)
+    assert evaluate_goals_fast(config, held, later, cache) == evaluate_goals(config, counts, later)
 
 
 @pytest.mark.parametrize("values", [MIXED, WHOLE], ids=["mixed", "whole"])

@@ -169,6 +169,15 @@ class DayValues(Mapping[date, float]):
             present[index] = 1
         return _packed(base, values, present)
 
+    def span(self) -> tuple[int, npt.NDArray[np.float64]]:
+        """Return the first day's ordinal and the counts of every day from it to the last (0.0 where none).
+
+        The array reads the held storage in place: read-only, like the DayValues.
+        """
+        counts = np.frombuffer(self._values, dtype=np.float64)
+        counts.flags.writeable = False
+        return self._first, counts
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DayValues):
             # Element by element: 0.0 equals -0.0 and NaN nothing, as a dict's values compare.

@@ -8,7 +8,6 @@ their lookback, so late corrections are in and the store may freeze it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -125,17 +124,6 @@ def _coverage_of(
     return found
 
 
-def _flow_between(daily: Mapping[date, float], first_day: date, last_day: date) -> float:
-    """Return evaluate.checkpoint_value of a flow KPI from the owner's daily sums the goal made once.
-
-    `checkpoint_value` sums the subjects' days again for every check-in: 60,000 check-ins at
-    10,000 goals each walked every subject's days, most of a judging's time.
-    """
-    if last_day < first_day:
-        return 0.0
-    return math.fsum(count for day, count in daily.items() if first_day <= day <= last_day)
-
-
 def judge_checkins(
     config: Config,
     goal: Goal,
@@ -178,11 +166,7 @@ def judge_checkins(
                 asks, target = _what_is_asked(config, version, period, sub, daily)
                 if not asks:
                     continue
-                value = (
-                    checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day)
-                    if kpi.kind == "stock"
-                    else _flow_between(daily, sub.first_day, sub.last_day)
-                )
+                value = checkpoint_value(kpi, sub, by_subject, subjects, sub.last_day, daily=daily)
                 unknown, settled = _coverage_of(config, kpi, sub, coverage, known)
                 out.append(
                     CheckinResult(

@@ -56,9 +56,10 @@ def test_days_without_a_count_are_absent_not_zero_and_a_datetime_is_no_key() -> 
     assert held[D0 + timedelta(days=3)] == 0.0
     assert len(held) == 2
     assert datetime(2026, 9, 28, tzinfo=UTC) not in held  # as in a dict: a datetime never equals a date
-    ordinals, values = held.arrays()
-    assert ordinals.tolist() == [D0.toordinal(), D0.toordinal() + 3]
-    assert values.tolist() == [3.0, 0.0]
+    first, values = held.span()
+    assert first == D0.toordinal()
+    assert values.tolist() == [3.0, 0.0, 0.0, 0.0]  # the days between hold 0.0 and are not keys
+    assert not values.flags.writeable
     assert DayValues.of(()) == {}
     assert not DayValues.of(())
 

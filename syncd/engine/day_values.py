@@ -3,7 +3,7 @@
 The daemon holds every subject's daily counts for the days its goals need (a quarter and more). As
 a dict of date -> float that costs ~50 bytes a day: 60 MB at 10,000 subjects and 120 days. Here a
 day costs 8 bytes (9 where some days in the span have no count), and a full evaluation reads the
-days as numpy arrays without making a date per day (`arrays`).
+days as one numpy array in place, without making a date per day (`span`).
 
 A `DayValues` is a read-only Mapping[date, float] that iterates its days in calendar order;
 any Mapping of days works wherever one is expected (tests pass plain dicts).
@@ -112,14 +112,6 @@ class DayValues(Mapping[date, float]):
         if self._present is None:
             return iter(values)
         return (values[index] for index in self._positions())
-
-    def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Return the days (as ordinals) and their counts, in calendar order, as numpy arrays."""
-        values = np.frombuffer(self._values, dtype=np.float64)
-        if self._present is None:
-            return np.arange(self._first, self._first + values.size, dtype=np.int64), values
-        has = np.frombuffer(self._present, dtype=np.uint8).astype(bool)
-        return np.flatnonzero(has).astype(np.int64) + self._first, values[has]
 
     def _slice(self, first: date, last: date) -> tuple[int, int]:
         # The positions of first..last within the held days, clipped (start >= stop: none held).
@@ -250,28 +242,20 @@ class DayValuesBuilder:
         return self._build_large()
 
     def _build_large(self) -> DayValues:
-        built = object.__new__(DayValues)
         ordinals = np.frombuffer(self._ordinals, dtype=np.int64)
         first = int(ordinals.min())
-        span = int(ordinals.max()) - first + 1
         positions = ordinals - first
         counts = np.frombuffer(self._values, dtype=np.float64)
-        has = np.zeros(span, dtype=np.uint8)
+        has = np.zeros(int(ordinals.max()) - first + 1, dtype=np.uint8)
         has[positions] = 1
-        size = int(np.count_nonzero(has))
-        if size < positions.size:
+        if int(np.count_nonzero(has)) < positions.size:
             # A day given twice: keep its last pair (numpy sets a repeated index in no set order).
-            reversed_positions = positions[::-1]
-            _, last_first = np.unique(reversed_positions, return_index=True)
+            _, last_first = np.unique(positions[::-1], return_index=True)
             keep = positions.size - 1 - last_first
             positions, counts = positions[keep], counts[keep]
-        values = np.zeros(span, dtype=np.float64)
+        values = np.zeros(has.size, dtype=np.float64)
         values[positions] = counts
-        built._first = first
-        built._values = array("d", values.tobytes())
-        built._present = None if size == span else has.tobytes()
-        built._size = size
-        return built
+        return _packed(first, array("d", values.tobytes()), bytearray(has.tobytes()))
 
 
 _SMALL = 64  # pairs up to which DayValuesBuilder.build loops in Python

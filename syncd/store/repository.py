@@ -217,7 +217,7 @@ def load_daily_counts(
             builder.add(ordinal, value)
     for key, by_subject in builders.items():
         result[key] = {subject: builder.build() for subject, builder in by_subject.items()}
-        by_subject.clear()  # each builder's arrays go as soon as its subject is built
+        by_subject.clear()  # a key's builders go once its subjects are built, before the next key's
     return result
 
 

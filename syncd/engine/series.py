@@ -32,6 +32,16 @@ Ordinals = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 
+def _whole_and_not_negative(values: Floats) -> bool:
+    # No sign bit (as an int64, a double with its sign bit set is negative): no negative count,
+    # no -0.0; a whole number is its own floor and NaN is not; inf fails the caller's total check.
+    return int(_smallest(values.view(np.int64))) >= 0 and bool(_all_true(values == np.floor(values)))
+
+
+def _first_positive(daily: Mapping[date, float]) -> date | None:
+    return min((day for day, count in daily.items() if count > 0), default=None)
+
+
 class DaySeries:
     """Counts by day as an array from the first to the last stored day (missing days are 0).
 
@@ -62,9 +72,7 @@ class DaySeries:
         # lands one place after its day (0.0 + count: the count itself, but -0.0, which is not exact).
         # (With weights, bincount gives float64; its stub says intp whatever the weights.)
         prefix = self._prefix = cast(Floats, np.bincount(ordinals - (base - 1), weights=values))
-        # No sign bit (as an int64, a double with its sign bit set is negative): no negative count,
-        # no -0.0; a whole number is its own floor and NaN is not; inf fails the total below.
-        exact = int(_smallest(values.view(np.int64))) >= 0 and bool(_all_true(values == np.floor(values)))
+        exact = _whole_and_not_negative(values)
         _accumulate(prefix, out=prefix)  # cumsum's own loop, without the method's overhead
         last = self.last = prefix.size - 1
         self.exact = exact and prefix.item(last) < _EXACT_BELOW
@@ -74,19 +82,18 @@ class DaySeries:
             first = int(prefix.searchsorted(0.0, side="right")) - 1
             self.first_positive = date.fromordinal(base + first) if first < last else None
         else:
-            self.first_positive = min((day for day, count in daily.items() if count > 0), default=None)
+            self.first_positive = _first_positive(daily)
 
     def _from_day_values(self, daily: DayValues) -> None:
         base, counts = daily.span()  # every day from the first to the last; 0.0 where none is stored
         self.base, self._counts, self.last = base, counts, counts.size
-        # As above; a day without a count is +0.0 here, which passes both checks.
-        exact = int(_smallest(counts.view(np.int64))) >= 0 and bool(_all_true(counts == np.floor(counts)))
+        exact = _whole_and_not_negative(counts)  # a day without a count is +0.0 here: it passes
         self.exact = exact and float(_add(counts)) < _EXACT_BELOW
         if exact:
             positive = np.flatnonzero(counts)  # counts >= 0: the first nonzero is the first above 0
             self.first_positive = date.fromordinal(base + int(positive[0])) if positive.size else None
         else:
-            self.first_positive = min((day for day, count in daily.items() if count > 0), default=None)
+            self.first_positive = _first_positive(daily)
 
     @property
     def prefix(self) -> Floats:

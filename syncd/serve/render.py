@@ -116,6 +116,10 @@ _AFTER_STATUS: tuple[tuple[str, Callable[[GoalStatus], float]], ...] = (
 )
 
 
+def _data_complete(goal: GoalStatus) -> float:
+    return 1.0 if goal.data_complete else 0.0  # formatted "1.0" / "0.0", as generate_latest writes them
+
+
 class _Families(Collector):
     """Some of a snapshot's small families, for generate_latest."""
 
@@ -234,6 +238,18 @@ class SnapshotRenderer:
             self._numbers[value] = text
         return text
 
+    def _plain_family(self, name: str, read: _Value, pairs: list[tuple[GoalStatus, _GoalLabels]]) -> Iterator[bytes]:
+        """Yield a gauge family with one series per goal on its own labels (none where `read` gives None)."""
+        numbers, number = self._numbers, self._number
+        yield _header(name).encode()
+        for chunk in _chunks(pairs):
+            lines = []
+            for goal, label in chunk:
+                value = read(goal)
+                if value is not None:
+                    lines.append(f"{name}{label.plain} {numbers.get(value) or number(value)}\n")
+            yield "".join(lines).encode()
+
     def _families(self, snapshot: Snapshot) -> Iterator[bytes]:
         goals = snapshot.goals
         labels = self._goal_labels(goals)
@@ -241,14 +257,7 @@ class SnapshotRenderer:
         number = self._number
         pairs = list(zip(goals, labels, strict=True))
         for name, read in _FAMILIES:
-            yield _header(name).encode()
-            for chunk in _chunks(pairs):
-                lines = []
-                for goal, label in chunk:
-                    value = read(goal)
-                    if value is not None:
-                        lines.append(f"{name}{label.plain} {numbers.get(value) or number(value)}\n")
-                yield "".join(lines).encode()
+            yield from self._plain_family(name, read, pairs)
         yield _header(m.GOAL_STATUS).encode()
         for chunk in _chunks(pairs, len(STATUSES)):
             lines = []
@@ -259,13 +268,7 @@ class SnapshotRenderer:
                     lines.append(f"{m.GOAL_STATUS}{before}{status}{after} {'1.0' if status == current else '0.0'}\n")
             yield "".join(lines).encode()
         for name, read_time in _AFTER_STATUS:
-            yield _header(name).encode()
-            for chunk in _chunks(pairs):
-                lines = []
-                for goal, label in chunk:
-                    value = read_time(goal)
-                    lines.append(f"{name}{label.plain} {numbers.get(value) or number(value)}\n")
-                yield "".join(lines).encode()
+            yield from self._plain_family(name, read_time, pairs)
         for name, is_target in ((m.CHECKPOINT_TARGET, True), (m.CHECKPOINT_VALUE, False)):
             yield _header(name).encode()
             for chunk in _chunks(pairs):
@@ -276,13 +279,7 @@ class SnapshotRenderer:
                         text = numbers.get(value) or number(value)
                         lines.append(f"{name}{label.with_checkpoint(checkpoint.id, checkpoint.level)} {text}\n")
                 yield "".join(lines).encode()
-        yield _header(m.GOAL_DATA_COMPLETE).encode()
-        for chunk in _chunks(pairs):
-            lines = [
-                f"{m.GOAL_DATA_COMPLETE}{label.plain} {'1.0' if goal.data_complete else '0.0'}\n"
-                for goal, label in chunk
-            ]
-            yield "".join(lines).encode()
+        yield from self._plain_family(m.GOAL_DATA_COMPLETE, _data_complete, pairs)
         yield _small_families(snapshot, families_before_sources)
         yield source_text(snapshot.sources, snapshot.backfill_remaining_days).encode()
         yield _small_families(snapshot, families_after_sources)

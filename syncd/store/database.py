@@ -10,12 +10,26 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from syncd.errors import StorageDataError, StorageError
+from syncd.store.models import Base
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -273,6 +287,32 @@ def _stored_revision(connection: Connection) -> str | None:
     return revisions[0] if len(revisions) == 1 else None
 
 
+def _holds_no_table(connection: Connection) -> bool:
+    # Nothing of syncd's, nor Alembic's table (a failed first upgrade leaves neither: one transaction).
+    names = set(inspect(connection).get_table_names())
+    return not names & {*Base.metadata.tables, "alembic_version"}
+
+
+def _create_at_head(connection: Connection) -> None:
+    """Create an empty database's schema from the models and record it at SCHEMA_HEAD, without Alembic.
+
+    Alembic's recipe for a new database ("building an up to date database from scratch": create_all,
+    then stamp head), done by hand so a daemon started on an empty database does not load Alembic
+    (10 MB of its memory with Mako and Pygments). Migrations are for the data a database already
+    holds; tests/store/test_migrations.py checks the two schemas are the same on both databases.
+    """
+    Base.metadata.create_all(connection)
+    # Alembic's own version table, as `alembic stamp` creates it.
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=SCHEMA_HEAD))
+
+
 def alembic_config() -> Config:
     """Return an Alembic config whose scripts live inside the installed package, whatever the cwd."""
     from alembic.config import Config
@@ -290,7 +330,11 @@ def upgrade(engine: Engine) -> None:
             # Replicas starting together upgrade one at a time; the others then find the schema at
             # head. A transaction-scoped lock, released at commit, so it is safe behind PgBouncer.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-        if _stored_revision(connection) == SCHEMA_HEAD:
+        revision = _stored_revision(connection)
+        if revision == SCHEMA_HEAD:
+            return
+        if revision is None and _holds_no_table(connection):
+            _create_at_head(connection)
             return
         from alembic import command
         from alembic.util import CommandError

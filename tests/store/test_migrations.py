@@ -9,6 +9,7 @@ import threading
 import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -42,20 +43,79 @@ def test_schema_head_names_the_newest_migration() -> None:
     assert head() == SCHEMA_HEAD
 
 
-def test_a_database_at_head_is_upgraded_without_loading_alembic(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'at_head.db'}"
-    upgrade(create_engine_for(url))
+def _loads_alembic(url: str) -> bool:
+    """Upgrade `url` in a new process; say whether that process imported Alembic."""
     probe = (
         "import sys; from syncd.store import create_engine_for, upgrade; "
         f"upgrade(create_engine_for({url!r})); print(any(m.startswith('alembic') for m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    return {"True": True, "False": False}[done.stdout.strip()]
+
+
+def test_only_a_database_behind_head_loads_alembic(tmp_path: Path) -> None:
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    done = subprocess.run(
-        [sys.executable, "-c", probe.replace(repr(url), repr(fresh))], capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "True"
+    assert not _loads_alembic(fresh)  # an empty database is created at head from the models
+    assert revision_of(create_engine_for(fresh)) == head()
+    assert not _loads_alembic(fresh)  # and then found at head
+
+    behind = f"sqlite:///{tmp_path / 'behind.db'}"
+    migrate_with_alembic(create_engine_for(behind), "0009")
+    assert _loads_alembic(behind)
+    assert revision_of(create_engine_for(behind)) == head()
+
+
+def migrate_with_alembic(engine: Engine, revision: str = "head") -> None:
+    """Run Alembic's upgrade itself, as a database made by an older syncd meets it."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def schema_of(engine: Engine) -> dict[str, dict[str, object]]:
+    """Everything the inspector reflects of every table, in an order that does not depend on history."""
+    inspector = inspect(engine)
+
+    def plain(value: Any) -> Any:
+        # Reflected types compare by identity: compare what they compile to.
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+    def named(items: list[Any]) -> list[Any]:
+        return sorted((plain(item) for item in items), key=lambda item: str(item.get("name")))
+
+    return {
+        table: {
+            "columns": named(inspector.get_columns(table)),
+            "primary key": plain(inspector.get_pk_constraint(table)),
+            "foreign keys": named(inspector.get_foreign_keys(table)),
+            "indexes": named(inspector.get_indexes(table)),
+            "unique": named(inspector.get_unique_constraints(table)),
+            "checks": named(inspector.get_check_constraints(table)),
+        }
+        for table in inspector.get_table_names()
+    }
+
+
+def test_an_empty_database_gets_the_schema_the_migrations_build(bare_engine: Engine) -> None:
+    upgrade(bare_engine)  # empty: created from the models, stamped at head
+    created = schema_of(bare_engine)
+    assert "alembic_version" in created
+    assert revision_of(bare_engine) == head()
+    # The same database rebuilt by every migration from the first.
+    config = alembic_config()
+    with bare_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")  # also proves the created names are the ones migrations drop
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert inspect(bare_engine).get_table_names() == []
+    migrate_with_alembic(bare_engine)
+
+    assert schema_of(bare_engine) == created
 
 
 def test_upgrade_creates_the_tables_from_any_working_directory(
@@ -93,8 +153,9 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     assert load_source_states(engine)["lemlist"].cursor_end == T0
 
 
-def test_migrated_schema_matches_the_models(engine: Engine) -> None:
-    with engine.connect() as connection:
+def test_migrated_schema_matches_the_models(bare_engine: Engine) -> None:
+    migrate_with_alembic(bare_engine)
+    with bare_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
 

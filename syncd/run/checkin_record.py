@@ -20,7 +20,7 @@ from syncd.store.checkin_repository import (
     save_checkin_results,
 )
 from syncd.store.goal_history import goal_key, goal_version_at, versions_by_goal
-from syncd.store.goal_repository import GoalVersion, load_goal_versions
+from syncd.store.goal_repository import GoalVersion, StoredVersions, reload_goal_versions
 
 __all__ = [
     "JudgingMemo",
@@ -214,9 +214,14 @@ def configured_results(config: Config, results: Sequence[CheckinResult]) -> tupl
     return tuple(result for result in results if result.goal_key in keys)
 
 
-def load_judging_inputs(engine: Engine, config: Config) -> tuple[list[GoalVersion], dict[str, SourceCoverage]]:
-    """Read what judging needs besides the counts: every stored goal version and the sources' coverage."""
-    return load_goal_versions(engine), source_coverage(config, load_stored_coverage(engine))
+def load_judging_inputs(
+    engine: Engine, config: Config, held: StoredVersions | None = None
+) -> tuple[StoredVersions, dict[str, SourceCoverage]]:
+    """Read what judging needs besides the counts: every stored goal version and the sources' coverage.
+
+    `held`: the versions the last judging read, returned as they are while the table is unchanged.
+    """
+    return reload_goal_versions(engine, held), source_coverage(config, load_stored_coverage(engine))
 
 
 def store_checkin_results(
@@ -257,5 +262,5 @@ def record_checkin_results(
     engine: Engine, config: Config, counts: DailyCounts, instant: datetime
 ) -> tuple[CheckinResult, ...]:
     """Judge, store (final results stay as they are) and return the configured goals' stored results."""
-    versions, coverage = load_judging_inputs(engine, config)
-    return store_checkin_results(engine, config, judge_all(config, counts, instant, versions, coverage), instant)
+    stored, coverage = load_judging_inputs(engine, config)
+    return store_checkin_results(engine, config, judge_all(config, counts, instant, stored.versions, coverage), instant)

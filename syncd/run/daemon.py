@@ -58,6 +58,7 @@ from syncd.store.changes import DaySpan
 from syncd.store.checkin_repository import SAVE_BATCH, save_checkin_results
 from syncd.store.executor import HEALTH, run_db, run_db_bounded, run_db_write
 from syncd.store.goal_history import record_config_goals
+from syncd.store.goal_repository import StoredVersions
 from syncd.store.repository import SourceState, load_source_states
 
 __all__ = ["CountsCache", "Daemon"]
@@ -204,6 +205,7 @@ class Daemon:
         # no check-in history, and pushes sent at once waited on that judging's seconds of work.
         self._hold_ready = False
         self._judging = JudgingMemo()  # goals whose judging inputs stand keep their results
+        self._versions: StoredVersions | None = None  # the stored goal versions, re-read when they change
         self._checkins_stale = False  # a sync stored new counts since the check-ins were last judged
         self._counts_moved = False  # stored counts changed since the last tick (see checkins_due)
         self._stale_ticks = 0  # ticks the stale check-ins have waited for the counts to settle
@@ -400,7 +402,8 @@ class Daemon:
             # The cache replaces a key's mapping when it re-reads it, never edits one: a copy of the
             # outer mapping is the counts as they stand now, while evaluations go on meanwhile.
             counts = dict(self.cache.counts)
-        versions, coverage = await run_db(load_judging_inputs, self.engine, config)
+        stored_versions, coverage = await run_db(load_judging_inputs, self.engine, config, self._versions)
+        self._versions, versions = stored_versions, stored_versions.versions
         # Judging 10,000 goals takes seconds of CPU: in a worker thread, not on the database executor
         # (pushes and syncs would wait) nor under the evaluation lock (a push's figures would wait).
         judged = await asyncio.to_thread(judge_all, config, counts, now, versions, coverage, self._judging)

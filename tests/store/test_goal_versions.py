@@ -60,3 +60,46 @@ def test_a_shard_closes_only_the_goals_it_owns(engine: Engine) -> None:
     assert record_goal_versions(engine, {}, T1, owns=lambda key: key in {"k|p0|month", "k|p1|month"}) == 2
     still_open = {v.goal_key for v in load_goal_versions(engine) if v.effective_to is None}
     assert still_open == {"k|p2|month", "k|p3|month"}
+
+
+def test_versions_are_read_again_only_when_the_table_changed(engine: Engine) -> None:
+    from syncd.store.goal_repository import reload_goal_versions
+    from syncd.store.retention import prune_goal_versions
+
+    record_goal_versions(engine, definitions(3), T0)
+    first = reload_goal_versions(engine)
+    assert [(v.goal_key, v.target, v.effective_to) for v in first.versions] == [
+        ("k|p0|month", 10.0, None),
+        ("k|p1|month", 10.0, None),
+        ("k|p2|month", 10.0, None),
+    ]
+    with statements(engine) as seen:
+        assert reload_goal_versions(engine, first) is first  # nothing changed: held as it is
+    assert [s for s in seen if s != "BEGIN"] == ["SELECT"]  # the mark only, not the rows
+
+    # A goal renegotiated: one version closed, one opened.
+    record_goal_versions(engine, {**definitions(3), "k|p1|month": (15.0, '{"target": 15.0}')}, T1)
+    second = reload_goal_versions(engine, first)
+    assert [(v.goal_key, v.target, v.effective_to) for v in second.versions] == [
+        ("k|p0|month", 10.0, None),
+        ("k|p1|month", 10.0, T1),
+        ("k|p1|month", 15.0, None),
+        ("k|p2|month", 10.0, None),
+    ]
+    assert reload_goal_versions(engine, second) is second
+
+    # A goal removed from the file: its version closed, none opened; the count of rows stays.
+    later = T1 + timedelta(hours=1)
+    record_goal_versions(engine, {**definitions(2), "k|p1|month": (15.0, '{"target": 15.0}')}, later)
+    third = reload_goal_versions(engine, second)
+    assert [(v.goal_key, v.effective_to) for v in third.versions if v.goal_key == "k|p2|month"] == [
+        ("k|p2|month", later)
+    ]
+
+    # Retention deletes the replaced version: the rows went, so do they from what is held.
+    prune_goal_versions(engine, older_than=later + timedelta(days=1), keep_from={})
+    fourth = reload_goal_versions(engine, third)
+    assert [(v.goal_key, v.target) for v in fourth.versions] == [
+        ("k|p0|month", 10.0),
+        ("k|p1|month", 15.0),
+    ]

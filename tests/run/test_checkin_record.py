@@ -114,6 +114,37 @@ def test_judging_each_goal_on_its_owners_counts_gives_what_the_whole_counts_give
     assert values["emails|growth|month", "2026-W47"] > values["emails|bo|month", "2026-W47"] > 0
 
 
+def test_a_goal_never_renegotiated_is_judged_as_configured_without_parsing_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import syncd.store.goal_history as history_module
+
+    config = make_config(CONFIG)
+    days = {date(2026, 11, 1) + timedelta(days=n): 5.0 + n % 3 for n in range(23)}
+    counts = {("lemlist", "emails_sent"): {f"p{i}@acme.io": days for i in range(PEOPLE)}}
+    # p0 renegotiated (two versions); the others stored once, as configured.
+    versions = [v for v in _versions(config) if v.goal_key == "emails|p0|month"] + [
+        GoalVersion(goal_key(goal), AT - timedelta(days=60), None, goal.target, goal_definition(goal))
+        for goal in config.goals[1:]
+    ]
+    parsed: list[str] = []
+    real = history_module._goal_from_definition.__wrapped__
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    expected = judge_all(config, counts, AT, versions, {})
+    monkeypatch.setattr(history_module, "_goal_from_definition", counting)
+    judged = judge_all(config, counts, AT, versions, {})
+
+    assert judged == expected
+    week = {r.checkpoint: r.target for r in judged if r.goal_key == "emails|p1|month"}
+    assert abs(week["2026-W47"] - 200 * 7 / 30) < 1e-9  # the configured target, as stored
+    assert parsed
+    assert all('"owner": "p0"' in text for text in parsed)  # only the renegotiated goal's
+
+
 def test_a_judging_memo_rejudges_only_the_goals_whose_inputs_moved(monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta as _days
 

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, text, update
 
 from syncd.store.database import storage_errors
 from syncd.store.dialect import dialect_insert
-from syncd.store.models import GoalVersionRow
+from syncd.store.models import GOAL_VERSIONS
 
 __all__ = [
     "GoalVersion",
     "load_goal_versions",
     "record_goal_versions",
 ]
-
-_VERSIONS = cast(Table, GoalVersionRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -55,8 +52,8 @@ def record_goal_versions(
         open_rows = {
             row.goal_key: row
             for row in connection.execute(
-                select(GoalVersionRow.goal_key, GoalVersionRow.effective_from, GoalVersionRow.definition).where(
-                    GoalVersionRow.effective_to.is_(None)
+                select(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from, GOAL_VERSIONS.c.definition).where(
+                    GOAL_VERSIONS.c.effective_to.is_(None)
                 )
             )
         }
@@ -70,10 +67,10 @@ def record_goal_versions(
         ]
         if closed:
             connection.execute(
-                update(GoalVersionRow)
+                update(GOAL_VERSIONS)
                 .where(
-                    GoalVersionRow.goal_key == bindparam("closed_key"),
-                    GoalVersionRow.effective_from == bindparam("closed_from"),
+                    GOAL_VERSIONS.c.goal_key == bindparam("closed_key"),
+                    GOAL_VERSIONS.c.effective_from == bindparam("closed_from"),
                 )
                 .values(effective_to=at),
                 closed,
@@ -84,19 +81,19 @@ def record_goal_versions(
             if (current := open_rows.get(key)) is None or current.definition != definition
         ]
         if opened:
-            connection.execute(dialect_insert(connection, _VERSIONS), opened)
+            connection.execute(dialect_insert(connection, GOAL_VERSIONS), opened)
         changes = len(closed) + len(opened)
     return changes
 
 
 def load_goal_versions(engine: Engine, at: datetime | None = None) -> list[GoalVersion]:
     """Return every stored version, or only those in force at `at`, oldest first."""
-    query = select(GoalVersionRow).order_by(GoalVersionRow.goal_key, GoalVersionRow.effective_from)
+    query = select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
     if at is not None:
         query = query.where(
             and_(
-                GoalVersionRow.effective_from <= at,
-                or_(GoalVersionRow.effective_to.is_(None), GoalVersionRow.effective_to > at),
+                GOAL_VERSIONS.c.effective_from <= at,
+                or_(GOAL_VERSIONS.c.effective_to.is_(None), GOAL_VERSIONS.c.effective_to > at),
             )
         )
     with storage_errors(engine, "read goal versions"), engine.connect() as connection:

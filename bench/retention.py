@@ -30,7 +30,7 @@ from syncd.clock import SystemClock
 from syncd.config import parse_config
 from syncd.run.retention import Pruner
 from syncd.store import save_sync, upgrade
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.push_models import PUSH_RECEIPTS
 from syncd.store.retention import BATCH_ROWS, prune_push_receipts
 
 RECEIPTS = 100_000
@@ -46,7 +46,7 @@ def _seed(engine: Engine, receipts: int) -> None:
     with engine.begin() as connection:
         for start in range(0, receipts, step):
             connection.execute(
-                insert(PushReceiptRow),
+                insert(PUSH_RECEIPTS),
                 [
                     {
                         "source": "calls",

@@ -14,7 +14,7 @@ from syncd.sandbox.activity import ExplicitActivity, make_kit_subscriber, make_l
 from syncd.sandbox.server import Sandbox
 from syncd.serve.exposition import build_registry
 from syncd.store import create_engine_for, upgrade
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 from tests.fakes import FakeClock, make_config
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -83,12 +83,12 @@ async def test_sync_failure_and_reload(tmp_path: Path):
 
     # The same sync again stores the same rows: nothing changes, no row is added.
     with engine.connect() as connection:
-        rows_before = connection.execute(select(func.count()).select_from(DailyCountRow)).scalar_one()
+        rows_before = connection.execute(select(func.count()).select_from(DAILY_COUNTS)).scalar_one()
     again = await daemon.sync_once(config.sources["lemlist"])
     assert (again.ok, again.changed) == (True, 0)
     assert await daemon.connectors.get(config.sources["lemlist"], lambda: None) is first_connector  # type: ignore[arg-type,return-value]
     with engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(DailyCountRow)).scalar_one() == rows_before
+        assert connection.execute(select(func.count()).select_from(DAILY_COUNTS)).scalar_one() == rows_before
     # Only the synced source's goals were recomputed; the kit goal is the very same object.
     assert daemon.holder.current.goals[2] is kit_goal_before
 

@@ -4,7 +4,8 @@
 repository functions read and write; every database failure surfaces as `StorageError`.
 """
 
-# Every table's model registers on Base.metadata here, so the schema check sees them all.
+# Every table registers on the one MetaData (Base.metadata) when its module is imported: all of them here,
+# so create_all and the schema check see them all.
 from syncd.store import changes as _changes  # noqa: F401
 from syncd.store import checkin_models as _checkin_models  # noqa: F401
 from syncd.store import held_reads as _held_reads  # noqa: F401

@@ -19,14 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, Integer, String, delete, func, insert, select, text
-from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.schema import Table
+from sqlalchemy import Column, Connection, Date, Engine, Integer, String, Table, delete, func, insert, select, text
 
 from syncd.store.database import storage_errors
-from syncd.store.models import Base, UTCDateTime
+from syncd.store.models import METADATA, UTCDateTime
 
-__all__ = ["KEEP_ROWS", "Changes", "DataChangeRow", "changes_since", "current_token", "note_changes", "spans_of"]
+__all__ = ["DATA_CHANGES", "KEEP_ROWS", "Changes", "changes_since", "current_token", "note_changes", "spans_of"]
 
 # Rows kept: days of writes for a team's sources; a reader lagging further re-reads everything.
 KEEP_ROWS = 10_000
@@ -37,20 +35,17 @@ ChangedKey = tuple[str, str]  # (source, metric)
 DaySpan = tuple[date, date]  # first and last local day changed, both included
 
 
-class DataChangeRow(Base):
-    """One write's change to one (source, metric): the days it touched."""
-
-    __tablename__ = "data_changes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(200))
-    metric: Mapped[str] = mapped_column(String(200))
-    first_day: Mapped[date] = mapped_column()
-    last_day: Mapped[date] = mapped_column()
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-_CHANGES: Table = DataChangeRow.__table__  # type: ignore[assignment]
+# One write's change to one (source, metric): the days it touched.
+DATA_CHANGES = Table(
+    "data_changes",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +72,9 @@ def note_changes(connection: Connection, spans: Mapping[ChangedKey, DaySpan], at
         for (source, metric), (first, last) in sorted(spans.items())
     ]
     # One statement for the batch (insertmanyvalues), answering the ids it took.
-    newest = max(connection.execute(insert(_CHANGES).returning(_CHANGES.c.id), rows).scalars())
+    newest = max(connection.execute(insert(DATA_CHANGES).returning(DATA_CHANGES.c.id), rows).scalars())
     if newest > KEEP_ROWS:
-        connection.execute(delete(_CHANGES).where(_CHANGES.c.id <= newest - KEEP_ROWS))
+        connection.execute(delete(DATA_CHANGES).where(DATA_CHANGES.c.id <= newest - KEEP_ROWS))
 
 
 def spans_of(days_by_key: Iterable[tuple[ChangedKey, date]]) -> dict[ChangedKey, DaySpan]:
@@ -94,20 +89,26 @@ def spans_of(days_by_key: Iterable[tuple[ChangedKey, date]]) -> dict[ChangedKey,
 def current_token(engine: Engine) -> int:
     """Return the token of the newest change: what a reader starting now has already seen."""
     with storage_errors(engine, "read the change feed"), engine.connect() as connection:
-        newest = connection.execute(select(func.max(_CHANGES.c.id))).scalar_one()
+        newest = connection.execute(select(func.max(DATA_CHANGES.c.id))).scalar_one()
     return int(newest or 0)
 
 
 def changes_since(engine: Engine, token: int) -> Changes:
     """Return every (source, metric) changed after `token`, with the days touched, and the next token."""
     statement = (
-        select(_CHANGES.c.id, _CHANGES.c.source, _CHANGES.c.metric, _CHANGES.c.first_day, _CHANGES.c.last_day)
-        .where(_CHANGES.c.id > token)
-        .order_by(_CHANGES.c.id)
+        select(
+            DATA_CHANGES.c.id,
+            DATA_CHANGES.c.source,
+            DATA_CHANGES.c.metric,
+            DATA_CHANGES.c.first_day,
+            DATA_CHANGES.c.last_day,
+        )
+        .where(DATA_CHANGES.c.id > token)
+        .order_by(DATA_CHANGES.c.id)
     )
     with storage_errors(engine, "read the change feed"), engine.connect() as connection:
         rows = connection.execute(statement).all()
-        oldest = connection.execute(select(func.min(_CHANGES.c.id))).scalar_one() if rows else None
+        oldest = connection.execute(select(func.min(DATA_CHANGES.c.id))).scalar_one() if rows else None
     spans: dict[ChangedKey, DaySpan] = {}
     for row in rows:
         first, last = spans.get((row.source, row.metric), (row.first_day, row.last_day))

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from sqlalchemy import Column, Date, Float, Integer, String, Table
 
-from sqlalchemy import Float, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from syncd.store.models import METADATA, UTCDateTime
 
-from syncd.store.models import Base, UTCDateTime
-
-__all__ = ["CheckinResultRow"]
+__all__ = ["CHECKIN_RESULTS"]
 
 
-class CheckinResultRow(Base):
-    """How a closed check-in of a goal ended at one level; frozen once `final` is 1."""
-
-    __tablename__ = "checkin_results"
-
-    goal_key: Mapped[str] = mapped_column(String(700), primary_key=True)
-    level: Mapped[str] = mapped_column(String(20), primary_key=True)
-    checkpoint: Mapped[str] = mapped_column(String(100), primary_key=True)
-    period: Mapped[str] = mapped_column(String(100))
-    first_day: Mapped[date]
-    last_day: Mapped[date]
-    target: Mapped[float] = mapped_column(Float)
-    value: Mapped[float] = mapped_column(Float)
-    unknown_days: Mapped[int] = mapped_column(Integer)
+# How a closed check-in of a goal ended at one level; frozen once `final` is 1.
+CHECKIN_RESULTS = Table(
+    "checkin_results",
+    METADATA,
+    Column("goal_key", String(700), primary_key=True),
+    Column("level", String(20), primary_key=True),
+    Column("checkpoint", String(100), primary_key=True),
+    Column("period", String(100), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("target", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("unknown_days", Integer, nullable=False),
     # hit | missed | incomplete
-    outcome: Mapped[str] = mapped_column(String(20))
-    final: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    Column("outcome", String(20), nullable=False),
+    Column("final", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -7,19 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar, cast
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, func, select
 
 from syncd.engine.checkin_results import CheckinResult, Outcome
-from syncd.store.checkin_models import CheckinResultRow
+from syncd.store.checkin_models import CHECKIN_RESULTS
 from syncd.store.database import storage_errors
 from syncd.store.dialect import dialect_insert
-from syncd.store.models import BackfillProgressRow, DailyCountRow, SourceStateRow
+from syncd.store.models import BACKFILL_PROGRESS, DAILY_COUNTS, SOURCE_STATE
 
 T = TypeVar("T")
 
 __all__ = ["SAVE_BATCH", "StoredCoverage", "load_checkin_results", "load_stored_coverage", "save_checkin_results"]
 
-_RESULTS = cast(Table, CheckinResultRow.__table__)
 SAVE_BATCH = 2_000  # results per executemany in save_checkin_results (and per write of the daemon's)
 _READ = (
     "goal_key", "level", "checkpoint", "period", "first_day", "last_day", "target", "value", "unknown_days",
@@ -41,12 +40,12 @@ def save_checkin_results(engine: Engine, results: Sequence[CheckinResult], at: d
     if not results:
         return
     with storage_errors(engine, "save check-in results"), engine.begin() as connection:
-        statement = dialect_insert(connection, _RESULTS)
+        statement = dialect_insert(connection, CHECKIN_RESULTS)
         upsert = statement.on_conflict_do_update(
             index_elements=["goal_key", "level", "checkpoint"],
             set_={name: statement.excluded[name] for name in _UPDATED},
             # The guard is in the statement, so two writers can never unfreeze a final result.
-            where=_RESULTS.c.final == 0,
+            where=CHECKIN_RESULTS.c.final == 0,
         )
         # In slices, one transaction: the first judging of 10,000 goals stores 45,000 results, and
         # their parameter dicts all at once were ~30 MB of the daemon's peak.
@@ -79,8 +78,8 @@ def load_checkin_results(
     `reuse` may hand back an equal result the caller already holds, kept instead of the one read:
     row by row, so 50,000 results are never in memory twice.
     """
-    columns = [_RESULTS.c[name] for name in _READ]
-    query = select(*columns).order_by(_RESULTS.c.goal_key, _RESULTS.c.level, _RESULTS.c.first_day)
+    columns = [CHECKIN_RESULTS.c[name] for name in _READ]
+    query = select(*columns).order_by(CHECKIN_RESULTS.c.goal_key, CHECKIN_RESULTS.c.level, CHECKIN_RESULTS.c.first_day)
     # The daemon holds every result (45,000 at 10,000 goals): the texts and days they repeat (a
     # goal's key, its check-in ids, levels, outcomes) are one object each, not one per row.
     shared: dict[object, object] = {}
@@ -116,17 +115,17 @@ def load_stored_coverage(engine: Engine) -> dict[str, StoredCoverage]:
     with storage_errors(engine, "read source coverage"), engine.connect() as connection:
         stored = dict(
             connection.execute(
-                select(DailyCountRow.source, func.min(DailyCountRow.day)).group_by(DailyCountRow.source)
+                select(DAILY_COUNTS.c.source, func.min(DAILY_COUNTS.c.day)).group_by(DAILY_COUNTS.c.source)
             ).all()
         )
         backfilled = dict(
             connection.execute(
-                select(BackfillProgressRow.source, func.min(BackfillProgressRow.since)).group_by(
-                    BackfillProgressRow.source
+                select(BACKFILL_PROGRESS.c.source, func.min(BACKFILL_PROGRESS.c.since)).group_by(
+                    BACKFILL_PROGRESS.c.source
                 )
             ).all()
         )
-        cursors = dict(connection.execute(select(SourceStateRow.source, SourceStateRow.cursor_end)).all())
+        cursors = dict(connection.execute(select(SOURCE_STATE.c.source, SOURCE_STATE.c.cursor_end)).all())
     out: dict[str, StoredCoverage] = {}
     for source in {*stored, *backfilled, *cursors}:
         firsts = [day for day in (stored.get(source), backfilled.get(source)) if day is not None]

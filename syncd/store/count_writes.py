@@ -16,19 +16,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.schema import Table
 
 if TYPE_CHECKING:
     import psycopg
 
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 
 __all__ = ["COPY_FROM_ROWS", "CountKey", "delete_counts", "upsert_counts"]
 
 CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
 
-_COUNTS = cast(Table, DailyCountRow.__table__)
-_TABLE = _COUNTS.name
+_TABLE = DAILY_COUNTS.name
 _COLUMNS = "source, metric, subject, day, value, updated_at"
 _KEY = "source, metric, subject, day"
 # An unchanged value keeps its row and its updated_at untouched (no dead tuple on PostgreSQL).
@@ -110,7 +108,7 @@ def _encoder(connection: Connection, column: str) -> Callable[[Any], Any]:
     type has none, and sqlite3's default adapters would write another text ("12:00:00", not "12:00:00.000000").
     """
     dialect = connection.dialect
-    process = _COUNTS.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    process = DAILY_COUNTS.c[column].type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else _identity
 
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import cache
-from typing import cast
 
-from sqlalchemy import Connection, Date, Engine, Table, and_, bindparam, case, select
+from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.store.database import storage_errors
 from syncd.store.dialect import insert_for
-from syncd.store.models import SourceCoverageRow
+from syncd.store.models import SOURCE_COVERAGE
 
 __all__ = ["extend_coverage", "load_coverage", "record_coverage"]
-
-_COVERAGE = cast(Table, SourceCoverageRow.__table__)
 
 
 def extend_coverage(connection: Connection, source: str, first_day: date, last_day: date) -> None:
@@ -32,12 +29,12 @@ def extend_coverage(connection: Connection, source: str, first_day: date, last_d
 @cache
 def _coverage_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     """The coverage upsert, built once per dialect: building it per sync cost more than running it."""
-    insert = insert_for(dialect, _COVERAGE)
-    current = _COVERAGE.c.covered_from
+    insert = insert_for(dialect, SOURCE_COVERAGE)
+    current = SOURCE_COVERAGE.c.covered_from
     # Decided in one statement: a sync of the same source committing meanwhile is never undone.
     reaches = and_(insert.excluded.covered_from < current, bindparam("reaches_from", type_=Date) >= current)
     return insert.on_conflict_do_update(
-        index_elements=[_COVERAGE.c.source],
+        index_elements=[SOURCE_COVERAGE.c.source],
         set_={"covered_from": case((reaches, insert.excluded.covered_from), else_=current)},
     )
 
@@ -51,4 +48,4 @@ def record_coverage(engine: Engine, source: str, first_day: date, last_day: date
 def load_coverage(engine: Engine) -> dict[str, date]:
     """Return source -> the first day of its gap-free stored counts, for every source that synced."""
     with storage_errors(engine, "load source coverage"), engine.connect() as connection:
-        return {row.source: row.covered_from for row in connection.execute(select(_COVERAGE))}
+        return {row.source: row.covered_from for row in connection.execute(select(SOURCE_COVERAGE))}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 
 from syncd.store.database import storage_errors
 from syncd.store.dialect import dialect_insert
-from syncd.store.models import GoalVersionRow
+from syncd.store.models import GOAL_VERSIONS
 
 __all__ = [
     "GoalVersion",
@@ -20,8 +19,6 @@ __all__ = [
     "record_goal_versions",
     "reload_goal_versions",
 ]
-
-_VERSIONS = cast(Table, GoalVersionRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)  # one per goal, held by the daemon
@@ -57,8 +54,8 @@ def record_goal_versions(
         open_rows = {
             row.goal_key: row
             for row in connection.execute(
-                select(GoalVersionRow.goal_key, GoalVersionRow.effective_from, GoalVersionRow.definition).where(
-                    GoalVersionRow.effective_to.is_(None)
+                select(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from, GOAL_VERSIONS.c.definition).where(
+                    GOAL_VERSIONS.c.effective_to.is_(None)
                 )
             )
         }
@@ -72,10 +69,10 @@ def record_goal_versions(
         ]
         if closed:
             connection.execute(
-                update(GoalVersionRow)
+                update(GOAL_VERSIONS)
                 .where(
-                    GoalVersionRow.goal_key == bindparam("closed_key"),
-                    GoalVersionRow.effective_from == bindparam("closed_from"),
+                    GOAL_VERSIONS.c.goal_key == bindparam("closed_key"),
+                    GOAL_VERSIONS.c.effective_from == bindparam("closed_from"),
                 )
                 .values(effective_to=at),
                 closed,
@@ -86,19 +83,19 @@ def record_goal_versions(
             if (current := open_rows.get(key)) is None or current.definition != definition
         ]
         if opened:
-            connection.execute(dialect_insert(connection, _VERSIONS), opened)
+            connection.execute(dialect_insert(connection, GOAL_VERSIONS), opened)
         changes = len(closed) + len(opened)
     return changes
 
 
 def load_goal_versions(engine: Engine, at: datetime | None = None) -> list[GoalVersion]:
     """Return every stored version, or only those in force at `at`, oldest first."""
-    query = select(GoalVersionRow).order_by(GoalVersionRow.goal_key, GoalVersionRow.effective_from)
+    query = select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
     if at is not None:
         query = query.where(
             and_(
-                GoalVersionRow.effective_from <= at,
-                or_(GoalVersionRow.effective_to.is_(None), GoalVersionRow.effective_to > at),
+                GOAL_VERSIONS.c.effective_from <= at,
+                or_(GOAL_VERSIONS.c.effective_to.is_(None), GOAL_VERSIONS.c.effective_to > at),
             )
         )
     with storage_errors(engine, "read goal versions"), engine.connect() as connection:
@@ -125,7 +122,7 @@ def reload_goal_versions(engine: Engine, held: StoredVersions | None = None) -> 
         mark = _versions_mark(connection)
         if held is not None and held.mark == mark:
             return held
-        query = select(_VERSIONS).order_by(_VERSIONS.c.goal_key, _VERSIONS.c.effective_from)
+        query = select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
         versions = [
             GoalVersion(r.goal_key, r.effective_from, r.effective_to, r.target, r.definition)
             for r in connection.execute(query)
@@ -137,7 +134,7 @@ def _versions_mark(connection: Connection) -> tuple[object, ...]:
     # What each write does to the table: recording opens versions (the count and the newest start
     # grow) and closes others (the closed count and the newest end grow); retention deletes
     # superseded ones (both counts fall, the oldest start may move).
-    columns = _VERSIONS.c
+    columns = GOAL_VERSIONS.c
     row = connection.execute(
         select(
             func.count(),

@@ -13,31 +13,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Float, String, bindparam, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.schema import Table
+from sqlalchemy import Column, Connection, Date, Float, String, Table, bindparam, delete, select
 
-from syncd.store.models import Base, UTCDateTime
+from syncd.store.models import METADATA, UTCDateTime
 
-__all__ = ["HeldReadRow", "SuspectDay", "hold_lowered_reads"]
+__all__ = ["HELD_READS", "SuspectDay", "hold_lowered_reads"]
 
 _CountKey = tuple[str, str, date]  # (metric, subject, day) within one source
 
 
-class HeldReadRow(Base):
-    """A lowered value one read gave for a stored day, waiting for a second read to agree."""
-
-    __tablename__ = "held_reads"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
-    subject: Mapped[str] = mapped_column(String(500), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the read left the day out
-    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-_HELD: Table = HeldReadRow.__table__  # type: ignore[assignment]
+# A lowered value one read gave for a stored day, waiting for a second read to agree.
+HELD_READS = Table(
+    "held_reads",
+    METADATA,
+    Column("source", String(200), primary_key=True),
+    Column("metric", String(200), primary_key=True),
+    Column("subject", String(500), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", Float, nullable=True),  # None: the read left the day out
+    Column("held_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ def hold_lowered_reads(
         connection.execute(_CLEAR_HELD, where)
     if suspect:
         connection.execute(
-            _HELD.insert(),
+            HELD_READS.insert(),
             [
                 {"source": source, "metric": m, "subject": s, "day": d, "value": value, "held_at": at}
                 for (m, s, d), value in suspect.items()
@@ -113,10 +108,10 @@ def _held(connection: Connection, where: Mapping[str, object]) -> set[_CountKey]
 
 # Built once, run with parameters: building them per sync cost more than running them.
 _IN_RANGE = (
-    _HELD.c.source == bindparam("source"),
-    _HELD.c.metric.in_(bindparam("metrics", expanding=True)),
-    _HELD.c.day >= bindparam("first"),
-    _HELD.c.day <= bindparam("last"),
+    HELD_READS.c.source == bindparam("source"),
+    HELD_READS.c.metric.in_(bindparam("metrics", expanding=True)),
+    HELD_READS.c.day >= bindparam("first"),
+    HELD_READS.c.day <= bindparam("last"),
 )
-_HELD_IN_RANGE = select(_HELD.c.metric, _HELD.c.subject, _HELD.c.day).where(*_IN_RANGE)
-_CLEAR_HELD = delete(_HELD).where(*_IN_RANGE)
+_HELD_IN_RANGE = select(HELD_READS.c.metric, HELD_READS.c.subject, HELD_READS.c.day).where(*_IN_RANGE)
+_CLEAR_HELD = delete(HELD_READS).where(*_IN_RANGE)

@@ -15,49 +15,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Connection, Engine, String, delete, select, update
+from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, delete, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.schema import Table
 
 from syncd.errors import LeaseLost
 from syncd.store.database import storage_errors
-from syncd.store.models import Base, UTCDateTime
+from syncd.store.models import METADATA, UTCDateTime
 
 __all__ = [
+    "REPLICAS",
+    "SOURCE_LEASES",
     "Fence",
     "LeaseClaim",
-    "ReplicaRow",
-    "SourceLeaseRow",
     "check_fence",
     "claim_leases",
     "release_leases",
 ]
 
 
-class SourceLeaseRow(Base):
-    """Which replica may sync one source until `expires_at`, and the fencing token of that tenure."""
-
-    __tablename__ = "source_leases"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+# Which replica may sync one source until `expires_at`, and the fencing token of that tenure.
+SOURCE_LEASES = Table(
+    "source_leases",
+    METADATA,
+    Column("source", String(200), primary_key=True),
     # Empty while nobody has ever held it.
-    holder: Mapped[str] = mapped_column(String(200))
-    token: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    Column("holder", String(200), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
 
-
-class ReplicaRow(Base):
-    """A live replica's heartbeat: the sources are shared evenly among replicas seen lately."""
-
-    __tablename__ = "replicas"
-
-    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-_LEASES: Table = SourceLeaseRow.__table__  # type: ignore[assignment]
-_REPLICAS: Table = ReplicaRow.__table__  # type: ignore[assignment]
+# A live replica's heartbeat: the sources are shared evenly among replicas seen lately.
+REPLICAS = Table(
+    "replicas",
+    METADATA,
+    Column("holder", String(200), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -100,22 +93,24 @@ def claim_leases(
     wanted = sorted(set(sources))
     with storage_errors(engine, "claim source leases"), engine.begin() as connection:
         _heartbeat(connection, holder, now, ttl)
-        live = connection.execute(select(_REPLICAS.c.holder).where(_REPLICAS.c.seen_at > now - ttl)).scalars().all()
+        live = connection.execute(select(REPLICAS.c.holder).where(REPLICAS.c.seen_at > now - ttl)).scalars().all()
         live_count = max(1, len(live))
         share = math.ceil(len(wanted) / live_count) if wanted else 0
         if wanted:
             connection.execute(
-                postgresql.insert(_LEASES)
+                postgresql.insert(SOURCE_LEASES)
                 .values([{"source": s, "holder": "", "token": 0, "expires_at": now} for s in wanted])
-                .on_conflict_do_nothing(index_elements=[_LEASES.c.source])
+                .on_conflict_do_nothing(index_elements=[SOURCE_LEASES.c.source])
             )
         # Renew what this replica holds. An UPDATE may wait a moment for this replica's own writer
         # (check_fence locks the row until its commit); no other replica ever locks an unexpired row.
         renewed = connection.execute(
-            update(_LEASES)
-            .where(_LEASES.c.source.in_(wanted), _LEASES.c.holder == holder, _LEASES.c.expires_at > now)
+            update(SOURCE_LEASES)
+            .where(
+                SOURCE_LEASES.c.source.in_(wanted), SOURCE_LEASES.c.holder == holder, SOURCE_LEASES.c.expires_at > now
+            )
             .values(expires_at=expires_at)
-            .returning(_LEASES.c.source, _LEASES.c.token)
+            .returning(SOURCE_LEASES.c.source, SOURCE_LEASES.c.token)
         ).all()
         # Keep what is busy first, then the rest, up to the share; give back the excess.
         ordered = sorted(renewed, key=lambda row: (row.source not in busy, row.source))
@@ -124,22 +119,24 @@ def claim_leases(
         if excess:
             # Expired now, token kept: the next holder's takeover bumps it, fencing this replica out.
             connection.execute(
-                update(_LEASES).where(_LEASES.c.source.in_(excess), _LEASES.c.holder == holder).values(expires_at=now)
+                update(SOURCE_LEASES)
+                .where(SOURCE_LEASES.c.source.in_(excess), SOURCE_LEASES.c.holder == holder)
+                .values(expires_at=now)
             )
         if len(held) < share:
             # Free or expired rows only; one another replica is claiming right now is skipped, not waited for.
             free = connection.execute(
-                select(_LEASES.c.source, _LEASES.c.token)
-                .where(_LEASES.c.source.in_(wanted), _LEASES.c.expires_at <= now)
-                .order_by(_LEASES.c.source)
+                select(SOURCE_LEASES.c.source, SOURCE_LEASES.c.token)
+                .where(SOURCE_LEASES.c.source.in_(wanted), SOURCE_LEASES.c.expires_at <= now)
+                .order_by(SOURCE_LEASES.c.source)
                 .limit(share - len(held))
                 .with_for_update(skip_locked=True)
             ).all()
             for row in free:
                 token = row.token + 1
                 connection.execute(
-                    update(_LEASES)
-                    .where(_LEASES.c.source == row.source)
+                    update(SOURCE_LEASES)
+                    .where(SOURCE_LEASES.c.source == row.source)
                     .values(holder=holder, token=token, expires_at=expires_at)
                 )
                 held[row.source] = token
@@ -149,8 +146,8 @@ def claim_leases(
 def release_leases(engine: Engine, *, holder: str, now: datetime) -> None:
     """Give back every lease of `holder` and its heartbeat (a clean shutdown): others take over at once."""
     with storage_errors(engine, "release source leases"), engine.begin() as connection:
-        connection.execute(update(_LEASES).where(_LEASES.c.holder == holder).values(expires_at=now))
-        connection.execute(delete(_REPLICAS).where(_REPLICAS.c.holder == holder))
+        connection.execute(update(SOURCE_LEASES).where(SOURCE_LEASES.c.holder == holder).values(expires_at=now))
+        connection.execute(delete(REPLICAS).where(REPLICAS.c.holder == holder))
 
 
 def check_fence(connection: Connection, fence: Fence, now: datetime) -> None:
@@ -160,8 +157,8 @@ def check_fence(connection: Connection, fence: Fence, now: datetime) -> None:
     this check and the write; a claimer skips the locked row and takes it on its next round.
     """
     row = connection.execute(
-        select(_LEASES.c.holder, _LEASES.c.token, _LEASES.c.expires_at)
-        .where(_LEASES.c.source == fence.source)
+        select(SOURCE_LEASES.c.holder, SOURCE_LEASES.c.token, SOURCE_LEASES.c.expires_at)
+        .where(SOURCE_LEASES.c.source == fence.source)
         .with_for_update()
     ).first()
     if row is None or row.holder != fence.holder or row.token != fence.token:
@@ -171,9 +168,9 @@ def check_fence(connection: Connection, fence: Fence, now: datetime) -> None:
 
 
 def _heartbeat(connection: Connection, holder: str, now: datetime, ttl: timedelta) -> None:
-    insert = postgresql.insert(_REPLICAS).values(holder=holder, seen_at=now)
+    insert = postgresql.insert(REPLICAS).values(holder=holder, seen_at=now)
     connection.execute(
-        insert.on_conflict_do_update(index_elements=[_REPLICAS.c.holder], set_={"seen_at": insert.excluded.seen_at})
+        insert.on_conflict_do_update(index_elements=[REPLICAS.c.holder], set_={"seen_at": insert.excluded.seen_at})
     )
     # Forget replicas gone for long, so the table stays as small as the fleet.
-    connection.execute(delete(_REPLICAS).where(_REPLICAS.c.seen_at < now - 10 * ttl))
+    connection.execute(delete(REPLICAS).where(REPLICAS.c.seen_at < now - 10 * ttl))

@@ -1,20 +1,25 @@
-"""The tables syncd stores, as SQLAlchemy typed models; Alembic migrations create them."""
+"""The tables syncd stores, as SQLAlchemy Core tables on one MetaData; Alembic migrations create them.
+
+Plain `Table`s, not declarative ORM models: syncd queries with Core only, and importing
+`sqlalchemy.orm` cost the daemon about 6 MB of memory (tests/store/test_no_orm.py keeps it out).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import DateTime, Dialect, Float, Index, Integer, MetaData, String, Text, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Column, Date, DateTime, Dialect, Float, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
-    "BackfillProgressRow",
+    "BACKFILL_PROGRESS",
+    "DAILY_COUNTS",
+    "GOAL_VERSIONS",
+    "METADATA",
+    "SOURCE_COVERAGE",
+    "SOURCE_STATE",
     "Base",
-    "DailyCountRow",
-    "GoalVersionRow",
-    "SourceCoverageRow",
-    "SourceStateRow",
     "UTCDateTime",
 ]
 
@@ -54,86 +59,86 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    """The declarative base whose metadata the migrations are compared against."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# Every table of syncd's schema, wherever it is declared (syncd.store imports each module).
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class DailyCountRow(Base):
-    """How many events of `metric` a `subject` had on one local `day`, as a source reported it."""
+class Base:
+    """The schema as the migrations and tests reach it, `Base.metadata`, the name the ORM models had."""
 
-    __tablename__ = "daily_counts"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
-    subject: Mapped[str] = mapped_column(String(500), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    value: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    metadata: ClassVar[MetaData] = METADATA
 
 
-class SourceStateRow(Base):
-    """Where the last sync of a source stopped and how its recent attempts went."""
+# Columns not in a primary key say `nullable` every time: Core's default is nullable, the ORM's
+# models inferred NOT NULL from each non-Optional type, and the migrations built what they inferred.
 
-    __tablename__ = "source_state"
+# How many events of `metric` a `subject` had on one local `day`, as a source reported it.
+DAILY_COUNTS = Table(
+    "daily_counts",
+    METADATA,
+    Column("source", String(200), primary_key=True),
+    Column("metric", String(200), primary_key=True),
+    Column("subject", String(500), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+# Where the last sync of a source stopped and how its recent attempts went.
+SOURCE_STATE = Table(
+    "source_state",
+    METADATA,
+    Column("source", String(200), primary_key=True),
     # The end instant of the last window fully read; null until a first success.
-    cursor_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    Column("cursor_end", UTCDateTime, nullable=True),
     # JSON text of the connector's own str -> str cursor.
-    connector_state: Mapped[str] = mapped_column(Text)
-    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    Column("connector_state", Text, nullable=False),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False),
+)
 
-
-class GoalVersionRow(Base):
-    """One version of a goal's definition and the span of time it was in force.
-
-    A goal is renegotiated by editing the configuration; each load that finds a changed
-    definition closes the open version and opens a new one, so `status --as-of` can use the
-    goal as it stood then.
-    """
-
-    __tablename__ = "goal_versions"
-    # One open version per goal, even when two replicas record the same configuration at once.
-    __table_args__ = (
-        Index(
-            "uq_goal_versions_open",
-            "goal_key",
-            unique=True,
-            postgresql_where=text("effective_to IS NULL"),
-            sqlite_where=text("effective_to IS NULL"),
-        ),
-    )
-
-    goal_key: Mapped[str] = mapped_column(String(700), primary_key=True)
-    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+# One version of a goal's definition and the span of time it was in force.
+#
+# A goal is renegotiated by editing the configuration; each load that finds a changed
+# definition closes the open version and opens a new one, so `status --as-of` can use the
+# goal as it stood then.
+GOAL_VERSIONS = Table(
+    "goal_versions",
+    METADATA,
+    Column("goal_key", String(700), primary_key=True),
+    Column("effective_from", UTCDateTime, primary_key=True),
     # Null while this version is the one in force.
-    effective_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    target: Mapped[float] = mapped_column(Float)
+    Column("effective_to", UTCDateTime, nullable=True),
+    Column("target", Float, nullable=False),
     # JSON text of the whole definition (target, committed, stretch, pacing, tolerance, ...).
-    definition: Mapped[str] = mapped_column(Text)
+    Column("definition", Text, nullable=False),
+    # One open version per goal, even when two replicas record the same configuration at once.
+    Index(
+        "uq_goal_versions_open",
+        "goal_key",
+        unique=True,
+        postgresql_where=text("effective_to IS NULL"),
+        sqlite_where=text("effective_to IS NULL"),
+    ),
+)
 
-
-class BackfillProgressRow(Base):
-    """How far a backfill from `since` has stored its chunks, so an interrupted one resumes there."""
-
-    __tablename__ = "backfill_progress"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    since: Mapped[date] = mapped_column(primary_key=True)
+# How far a backfill from `since` has stored its chunks, so an interrupted one resumes there.
+BACKFILL_PROGRESS = Table(
+    "backfill_progress",
+    METADATA,
+    Column("source", String(200), primary_key=True),
+    Column("since", Date, primary_key=True),
     # The last local day whose chunk is stored.
-    done_through: Mapped[date] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    Column("done_through", Date, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
-
-class SourceCoverageRow(Base):
-    """The first local day from which a source's counts are stored without a gap up to its cursor."""
-
-    __tablename__ = "source_coverage"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    covered_from: Mapped[date] = mapped_column()
+# The first local day from which a source's counts are stored without a gap up to its cursor.
+SOURCE_COVERAGE = Table(
+    "source_coverage",
+    METADATA,
+    Column("source", String(200), primary_key=True),
+    Column("covered_from", Date, nullable=False),
+)

@@ -11,22 +11,18 @@ from datetime import date, datetime
 from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.sql.schema import Table
 
 from syncd.store.changes import DaySpan, note_changes, spans_of
 from syncd.store.count_writes import upsert_counts
 from syncd.store.database import begin_durable, storage_errors
 from syncd.store.dialect import dialect_insert
-from syncd.store.models import DailyCountRow, SourceStateRow
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.models import DAILY_COUNTS, SOURCE_STATE
+from syncd.store.push_models import PUSH_RECEIPTS
 
 __all__ = ["PushMode", "PushOutcome", "PushedCount", "apply_pushed_counts", "load_pushed_value"]
 
 PushMode = Literal["set", "add"]
 
-_COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
-_RECEIPTS: Table = PushReceiptRow.__table__  # type: ignore[assignment]
-_STATES: Table = SourceStateRow.__table__  # type: ignore[assignment]
 
 # Rows per multi-row INSERT: 7 columns x 500 stays far below SQLite's 32,766 bound parameters.
 _CHUNK = 500
@@ -101,7 +97,7 @@ def apply_pushed_counts(engine: Engine, *, source: str, counts: Sequence[PushedC
 
 def _mark_accepted(connection: Connection, source: str, at: datetime) -> None:
     """Record an accepted push as the source's last success (never moved back by an older one)."""
-    insert = dialect_insert(connection, _STATES)
+    insert = dialect_insert(connection, SOURCE_STATE)
     statement = insert.values(
         source=source,
         cursor_end=None,
@@ -111,25 +107,26 @@ def _mark_accepted(connection: Connection, source: str, at: datetime) -> None:
         last_error=None,
         consecutive_failures=0,
     ).on_conflict_do_update(
-        index_elements=[_STATES.c.source],
+        index_elements=[SOURCE_STATE.c.source],
         set_={
             "last_success_at": insert.excluded.last_success_at,
             "last_attempt_at": insert.excluded.last_attempt_at,
             "last_error": None,
             "consecutive_failures": 0,
         },
-        where=(_STATES.c.last_success_at.is_(None)) | (_STATES.c.last_success_at < insert.excluded.last_success_at),
+        where=(SOURCE_STATE.c.last_success_at.is_(None))
+        | (SOURCE_STATE.c.last_success_at < insert.excluded.last_success_at),
     )
     connection.execute(statement)
 
 
 def load_pushed_value(engine: Engine, *, source: str, metric: str, subject: str, day: date) -> float | None:
     """Return the stored count of one (source, metric, subject, day), or None when there is none."""
-    statement = select(_COUNTS.c.value).where(
-        _COUNTS.c.source == source,
-        _COUNTS.c.metric == metric,
-        _COUNTS.c.subject == subject,
-        _COUNTS.c.day == day,
+    statement = select(DAILY_COUNTS.c.value).where(
+        DAILY_COUNTS.c.source == source,
+        DAILY_COUNTS.c.metric == metric,
+        DAILY_COUNTS.c.subject == subject,
+        DAILY_COUNTS.c.day == day,
     )
     with storage_errors(engine, f"read a count of {source}"), engine.connect() as connection:
         value = connection.execute(statement).scalar_one_or_none()
@@ -157,10 +154,10 @@ def _claim_keys(connection: Connection, source: str, counts: Sequence[PushedCoun
     claimed: set[str] = set()
     for start in range(0, len(rows), _CHUNK):
         statement = (
-            dialect_insert(connection, _RECEIPTS)
+            dialect_insert(connection, PUSH_RECEIPTS)
             .values(rows[start : start + _CHUNK])
-            .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.source, _RECEIPTS.c.key])
-            .returning(_RECEIPTS.c.key)
+            .on_conflict_do_nothing(index_elements=[PUSH_RECEIPTS.c.source, PUSH_RECEIPTS.c.key])
+            .returning(PUSH_RECEIPTS.c.key)
         )
         claimed.update(connection.execute(statement).scalars())
     return claimed
@@ -185,10 +182,10 @@ def _fold(applied: Sequence[PushedCount]) -> tuple[dict[_CountKey, float], dict[
 def _upsert_adds(connection: Connection, source: str, values: dict[_CountKey, float], at: datetime) -> None:
     if not values:
         return
-    insert = dialect_insert(connection, _COUNTS)
+    insert = dialect_insert(connection, DAILY_COUNTS)
     statement = insert.on_conflict_do_update(
-        index_elements=[_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day],
-        set_={"value": _COUNTS.c.value + insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        index_elements=[DAILY_COUNTS.c.source, DAILY_COUNTS.c.metric, DAILY_COUNTS.c.subject, DAILY_COUNTS.c.day],
+        set_={"value": DAILY_COUNTS.c.value + insert.excluded.value, "updated_at": insert.excluded.updated_at},
     )
     rows = [
         {"source": source, "metric": metric, "subject": subject, "day": day, "value": value, "updated_at": at}

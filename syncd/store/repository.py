@@ -11,7 +11,6 @@ from functools import cache
 
 from sqlalchemy import Connection, Engine, String, and_, bindparam, case, select, tuple_, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.schema import Table
 
 from connectors.base import DailyCount
 from syncd.engine.day_values import DayValues, DayValuesBuilder
@@ -23,7 +22,7 @@ from syncd.store.database import storage_errors
 from syncd.store.dialect import dialect_insert, insert_for
 from syncd.store.held_reads import SuspectDay, hold_lowered_reads
 from syncd.store.leases import Fence, check_fence
-from syncd.store.models import DailyCountRow, SourceStateRow
+from syncd.store.models import DAILY_COUNTS, SOURCE_STATE
 
 __all__ = [
     "SourceState",
@@ -33,8 +32,6 @@ __all__ = [
     "save_sync",
 ]
 
-_COUNTS: Table = DailyCountRow.__table__  # type: ignore[assignment]
-_STATES: Table = SourceStateRow.__table__  # type: ignore[assignment]
 
 _CountKey = CountKey  # (metric, subject, day) within one source
 
@@ -129,7 +126,7 @@ def record_failure(engine: Engine, *, source: str, error: str, at: datetime, fen
     With a `fence`, a replica that lost the source's lease records nothing (LeaseLost).
     """
     _require_aware(at=at)
-    insert = dialect_insert(engine, _STATES)
+    insert = dialect_insert(engine, SOURCE_STATE)
     statement = insert.values(
         source=source,
         cursor_end=None,
@@ -139,11 +136,11 @@ def record_failure(engine: Engine, *, source: str, error: str, at: datetime, fen
         last_error=error,
         consecutive_failures=1,
     ).on_conflict_do_update(
-        index_elements=[_STATES.c.source],
+        index_elements=[SOURCE_STATE.c.source],
         set_={
             "last_attempt_at": insert.excluded.last_attempt_at,
             "last_error": insert.excluded.last_error,
-            "consecutive_failures": _STATES.c.consecutive_failures + 1,
+            "consecutive_failures": SOURCE_STATE.c.consecutive_failures + 1,
         },
     )
     with storage_errors(engine, f"record the failure of {source}"), engine.begin() as connection:
@@ -160,7 +157,7 @@ def load_source_states(engine: Engine, only: Sequence[str] | None = None) -> dic
     """
     with storage_errors(engine, "load source states"), engine.connect() as connection:
         if only is None:
-            rows = connection.execute(select(_STATES)).all()
+            rows = connection.execute(select(SOURCE_STATE)).all()
         else:
             rows = connection.execute(_STATES_OF, {"only": list(only)}).all()
     return {
@@ -193,11 +190,13 @@ def load_daily_counts(
         return result
     # The day as the driver gives it: SQLite's text is parsed once per distinct day below, not by
     # the Date type once per row (the largest part of re-reading 100,000 counts).
-    raw_day = type_coerce(_COUNTS.c.day, String)
-    statement = select(_COUNTS.c.source, _COUNTS.c.metric, _COUNTS.c.subject, raw_day, _COUNTS.c.value).where(
-        tuple_(_COUNTS.c.source, _COUNTS.c.metric).in_(list(result)),
-        _COUNTS.c.day >= first_day,
-        _COUNTS.c.day <= last_day,
+    raw_day = type_coerce(DAILY_COUNTS.c.day, String)
+    statement = select(
+        DAILY_COUNTS.c.source, DAILY_COUNTS.c.metric, DAILY_COUNTS.c.subject, raw_day, DAILY_COUNTS.c.value
+    ).where(
+        tuple_(DAILY_COUNTS.c.source, DAILY_COUNTS.c.metric).in_(list(result)),
+        DAILY_COUNTS.c.day >= first_day,
+        DAILY_COUNTS.c.day <= last_day,
     )
     # Read in batches into 16 bytes a count (DayValuesBuilder), never a dict entry, a date and a float
     # per count: at 10,000 goals and a quarter of counts those (and all the rows fetched at once)
@@ -268,11 +267,11 @@ def _existing_values(
 
 
 # Built once, run with parameters: building a statement per sync cost more than running it.
-_EXISTING = select(_COUNTS.c.metric, _COUNTS.c.subject, _COUNTS.c.day, _COUNTS.c.value).where(
-    _COUNTS.c.source == bindparam("source"),
-    _COUNTS.c.metric.in_(bindparam("metrics", expanding=True)),
-    _COUNTS.c.day >= bindparam("first"),
-    _COUNTS.c.day <= bindparam("last"),
+_EXISTING = select(DAILY_COUNTS.c.metric, DAILY_COUNTS.c.subject, DAILY_COUNTS.c.day, DAILY_COUNTS.c.value).where(
+    DAILY_COUNTS.c.source == bindparam("source"),
+    DAILY_COUNTS.c.metric.in_(bindparam("metrics", expanding=True)),
+    DAILY_COUNTS.c.day >= bindparam("first"),
+    DAILY_COUNTS.c.day <= bindparam("last"),
 )
 
 
@@ -284,19 +283,19 @@ def _success_upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     cursor is newer: a window older than it (a backfill's chunk) must not move them back. Decided in
     the statement, so a sync committing between our read and this write is never undone.
     """
-    insert = insert_for(dialect, _STATES)
+    insert = insert_for(dialect, SOURCE_STATE)
     set_: dict[str, object] = {
         name: insert.excluded[name]
         for name in ("last_success_at", "last_attempt_at", "last_error", "consecutive_failures")
     }
-    older = and_(_STATES.c.cursor_end.is_not(None), _STATES.c.cursor_end > insert.excluded.cursor_end)
+    older = and_(SOURCE_STATE.c.cursor_end.is_not(None), SOURCE_STATE.c.cursor_end > insert.excluded.cursor_end)
     for name in ("cursor_end", "connector_state"):
-        set_[name] = case((older, _STATES.c[name]), else_=insert.excluded[name])
-    return insert.on_conflict_do_update(index_elements=[_STATES.c.source], set_=set_)
+        set_[name] = case((older, SOURCE_STATE.c[name]), else_=insert.excluded[name])
+    return insert.on_conflict_do_update(index_elements=[SOURCE_STATE.c.source], set_=set_)
 
 
 # A sync reads its own source's row: one statement, built once.
-_STATES_OF = select(_STATES).where(_STATES.c.source.in_(bindparam("only", expanding=True)))
+_STATES_OF = select(SOURCE_STATE).where(SOURCE_STATE.c.source.in_(bindparam("only", expanding=True)))
 
 
 def _parse_connector_state(source: str, text: str) -> dict[str, str]:

@@ -19,21 +19,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, or_, select, tuple_
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, or_, select, tuple_
 
 from syncd.store.database import storage_errors
-from syncd.store.models import GoalVersionRow
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.models import GOAL_VERSIONS
+from syncd.store.push_models import PUSH_RECEIPTS
 
 __all__ = ["BATCH_ROWS", "VersionBatch", "VersionCursor", "prune_goal_versions", "prune_push_receipts"]
 
 # Rows per transaction: a few milliseconds of a write lock on SQLite, far below a sync's patience.
 BATCH_ROWS = 1_000
 
-_RECEIPTS = cast(Table, PushReceiptRow.__table__)
-_VERSIONS = cast(Table, GoalVersionRow.__table__)
 
 VersionCursor = tuple[str, datetime]  # the last (goal_key, effective_from) a batch looked at
 
@@ -46,9 +43,9 @@ def prune_push_receipts(engine: Engine, *, older_than: datetime, limit: int = BA
     """
     _check_aware(older_than)
     oldest = (
-        select(_RECEIPTS.c.source, _RECEIPTS.c.key)
-        .where(_RECEIPTS.c.applied_at < older_than)
-        .order_by(_RECEIPTS.c.applied_at)
+        select(PUSH_RECEIPTS.c.source, PUSH_RECEIPTS.c.key)
+        .where(PUSH_RECEIPTS.c.applied_at < older_than)
+        .order_by(PUSH_RECEIPTS.c.applied_at)
         .limit(limit)
     )
     with storage_errors(engine, "prune push receipts"), engine.begin() as connection:
@@ -56,7 +53,9 @@ def prune_push_receipts(engine: Engine, *, older_than: datetime, limit: int = BA
             oldest = oldest.with_for_update(skip_locked=True)
         # One statement (row values IN a subquery, on both databases): no round trip per row.
         deleted = connection.execute(
-            delete(_RECEIPTS).where(tuple_(_RECEIPTS.c.source, _RECEIPTS.c.key).in_(oldest.scalar_subquery()))
+            delete(PUSH_RECEIPTS).where(
+                tuple_(PUSH_RECEIPTS.c.source, PUSH_RECEIPTS.c.key).in_(oldest.scalar_subquery())
+            )
         ).rowcount
     return int(deleted)
 
@@ -85,7 +84,7 @@ def prune_goal_versions(
     Rows are visited in primary-key order, so kept rows are not looked at again in this round.
     """
     _check_aware(older_than)
-    columns = _VERSIONS.c
+    columns = GOAL_VERSIONS.c
     candidates = (
         select(columns.goal_key, columns.effective_from, columns.effective_to)
         .where(columns.effective_to.is_not(None), columns.effective_to < older_than)
@@ -113,12 +112,12 @@ def prune_goal_versions(
 
 def _delete_versions(connection: Connection, doomed: list[tuple[str, datetime]]) -> int:
     """Delete these replaced versions; on PostgreSQL lock only them, passing over any another pruner holds."""
-    columns = _VERSIONS.c
+    columns = GOAL_VERSIONS.c
     if connection.dialect.name != "postgresql":
         # SQLite: the write transaction holds the whole file, so there is nothing finer to lock.
         return int(
             connection.execute(
-                delete(_VERSIONS).where(
+                delete(GOAL_VERSIONS).where(
                     columns.goal_key == bindparam("k"),
                     columns.effective_from == bindparam("f"),
                     columns.effective_to.is_not(None),  # never the version in force, whatever happened meanwhile
@@ -132,7 +131,7 @@ def _delete_versions(connection: Connection, doomed: list[tuple[str, datetime]])
         .where(key.in_(doomed), columns.effective_to.is_not(None))
         .with_for_update(skip_locked=True)
     )
-    return int(connection.execute(delete(_VERSIONS).where(key.in_(locked.scalar_subquery()))).rowcount)
+    return int(connection.execute(delete(GOAL_VERSIONS).where(key.in_(locked.scalar_subquery()))).rowcount)
 
 
 def _check_aware(instant: datetime) -> None:

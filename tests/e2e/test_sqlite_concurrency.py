@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import create_engine, select
 
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 from tests.processes import SYNCD
 
 SOURCES = [f"s{n:02d}" for n in range(1, 21)]
@@ -115,9 +115,11 @@ def test_twenty_sources_a_record_and_a_backfill_share_one_sqlite_file(count_api:
         assert "locked" not in outputs[name]
 
     engine = create_engine(f"sqlite:///{database}")
-    row = DailyCountRow
+    columns = DAILY_COUNTS.c
     with engine.connect() as connection:
-        rows = connection.execute(select(row.source, row.metric, row.subject, row.day, row.value)).all()
+        rows = connection.execute(
+            select(columns.source, columns.metric, columns.subject, columns.day, columns.value)
+        ).all()
     engine.dispose()
     stored = {(r.source, r.subject, r.day): r.value for r in rows}
     expected_pulled = {

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from syncd.sandbox.server import DEMO_KIT_API_KEY, DEMO_LEMLIST_API_KEY
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 from tests.faults.fault_proxy import TcpProxy
 from tests.faults.rig import ALICE_EMAILS, start_daemon
 from tests.processes import SYNCD, Process
@@ -37,7 +37,7 @@ def stored(url: str) -> dict[tuple[str, str, date], float]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                select(DailyCountRow.metric, DailyCountRow.subject, DailyCountRow.day, DailyCountRow.value)
+                select(DAILY_COUNTS.c.metric, DAILY_COUNTS.c.subject, DAILY_COUNTS.c.day, DAILY_COUNTS.c.value)
             ).all()
     except Exception:  # before the first migration there is no table yet
         return {}

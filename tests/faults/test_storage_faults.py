@@ -15,7 +15,7 @@ from syncd.sandbox.activity import ExplicitActivity, make_lemlist_activity
 from syncd.sandbox.server import Sandbox
 from syncd.serve.web import build_app
 from syncd.store import create_engine_for, upgrade
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 from tests.fakes import FakeClock, make_config
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -75,7 +75,7 @@ async def test_readyz_is_false_while_writes_fail_with_disk_full(tmp_path: Path) 
         assert synced.ok, synced.error
         assert (await client.get("/readyz")).status == 200
         with engine.connect() as connection:
-            assert connection.execute(select(func.count()).select_from(DailyCountRow)).scalar_one() == SENDERS
+            assert connection.execute(select(func.count()).select_from(DAILY_COUNTS)).scalar_one() == SENDERS
     finally:
         await client.close()
         await daemon.connectors.aclose()

@@ -20,7 +20,7 @@ from syncd.run.source_stats import SourceStats
 from syncd.run.sync import ConnectorPool, SyncOutcome, sync_source
 from syncd.sandbox.server import Sandbox
 from syncd.store import create_engine_for, upgrade
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 from tests.fakes import FakeClock, make_config
 from tests.faults.fault_proxy import FAULTS, FaultProxy
 
@@ -76,9 +76,9 @@ class Rig:
         )
 
     def stored(self) -> dict[tuple[str, str, date], float]:
-        row = DailyCountRow
+        columns = DAILY_COUNTS.c
         with self.engine.connect() as connection:
-            rows = connection.execute(select(row.metric, row.subject, row.day, row.value)).all()
+            rows = connection.execute(select(columns.metric, columns.subject, columns.day, columns.value)).all()
         return {(r.metric, r.subject, r.day): r.value for r in rows}
 
 

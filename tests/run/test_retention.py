@@ -20,8 +20,8 @@ from syncd.run.retention import BATCH_PAUSE_SECONDS, EVERY_SECONDS, FIRST_RUN_SE
 from syncd.serve.exposition import build_registry
 from syncd.store import load_daily_counts, save_sync
 from syncd.store.goal_history import goal_key
-from syncd.store.models import GoalVersionRow
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.models import GOAL_VERSIONS
+from syncd.store.push_models import PUSH_RECEIPTS
 from tests.fakes import FakeClock, make_config
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -65,13 +65,13 @@ def seed_receipts(engine: Engine, count: int, applied_at: datetime, prefix: str)
         for i in range(count)
     ]
     with engine.begin() as connection:
-        connection.execute(insert(PushReceiptRow), rows)
+        connection.execute(insert(PUSH_RECEIPTS), rows)
 
 
 def seed_versions(engine: Engine, rows: list[tuple[str, float, float | None]]) -> None:
     with engine.begin() as connection:
         connection.execute(
-            insert(GoalVersionRow),
+            insert(GOAL_VERSIONS),
             [
                 {
                     "goal_key": key,
@@ -87,12 +87,12 @@ def seed_versions(engine: Engine, rows: list[tuple[str, float, float | None]]) -
 
 def receipt_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(PushReceiptRow)).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(PUSH_RECEIPTS)).scalar_one())
 
 
 def version_starts(engine: Engine) -> set[tuple[str, datetime]]:
     with engine.connect() as connection:
-        return {(r.goal_key, r.effective_from) for r in connection.execute(select(GoalVersionRow))}
+        return {(r.goal_key, r.effective_from) for r in connection.execute(select(GOAL_VERSIONS))}
 
 
 class Pauses:

@@ -13,7 +13,7 @@ from connectors.base import DailyCount
 from syncd.errors import StorageDataError
 from syncd.store import count_writes, load_daily_counts, save_sync
 from syncd.store.count_writes import CountKey, delete_counts, upsert_counts
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 
 # Whole seconds and a non-UTC offset: SQLAlchemy writes "12:00:05.000000" in UTC, sqlite3's own adapter
 # would write "12:00:05" and keep the offset.
@@ -59,7 +59,7 @@ def test_rows_are_stored_as_sqlalchemys_own_insert_stores_them(engine: Engine, w
     incoming = counts(3, 4)
     with engine.begin() as connection:
         connection.execute(
-            insert(DailyCountRow.__table__),
+            insert(DAILY_COUNTS),
             [
                 {"source": "core", "metric": m, "subject": s, "day": d, "value": v, "updated_at": T0}
                 for (m, s, d), v in incoming.items()
@@ -142,7 +142,7 @@ def test_a_nul_refused_inside_copy_is_a_data_error_and_stores_nothing(engine: En
 
 
 def _typed_rows(engine: Engine) -> list[Any]:
-    table = DailyCountRow.__table__
+    table = DAILY_COUNTS
     with engine.connect() as connection:
         return list(connection.execute(table.select().where(table.c.source == "lemlist")))
 

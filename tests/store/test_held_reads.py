@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from connectors.base import DailyCount
 from syncd.store import save_sync
-from syncd.store.held_reads import HeldReadRow, SuspectDay
+from syncd.store.held_reads import HELD_READS, SuspectDay
 from tests.store.test_repository import values
 
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def stored(engine: Engine) -> dict[date, float]:
 
 def held_rows(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(HeldReadRow)).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(HELD_READS)).scalar_one())
 
 
 def test_an_empty_read_is_held_and_a_good_read_clears_it(engine: Engine) -> None:

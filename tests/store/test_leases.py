@@ -15,7 +15,7 @@ from syncd.errors import LeaseLost, StorageError
 from syncd.store import create_engine_for, database, load_daily_counts, load_source_states, record_failure, save_sync
 from syncd.store.goal_repository import load_goal_versions, record_goal_versions
 from syncd.store.leases import Fence, check_fence, claim_leases, release_leases
-from syncd.store.models import GoalVersionRow
+from syncd.store.models import GOAL_VERSIONS
 from tests.faults.fault_proxy import TcpProxy
 from tests.processes import wait_until
 
@@ -162,6 +162,6 @@ def test_replicas_recording_the_same_goals_at_once_open_one_version_each(pg_engi
     assert len(load_goal_versions(pg_engine)) == 50
     with pg_engine.connect() as connection:
         open_versions = connection.execute(
-            select(func.count()).select_from(GoalVersionRow).where(GoalVersionRow.effective_to.is_(None))
+            select(func.count()).select_from(GOAL_VERSIONS).where(GOAL_VERSIONS.c.effective_to.is_(None))
         ).scalar_one()
     assert open_versions == 50

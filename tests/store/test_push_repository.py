@@ -11,7 +11,7 @@ from sqlalchemy import Engine, inspect, select
 from connectors.base import DailyCount
 from syncd.store import load_daily_counts, save_sync, upgrade
 from syncd.store.database import alembic_config
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.push_models import PUSH_RECEIPTS
 from syncd.store.push_repository import PushedCount, apply_pushed_counts, load_pushed_value
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_a_receipt_records_what_its_key_added(engine: Engine) -> None:
     apply_pushed_counts(engine, source="calls", counts=[add(2, "k1", subject="bob", day=D2)], at=T0)
 
     with engine.connect() as connection:
-        rows = connection.execute(select(PushReceiptRow.__table__)).all()
+        rows = connection.execute(select(PUSH_RECEIPTS)).all()
 
     assert [(r.source, r.key, r.metric, r.subject, r.day, r.value, r.applied_at) for r in rows] == [
         ("calls", "k1", "calls_held", "bob", D2, 2.0, T0)

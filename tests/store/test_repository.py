@@ -19,7 +19,7 @@ from syncd.store import (
     record_failure,
     save_sync,
 )
-from syncd.store.models import DailyCountRow
+from syncd.store.models import DAILY_COUNTS
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 T1 = datetime(2026, 3, 10, 12, 15, tzinfo=UTC)
@@ -55,10 +55,10 @@ def save(
 
 
 def all_rows(engine: Engine) -> list[tuple[str, str, str, date, float, datetime]]:
-    row = DailyCountRow
-    statement = select(row.source, row.metric, row.subject, row.day, row.value, row.updated_at).order_by(
-        row.source, row.metric, row.subject, row.day
-    )
+    columns = DAILY_COUNTS.c
+    statement = select(
+        columns.source, columns.metric, columns.subject, columns.day, columns.value, columns.updated_at
+    ).order_by(columns.source, columns.metric, columns.subject, columns.day)
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
     return [(r.source, r.metric, r.subject, r.day, r.value, r.updated_at) for r in rows]

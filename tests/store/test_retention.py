@@ -12,8 +12,8 @@ from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from syncd.store import load_daily_counts
-from syncd.store.models import GoalVersionRow
-from syncd.store.push_models import PushReceiptRow
+from syncd.store.models import GOAL_VERSIONS
+from syncd.store.push_models import PUSH_RECEIPTS
 from syncd.store.push_repository import PushedCount, apply_pushed_counts
 from syncd.store.retention import prune_goal_versions, prune_push_receipts
 
@@ -44,17 +44,17 @@ def seed_receipts(engine: Engine, count: int, applied_at: datetime, prefix: str 
         for i in range(count)
     ]
     with engine.begin() as connection:
-        connection.execute(insert(PushReceiptRow), rows)
+        connection.execute(insert(PUSH_RECEIPTS), rows)
 
 
 def receipt_keys(engine: Engine) -> set[str]:
     with engine.connect() as connection:
-        return set(connection.execute(select(PushReceiptRow.key)).scalars())
+        return set(connection.execute(select(PUSH_RECEIPTS.c.key)).scalars())
 
 
 def receipt_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(PushReceiptRow)).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(PUSH_RECEIPTS)).scalar_one())
 
 
 def calls(engine: Engine) -> dict[date, float]:
@@ -153,12 +153,12 @@ def version(key: str, start_days_ago: float, end_days_ago: float | None) -> dict
 
 def seed_versions(engine: Engine, rows: list[dict[str, object]]) -> None:
     with engine.begin() as connection:
-        connection.execute(insert(GoalVersionRow), rows)
+        connection.execute(insert(GOAL_VERSIONS), rows)
 
 
 def versions(engine: Engine) -> set[tuple[str, datetime]]:
     with engine.connect() as connection:
-        return {(r.goal_key, r.effective_from) for r in connection.execute(select(GoalVersionRow))}
+        return {(r.goal_key, r.effective_from) for r in connection.execute(select(GOAL_VERSIONS))}
 
 
 def test_replaced_versions_go_after_their_age_and_the_one_in_force_stays(engine: Engine) -> None:
@@ -252,15 +252,15 @@ def lock_now(engine: Engine, key: str, start: datetime) -> str:
     with engine.begin() as connection:
         try:
             connection.execute(
-                select(GoalVersionRow.goal_key)
-                .where(GoalVersionRow.goal_key == key, GoalVersionRow.effective_from == start)
+                select(GOAL_VERSIONS.c.goal_key)
+                .where(GOAL_VERSIONS.c.goal_key == key, GOAL_VERSIONS.c.effective_from == start)
                 .with_for_update(nowait=True)
             )
         except OperationalError:
             return "blocked"  # lock_not_available: the writer would have waited for the batch
         connection.execute(
-            update(GoalVersionRow)
-            .where(GoalVersionRow.goal_key == key, GoalVersionRow.effective_from == start)
+            update(GOAL_VERSIONS)
+            .where(GOAL_VERSIONS.c.goal_key == key, GOAL_VERSIONS.c.effective_from == start)
             .values(definition='{"note": "edited"}')
         )
         return "updated"

@@ -43,6 +43,7 @@ from syncd.run.checkin_record import (
     stored_checkin_results,
 )
 from syncd.run.leases import LeaseKeeper, adopt_stored_states, foreign_sources
+from syncd.run.malloc_arenas import release_free_memory
 from syncd.run.push_health import apply_push_states, new_stats, refresh_interval
 from syncd.run.refresh import Refresher
 from syncd.run.reload import ReloadPlan, keep_running_values, load_web_config_of, plan_reload
@@ -420,6 +421,8 @@ class Daemon:
         async with self._evaluate_lock:
             self.checkin_results = stored
             self.holder.swap(replace(self.holder.current, checkins=stored))
+        # A judging of every goal frees as much as it keeps (the last results, the read-back rows).
+        await asyncio.to_thread(release_free_memory)
 
     async def sync_once(self, source: Source) -> SyncOutcome:
         """Sync one source and re-evaluate what its counts feed."""

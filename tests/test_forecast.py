@@ -15,6 +15,7 @@ from syncd.engine.forecast import (
     PRIOR_COUNTS,
     RateEstimate,
     daily_history,
+    estimate_from_blocks,
     estimate_rate,
     hit_probability,
     negative_binomial_survival,
@@ -267,6 +268,72 @@ def test_probability_never_increases_as_target_grows(
     low, high = sorted(targets)
     common = {"value": value, "remaining_weight": remaining_weight, "history": history, "planned_rate": planned_rate}
     assert hit_probability(target=low, **common) >= hit_probability(target=high, **common)  # type: ignore[arg-type]
+
+
+def _numpy_estimate(counts: list[float], weights: list[float], planned_rate: float) -> RateEstimate:
+    """estimate_from_blocks as it was with numpy arrays (before syncd dropped numpy), for comparison."""
+    import numpy as np
+
+    array_counts, array_weights = np.array(counts, dtype=np.float64), np.array(weights, dtype=np.float64)
+    total_count, total_weight = math.fsum(counts), math.fsum(weights)
+    pearson, degrees = 0.0, 0
+    if total_count > 0.0 and array_counts.size >= 2:
+        expected = total_count / total_weight * array_weights
+        deviation = array_counts - expected
+        with np.errstate(all="ignore"):
+            pearson = math.fsum((deviation * deviation / expected).tolist())
+        degrees = array_counts.size - 1
+    dispersion = max(1.0, (pearson + 4.0 * DISPERSION_PRIOR) / (degrees + 4.0))
+    prior_counts = dispersion * PRIOR_COUNTS if planned_rate > 0.0 else 0.0
+    prior_weight = dispersion * (PRIOR_COUNTS - 1.0 / 3.0) / planned_rate if planned_rate > 0.0 else 0.0
+    evidence = prior_weight + total_weight
+    rate = (prior_counts + total_count) / evidence if evidence > 0.0 else 0.0
+    return RateEstimate(rate=rate, dispersion=dispersion, weight=evidence)
+
+
+blocks = st.lists(
+    st.tuples(
+        st.one_of(st.integers(min_value=0, max_value=500).map(float), st.floats(min_value=0, max_value=1e6)),
+        st.floats(min_value=1e-3, max_value=10.0),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300)
+@given(history=blocks, planned_rate=st.one_of(st.just(0.0), rates))
+def test_the_estimate_is_numpys_elementwise_arithmetic_to_the_bit(
+    history: list[tuple[float, float]], planned_rate: float
+) -> None:
+    counts, weights = [count for count, _ in history], [weight for _, weight in history]
+    got = estimate_from_blocks(counts, weights, total_weight=math.fsum(weights), planned_rate=planned_rate)
+    want = _numpy_estimate(counts, weights, planned_rate)
+    assert (got.rate.hex(), got.dispersion.hex(), got.weight.hex()) == (
+        want.rate.hex(),
+        want.dispersion.hex(),
+        want.weight.hex(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "weights", "dispersion"),
+    [
+        ([1.0, 0.0], [1e-300, 1e300], math.inf),  # rate 1e-300 × 1e-300 rounds to 0: 1 / 0 is inf
+        ([5e-324, 0.0, 0.0], [1.0, 1.0, 1.0], 1.0),  # 0 / 0 is NaN, and max(1.0, NaN) is 1.0
+    ],
+)
+def test_an_expected_count_that_underflows_to_zero_divides_as_ieee_does(
+    counts: list[float], weights: list[float], dispersion: float
+) -> None:
+    # Python's float division raises where array arithmetic gives inf or NaN.
+    got = estimate_from_blocks(counts, weights, total_weight=math.fsum(weights), planned_rate=1.0)
+    want = _numpy_estimate(counts, weights, 1.0)
+    assert (got.rate.hex(), got.dispersion.hex(), got.weight.hex()) == (
+        want.rate.hex(),
+        want.dispersion.hex(),
+        want.weight.hex(),
+    )
+    assert got.dispersion == dispersion
 
 
 # --- the calibration benchmark ------------------------------------------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import random
 from datetime import date, timedelta
+from itertools import pairwise
 
-import numpy as np
 import pytest
 
-from syncd.engine.series import DaySeries
+from syncd.engine.day_values import DayValues
+from syncd.engine.series import DayEdges, DaySeries
 
 START = date(2026, 1, 1)
 
@@ -33,9 +34,9 @@ def test_sums_over_any_days_equal_fsum(seed: int) -> None:
         running = series.running(first, last)
         assert len(running) == max(0, (last - first).days + 1)
         assert tuple(running[-1:]) == ((want,) if last >= first else ())
-    starts = np.array([START.toordinal() - 5, START.toordinal() + 10, START.toordinal() + 150], dtype=np.int64)
-    stops = np.array([START.toordinal() + 10, START.toordinal() + 150, START.toordinal() + 400], dtype=np.int64)
-    got = series.runs(starts, stops).tolist()
+    starts = [START.toordinal() - 5, START.toordinal() + 10, START.toordinal() + 150]
+    stops = [START.toordinal() + 10, START.toordinal() + 150, START.toordinal() + 400]
+    got = series.runs(starts, stops)
     spans = [
         (START - timedelta(days=5), START + timedelta(days=9)),
         (START + timedelta(days=10), START + timedelta(days=149)),
@@ -43,9 +44,28 @@ def test_sums_over_any_days_equal_fsum(seed: int) -> None:
     spans.append((START + timedelta(days=150), START + timedelta(days=399)))
     assert got == [math.fsum(c for d, c in daily.items() if a <= d <= b) for a, b in spans]
     # The same runs back to back, as edges: the same sums, and their total is their fsum.
-    sums, total = series.blocks(np.array([*starts.tolist(), stops.tolist()[-1]], dtype=np.int64))
-    assert (sums.tolist(), total) == (got, math.fsum(got))
-    assert (series.blocks(np.array([], dtype=np.int64))[0].size, series.blocks(starts[:1])[1]) == (0, 0.0)
+    sums, total = series.blocks(DayEdges([*starts, stops[-1]]))
+    assert (sums, total) == (got, math.fsum(got))
+    assert series.blocks(DayEdges([])) == series.blocks(DayEdges(starts[:1])) == ([], 0.0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_blocks_before_after_and_across_the_stored_days_equal_fsum(seed: int) -> None:
+    rng = random.Random(seed)
+    daily = _random_daily(rng)
+    series = DaySeries(daily)
+    first = START.toordinal() + rng.randrange(-30, 230)
+    edges = [first, *sorted(first + rng.randrange(0, 150) for _ in range(rng.randrange(1, 12)))]
+    sums, total = series.blocks(DayEdges(edges))
+    days = [date.fromordinal(ordinal) for ordinal in edges]
+    want = [math.fsum(c for d, c in daily.items() if a <= d < b) for a, b in pairwise(days)]
+    assert [s.hex() for s in sums] == [w.hex() for w in want]  # to the bit: no -0.0 for an empty run
+    assert total.hex() == math.fsum(want).hex()
+
+
+def test_edges_out_of_day_order_are_refused() -> None:
+    with pytest.raises(ValueError, match="day order"):
+        DayEdges([START.toordinal() + 3, START.toordinal() + 1])
 
 
 def test_first_positive_skips_zero_days() -> None:
@@ -66,6 +86,21 @@ def test_first_positive_skips_zero_days() -> None:
 @pytest.mark.parametrize("odd", [0.5, -1.0, -0.0, math.inf, math.nan, 2.0**53])
 def test_counts_prefix_sums_cannot_sum_exactly_are_not_exact(odd: float) -> None:
     assert not DaySeries({START: 3.0, START + timedelta(days=1): odd}).exact
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_large_counts_are_exact_while_their_total_stays_below_2_to_the_52(held: bool) -> None:
+    # Counts below 2**33 skip the summing check (fewer than 2**19 days of them cannot reach 2**52).
+    def series(*counts: float) -> DaySeries:
+        daily = {START + timedelta(days=n): count for n, count in enumerate(counts)}
+        return DaySeries(DayValues.of(daily) if held else daily)
+
+    assert series(2.0**33 - 1, 3.0).exact
+    assert series(2.0**40, 3.0).exact
+    assert series(2.0**40, 3.0).total(START, START + timedelta(days=1)) == 2.0**40 + 3.0
+    assert not series(2.0**51, 2.0**51).exact
+    assert not series(2.0**40, 0.5).exact
+    assert series(2.0**40, 0.5).first_positive == START
 
 
 def test_a_trail_read_from_running_totals_equals_the_packed_one() -> None:

@@ -24,8 +24,6 @@ from functools import partial
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from syncd.engine.collector import collector_paused
 from syncd.engine.evaluate import (
     DailyCounts,
@@ -49,7 +47,7 @@ from syncd.engine.pace import (
     period_weight,
 )
 from syncd.engine.periods import CheckinKind, Period, checkin_periods, custom_period
-from syncd.engine.series import DaySeries
+from syncd.engine.series import DayEdges, DaySeries
 from syncd.engine.shared_work import curve_key, period_days, period_weights, remember, same_objects
 from syncd.engine.snapshot import CheckpointStatus, GoalStatus
 from syncd.engine.stock_trend import chosen_level_series, level_on
@@ -111,8 +109,8 @@ class _BlockPlan:
         if starts and pairs:
             starts[0] = pairs[0][0].toordinal()  # leading weightless days are carried into the first block
         # Block i runs from edges[i] up to edges[i + 1]: each block ends where the next starts.
-        self.edges = np.array([*starts, stop] if starts else [], dtype=np.int64)
-        self.weights = np.array(weights, dtype=np.float64)
+        self.edges = DayEdges([*starts, stop] if starts else [])
+        self.weights = tuple(weights)
         self.total_weight = math.fsum(weights)
 
 

@@ -12,9 +12,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-
-import numpy as np
-import numpy.typing as npt
+from itertools import repeat
+from operator import mul, sub, truediv
 
 __all__ = [
     "DISPERSION_PRIOR",
@@ -227,40 +226,56 @@ def estimate_rate(history: Sequence[tuple[float, float]], *, planned_rate: float
     """
     _check_finite("planned_rate", planned_rate)
     blocks = _weighted_blocks(history)
-    weights = np.array([weight for _, weight in blocks], dtype=np.float64)
+    # As doubles, whatever numbers the history holds (an int weight is converted as a float array would).
+    weights = [float(weight) for _, weight in blocks]
     return estimate_from_blocks(
-        np.array([count for count, _ in blocks], dtype=np.float64),
+        [float(count) for count, _ in blocks],
         weights,
-        total_weight=math.fsum(weights.tolist()),
+        total_weight=math.fsum(weights),
         planned_rate=planned_rate,
     )
 
 
+def _quotient(dividend: float, divisor: float) -> float:
+    # IEEE division where Python raises: x / 0.0 is NaN for x 0 or NaN, else an infinity.
+    if divisor == 0.0 and (dividend == 0.0 or math.isnan(dividend)):
+        return math.nan
+    if divisor == 0.0:
+        return math.copysign(math.inf, dividend) * math.copysign(1.0, divisor)
+    return dividend / divisor
+
+
 def estimate_from_blocks(
-    counts: npt.NDArray[np.float64],
-    weights: npt.NDArray[np.float64],
+    counts: Sequence[float],
+    weights: Sequence[float],
     *,
     total_weight: float,
     planned_rate: float,
     total_count: float | None = None,
 ) -> RateEstimate:
-    """Return `estimate_rate` given its weighted blocks: counts and weights (> 0) as arrays, and Σ weights.
+    """Return `estimate_rate` given its weighted blocks: counts and weights (> 0) as floats, and Σ weights.
 
     The one place the estimate is computed, for a history (`estimate_rate`) and for block sums taken
-    from prefix sums (syncd.engine.fast_evaluate): elementwise array arithmetic is the same IEEE
-    operation at every length, and fsum is exact in any order, so both give the same bits.
-    `total_count`, when given, must be `math.fsum` of the counts (prefix sums know it already).
+    from running totals (syncd.engine.fast_evaluate): each term is the same IEEE operations on the
+    same doubles whatever the length, and fsum is exact in any order, so both give the same bits.
+    `total_count`, when given, must be `math.fsum` of the counts (running totals know it already).
     """
     if total_count is None:
-        total_count = math.fsum(counts.tolist())
+        total_count = math.fsum(counts)
     pearson = 0.0
     degrees = 0
-    if total_count > 0.0 and counts.size >= 2:
+    if total_count > 0.0 and len(counts) >= 2:
         observed_rate = total_count / total_weight
-        expected = observed_rate * weights
-        deviation = counts - expected
-        pearson = math.fsum((deviation * deviation / expected).tolist())
-        degrees = counts.size - 1
+        # Term by term (d = count − expected): d × d / expected, each product and quotient rounded
+        # on its own, as elementwise array arithmetic rounds them; the maps run in C.
+        expected = list(map(mul, repeat(observed_rate), weights))
+        deviation = list(map(sub, counts, expected))
+        squares = map(mul, deviation, deviation)
+        try:
+            pearson = math.fsum(map(truediv, squares, expected))
+        except ZeroDivisionError:  # an expected count that underflowed to 0
+            pearson = math.fsum(map(_quotient, map(mul, deviation, deviation), expected))
+        degrees = len(counts) - 1
     # Under-dispersed counts are modelled as Poisson: the model has no thinner tail than that.
     dispersion = max(1.0, (pearson + DISPERSION_PRIOR_DF * DISPERSION_PRIOR) / (degrees + DISPERSION_PRIOR_DF))
     if planned_rate > 0.0:

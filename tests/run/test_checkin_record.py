@@ -198,6 +198,29 @@ def test_a_rejudged_goal_with_the_same_results_keeps_the_same_objects() -> None:
     assert all(a is b for a, b in zip(again, first, strict=True))
 
 
+def test_a_rejudged_goal_keeps_the_objects_of_the_results_that_did_not_move() -> None:
+    from bench import _workload as w
+    from syncd.run.checkin_record import JudgingMemo
+
+    config, counts = w.config(3), w.counts(3, days=120)
+    memo = JudgingMemo()
+    first = judge_all(config, counts, w.NOW, [], {}, memo)
+    key = ("lemlist", "emails_sent")
+    # p1's counts of the last week only: its earlier check-ins are judged the same.
+    last_week = w.NOW.date() - timedelta(days=7)
+    moved_days = {day: value + (5.0 if day >= last_week else 0.0) for day, value in counts[key]["p1@acme.io"].items()}
+    moved = {**counts, key: {**counts[key], "p1@acme.io": moved_days}}
+
+    again = judge_all(config, moved, w.NOW, [], {}, memo)
+
+    assert again == judge_all(config, moved, w.NOW, [], {})
+    pairs = [(a, b) for a, b in zip(first, again, strict=True) if a.goal_key == "emails|p1|month"]
+    unmoved = [b for a, b in pairs if a == b]
+    assert len(unmoved) >= 2  # the test needs check-ins both sides of the change
+    assert len(unmoved) < len(pairs)
+    assert all(a is b for a, b in pairs if a == b)  # the same objects, not equal copies
+
+
 def test_changed_results_are_new_or_moved_and_never_a_final_one() -> None:
     from dataclasses import replace
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.store.database import storage_errors
 from syncd.store.dialect import insert_for
 from syncd.store.models import SOURCE_COVERAGE
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["extend_coverage", "load_coverage", "record_coverage"]
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, DataError, DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from syncd.errors import StorageDataError, StorageError
-from syncd.store.models import Base
+from syncd.store.models import Base, with_partial_indexes
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -301,7 +301,7 @@ def _create_at_head(connection: Connection) -> None:
     (10 MB of its memory with Mako and Pygments). Migrations are for the data a database already
     holds; tests/store/test_migrations.py checks the two schemas are the same on both databases.
     """
-    Base.metadata.create_all(connection)
+    with_partial_indexes(connection.dialect.name).create_all(connection)
     # Alembic's own version table, as `alembic stamp` creates it.
     version = Table(
         "alembic_version",

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, delete, select, update
-from sqlalchemy.dialects import postgresql
 
 from syncd.errors import LeaseLost
 from syncd.store.database import storage_errors
+from syncd.store.dialect import insert_for
 from syncd.store.models import METADATA, UTCDateTime
 
 __all__ = [
@@ -98,7 +98,7 @@ def claim_leases(
         share = math.ceil(len(wanted) / live_count) if wanted else 0
         if wanted:
             connection.execute(
-                postgresql.insert(SOURCE_LEASES)
+                insert_for("postgresql", SOURCE_LEASES)
                 .values([{"source": s, "holder": "", "token": 0, "expires_at": now} for s in wanted])
                 .on_conflict_do_nothing(index_elements=[SOURCE_LEASES.c.source])
             )
@@ -168,7 +168,7 @@ def check_fence(connection: Connection, fence: Fence, now: datetime) -> None:
 
 
 def _heartbeat(connection: Connection, holder: str, now: datetime, ttl: timedelta) -> None:
-    insert = postgresql.insert(REPLICAS).values(holder=holder, seen_at=now)
+    insert = insert_for("postgresql", REPLICAS).values(holder=holder, seen_at=now)
     connection.execute(
         insert.on_conflict_do_update(index_elements=[REPLICAS.c.holder], set_={"seen_at": insert.excluded.seen_at})
     )

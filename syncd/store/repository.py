@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, String, and_, bindparam, case, select, tuple_, type_coerce
-from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.base import DailyCount
 from syncd.engine.day_values import DayValues, DayValuesBuilder
@@ -23,6 +23,9 @@ from syncd.store.dialect import dialect_insert, insert_for
 from syncd.store.held_reads import SuspectDay, hold_lowered_reads
 from syncd.store.leases import Fence, check_fence
 from syncd.store.models import DAILY_COUNTS, SOURCE_STATE
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = [
     "SourceState",

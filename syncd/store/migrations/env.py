@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from syncd.store.database import create_engine_for
-from syncd.store.models import Base
+from syncd.store.models import Base, with_partial_indexes
 
 target_metadata = Base.metadata
 
@@ -16,7 +16,7 @@ target_metadata = Base.metadata
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=with_partial_indexes(connection.dialect.name),
         compare_type=True,
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",

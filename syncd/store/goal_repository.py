@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, or_, select, text, update
 
 from syncd.store.database import storage_errors
 from syncd.store.dialect import dialect_insert
@@ -90,7 +91,7 @@ def record_goal_versions(
 
 def load_goal_versions(engine: Engine, at: datetime | None = None) -> list[GoalVersion]:
     """Return every stored version, or only those in force at `at`, oldest first."""
-    query = select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
+    query = _all_versions()
     if at is not None:
         query = query.where(
             and_(
@@ -99,8 +100,18 @@ def load_goal_versions(engine: Engine, at: datetime | None = None) -> list[GoalV
             )
         )
     with storage_errors(engine, "read goal versions"), engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return [GoalVersion(r.goal_key, r.effective_from, r.effective_to, r.target, r.definition) for r in rows]
+        return _read_versions(connection, query)
+
+
+def _all_versions() -> Select[Any]:
+    return select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
+
+
+def _read_versions(connection: Connection, query: Select[Any]) -> list[GoalVersion]:
+    return [
+        GoalVersion(r.goal_key, r.effective_from, r.effective_to, r.target, r.definition)
+        for r in connection.execute(query)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +133,7 @@ def reload_goal_versions(engine: Engine, held: StoredVersions | None = None) -> 
         mark = _versions_mark(connection)
         if held is not None and held.mark == mark:
             return held
-        query = select(GOAL_VERSIONS).order_by(GOAL_VERSIONS.c.goal_key, GOAL_VERSIONS.c.effective_from)
-        versions = [
-            GoalVersion(r.goal_key, r.effective_from, r.effective_to, r.target, r.definition)
-            for r in connection.execute(query)
-        ]
+        versions = _read_versions(connection, _all_versions())
     return StoredVersions(mark, versions)
 
 

@@ -136,23 +136,18 @@ class JudgingMemo:
         """
         previous = self._goals.get(id(goal))
         if previous is not None and previous[0] is goal:
-            # Each judging reads every stored version again: keep one copy of the goal's, not one per judging.
+            # Each judging groups the stored versions by goal anew: keep one list per goal, not one per judging.
             versions = previous[2] if previous[2] == versions else versions
-            results = previous[3] if previous[3] == results else _as_before_where_equal(previous[3], results)
+            if previous[3] == results:
+                results = previous[3]
+            else:
+                # A push moves the goal's latest check-ins, not the earlier ones: those stay the
+                # objects the daemon already holds (half of 51,000 results after a month of counts).
+                reuse = _held_where_equal(previous[3])
+                results = [reuse(result) for result in results]
         assert self._day is not None  # judge_all started the day
         self._goals[id(goal)] = (goal, held_weakly(inputs), versions, results, self._day)
         return results
-
-
-def _as_before_where_equal(before: list[CheckinResult], results: list[CheckinResult]) -> list[CheckinResult]:
-    # A push moves the goal's latest check-ins, not the earlier ones: those stay the objects the
-    # daemon already holds (half of 51,000 results at 10,000 goals after a month of counts).
-    held = {(result.level, result.checkpoint): result for result in before}
-    out = []
-    for result in results:
-        kept = held.get((result.level, result.checkpoint))
-        out.append(kept if kept == result else result)
-    return out
 
 
 def judge_all(

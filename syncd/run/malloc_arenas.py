@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ ARENAS = 1
 _M_ARENA_MAX = -8  # glibc malloc.h
 
 
+@functools.cache  # find_library runs ldconfig in a subprocess: once a process, not after every judging
 def _glibc() -> ctypes.CDLL | None:
     """Return the C library when it is glibc (the only one with arenas and malloc_trim), else None."""
     if not sys.platform.startswith("linux"):

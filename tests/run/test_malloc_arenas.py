@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from syncd.run import malloc_arenas
 
 _PROBE = "from syncd.run.malloc_arenas import limit_malloc_arenas; print(limit_malloc_arenas())"
+
+
+@pytest.fixture(autouse=True)
+def _libc_looked_up_again() -> Iterator[None]:
+    # The C library is looked up once a process; tests that hide it need the lookup to run again.
+    malloc_arenas._glibc.cache_clear()
+    yield
+    malloc_arenas._glibc.cache_clear()
 
 
 def _probe(env: dict[str, str]) -> str:
